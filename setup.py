@@ -1,0 +1,35 @@
+"""Install the AMT project: `pip install -e .[test]`."""
+from setuptools import find_packages, setup
+
+PACKAGES = ["networks", "datasets", "losses", "trainers", "benchmarks", "demos", "utils"]
+
+setup(
+    name="amt-vfi",
+    version="0.1.0",
+    description="AMT (All-Pairs Multi-Field Transforms) video frame interpolation: "
+                "training, benchmarks and interpolation tools",
+    python_requires=">=3.9",
+    packages=find_packages(include=[p + suffix for p in PACKAGES for suffix in ("", ".*")]),
+    py_modules=["train"],
+    install_requires=[
+        "torch>=2.1",
+        "torchvision>=0.16",
+        "numpy>=1.23",
+        "opencv-python-headless>=4.7",
+        "pyyaml>=6.0",
+        "tqdm>=4.60",
+        "tensorboard>=2.10",
+        "imageio>=2.28",
+        "imageio-ffmpeg>=0.4.8",
+        "psutil>=5.9",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "scikit-image>=0.20", "scikit-video>=1.1.11"],
+        "web": ["gradio>=4"],
+    },
+    entry_points={
+        "console_scripts": [
+            "amt-speed=benchmarks.speed_parameters:main",
+        ],
+    },
+)
