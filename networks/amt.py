@@ -1,0 +1,185 @@
+"""AMT: All-Pairs Multi-Field Transforms for frame interpolation; S, L and G are settings of one class."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+
+from networks.blocks.corr import CORR_MODES, CorrMode, build_corr
+from networks.blocks.decoders import FirstDecoder, IntermediateDecoder, MultiFieldDecoder
+from networks.blocks.encoders import ContextPyramid, CorrEncoder, conv_prelu
+from networks.blocks.ops import coords_grid, resize, resize_to, warp
+from networks.blocks.update import UpdateBlock
+
+
+@dataclass(frozen=True)
+class Variant:
+    channels: Tuple[int, int, int, int]   # context pyramid c1..c4
+    skip: int                             # ResBlock skip channels
+    corr_encoder: str                     # 'small' | 'basic' | 'large'
+    corr_dim: int                         # correlation feature dimension D
+    corr_dims: Tuple[int, ...]            # update block: convc1 [, convc2] widths
+    flow_dim: int
+    fc_dim: int
+    hidden: int
+    num_flows: int
+    comb_kernel: int
+    first_kernel: int
+    high_res_updates: bool                # AMT-G: extra full-resolution updates at levels 3, 2
+
+
+VARIANTS: Dict[str, Variant] = {
+    "AMT-S": Variant((20, 32, 44, 56), 20, "small", 84, (64,), 20, 68, 76, 3, 3, 3, False),
+    "AMT-L": Variant((48, 64, 72, 128), 48, "basic", 128, (256, 160), 48, 124, 128, 5, 7, 7, False),
+    "AMT-G": Variant((84, 96, 112, 128), 84, "large", 128, (256, 192), 64, 188, 192, 5, 7, 7, True),
+}
+
+
+def canonical_variant(name: str) -> str:
+    """'S', 'amt-s', 'AMT_S', 'networks.AMT-S.Model' -> 'AMT-S'."""
+    key = str(name).strip()
+    for prefix in ("networks.",):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    key = key.split(".")[0].upper().replace("_", "-")
+    if not key.startswith("AMT-"):
+        key = "AMT-" + key
+    if key not in VARIANTS:
+        raise ValueError(f"unknown AMT variant {name!r}; choose one of {', '.join(VARIANTS)}")
+    return key
+
+
+class AMT(nn.Module):
+    """One AMT network. `forward(img0, img1, embt, scale_factor)` -> {'imgt_pred', ...}."""
+
+    def __init__(self, variant: str = "AMT-S", corr_radius: int = 3, corr_lvls: int = 4,
+                 num_flows: Optional[int] = None, corr_mode: CorrMode = "auto") -> None:
+        super().__init__()
+        self.variant = canonical_variant(variant)
+        v = VARIANTS[self.variant]
+        if num_flows is not None and num_flows != v.num_flows:
+            raise ValueError(f"{self.variant} has num_flows={v.num_flows}, config says {num_flows}")
+        self.radius, self.levels, self.num_flows = corr_radius, corr_lvls, v.num_flows
+        self.corr_mode = corr_mode
+        c1, c2, c3, c4 = v.channels
+        corr_channels = 2 * corr_lvls * (2 * corr_radius + 1) ** 2
+
+        def update(cdim: int, scale: Optional[int]) -> UpdateBlock:
+            return UpdateBlock(cdim, v.hidden, v.flow_dim, v.corr_dims, v.fc_dim, corr_channels, scale)
+
+        self.feat_encoder = CorrEncoder(v.corr_encoder, v.corr_dim)
+        self.encoder = ContextPyramid(v.channels, v.first_kernel)
+        self.decoder4 = FirstDecoder(c4, c3, v.skip)
+        self.decoder3 = IntermediateDecoder(c3, c2, v.skip)
+        self.decoder2 = IntermediateDecoder(c2, c1, v.skip)
+        self.decoder1 = MultiFieldDecoder(c1, v.skip, v.num_flows)
+        self.update4 = update(c3, None)
+        if v.high_res_updates:
+            self.update3_low, self.update2_low = update(c2, 2), update(c1, 4)
+            self.update3_high, self.update2_high = update(c2, None), update(c1, None)
+        else:
+            self.update3, self.update2 = update(c2, 2), update(c1, 4)
+        n, k = v.num_flows, v.comb_kernel
+        self.comb_block = nn.Sequential(nn.Conv2d(3 * n, 6 * n, k, 1, k // 2), nn.PReLU(6 * n),
+                                        nn.Conv2d(6 * n, 3, k, 1, k // 2))
+
+    @property
+    def corr_mode(self) -> str:
+        return self._corr_mode
+
+    @corr_mode.setter
+    def corr_mode(self, mode: str) -> None:
+        if mode not in CORR_MODES:
+            raise ValueError(f"corr_mode must be one of {CORR_MODES}, got {mode!r}")
+        self._corr_mode = mode
+
+    def _level_updates(self, level: int) -> List[Tuple[nn.Module, bool]]:
+        """Update blocks applied after decoder `level`, each with 'needs the high-res corr'."""
+        if level == 4:
+            return [(self.update4, False)]
+        if VARIANTS[self.variant].high_res_updates:
+            return [(getattr(self, f"update{level}_low"), False),
+                    (getattr(self, f"update{level}_high"), True)]
+        return [(getattr(self, f"update{level}"), False)]
+
+    def _update(self, level: int, ft: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor,
+                corr_fn, coord: torch.Tensor, embt: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        d = 2 ** (4 - level)  # level 4 lives at 1/8, level 3 at 1/4, level 2 at 1/2
+        corr = None
+        for block, high_res in self._level_updates(level):
+            if high_res:
+                flow = torch.cat([flow0, flow1], dim=1)
+                delta_ft, delta_flow = block(ft, flow, resize(corr, float(d)))
+            else:
+                f0 = flow0 if d == 1 else resize(flow0, 1.0 / d) * (1.0 / d)
+                f1 = flow1 if d == 1 else resize(flow1, 1.0 / d) * (1.0 / d)
+                # sic: flow1 pairs with 1/t and flow0 with 1/(1-t); the checkpoints expect it.
+                corr = corr_fn(coord + f1 / embt, coord + f0 / (1 - embt))
+                delta_ft, delta_flow = block(ft, torch.cat([f0, f1], dim=1), corr)
+            ft = ft + delta_ft
+            flow0 = flow0 + delta_flow[:, 0:2]
+            flow1 = flow1 + delta_flow[:, 2:4]
+        return ft, flow0, flow1
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: Union[torch.Tensor, float],
+                scale_factor: float = 1.0) -> Dict[str, object]:
+        """img0, img1: (B, 3, H, W) in [0, 1], H and W multiples of 16 (>= 128 after scaling);
+        embt: (B, 1, 1, 1) target times."""
+        b, _, full_h, full_w = img0.shape
+        embt = torch.as_tensor(embt, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)
+        embt = embt.expand(b, 1, 1, 1)
+        mean = torch.cat([img0, img1], dim=2).mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
+        img0, img1 = img0 - mean, img1 - mean
+        net0, net1 = (img0, img1) if scale_factor == 1 else (resize(img0, scale_factor),
+                                                             resize(img1, scale_factor))
+        fmap0, fmap1 = self.feat_encoder(torch.cat([net0, net1], dim=0)).chunk(2, dim=0)
+        corr_fn = build_corr(fmap0, fmap1, self.levels, self.radius, self.corr_mode)
+        f0, f1 = self.encoder(net0), self.encoder(net1)
+        coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device, fmap0.dtype)
+
+        flow0, flow1, ft = self.decoder4(f0[3], f1[3], embt)
+        ft, flow0, flow1 = self._update(4, ft, flow0, flow1, corr_fn, coord, embt)
+        flows0, flows1, fts = [flow0], [flow1], [ft]
+        for level, decoder in ((3, self.decoder3), (2, self.decoder2)):
+            flow0, flow1, ft = decoder(ft, f0[level - 1], f1[level - 1], flow0, flow1)
+            ft, flow0, flow1 = self._update(level, ft, flow0, flow1, corr_fn, coord, embt)
+            flows0.insert(0, flow0)
+            flows1.insert(0, flow1)
+            fts.insert(0, ft)
+
+        flow0, flow1, mask, res = self.decoder1(ft, f0[0], f1[0], flow0, flow1)
+        if scale_factor != 1:
+            size = (full_h, full_w)
+            flow0 = resize_to(flow0, size) * (1.0 / scale_factor)
+            flow1 = resize_to(flow1, size) * (1.0 / scale_factor)
+            mask, res = resize_to(mask, size), resize_to(res, size)
+        imgt = self._combine(img0, img1, flow0, flow1, mask, res, mean)
+        if not self.training:
+            return {"imgt_pred": imgt}
+        n = self.num_flows
+        return {
+            "imgt_pred": imgt,
+            "flow0_pred": [flow0.reshape(b, n, 2, full_h, full_w)] + flows0,
+            "flow1_pred": [flow1.reshape(b, n, 2, full_h, full_w)] + flows1,
+            "ft_pred": fts,
+        }
+
+    def _combine(self, img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor,
+                 flow1: torch.Tensor, mask: torch.Tensor, res: torch.Tensor, mean: torch.Tensor
+                 ) -> torch.Tensor:
+        """Blend the N warped candidates and refine them with comb_block.  -> (B, 3, H, W)"""
+        b, _, h, w = img0.shape
+        n = self.num_flows
+
+        def warp_all(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+            src = img.unsqueeze(1).expand(b, n, 3, h, w).reshape(b * n, 3, h, w)
+            return warp(src, flow.reshape(b * n, 2, h, w)).reshape(b, n, 3, h, w)
+
+        m = mask.reshape(b, n, 1, h, w)
+        cands = (m * warp_all(img0, flow0) + (1 - m) * warp_all(img1, flow1)
+                 + mean.reshape(b, 1, 1, 1, 1) + res.reshape(b, n, 3, h, w))
+        imgt = cands.mean(dim=1) + self.comb_block(cands.reshape(b, 3 * n, h, w))
+        return imgt.clamp(0, 1)

@@ -1,0 +1,150 @@
+"""All-pairs correlation lookups, two implementations with the same numbers.
+
+corr(p, q) = <fmap0(p), fmap1(q)> / sqrt(D) at 1/8 resolution. Pyramid A average-pools over
+the fmap1 positions q and is read at coords0; pyramid B pools over the fmap0 positions p and is
+read at coords1. Each read samples a (2r+1)^2 window of integer offsets around coords / 2^l,
+bilinear with zeros outside; channel i*(2r+1)+j carries x-offset i-r and y-offset j-r.
+
+* DenseCorr builds both (h*w)^2 volumes once: fastest for small frames.
+* OnDemandCorr never builds them: average pooling is linear, so level l of pyramid A is the
+  correlation of fmap0 with pooled fmap1, and since the window offsets are integers, every
+  window shares one set of bilinear weights. Each lookup therefore gathers the (2r+2)^2
+  integer neighbours of the pooled features, takes dot products, and blends them.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Literal, Tuple
+
+import torch
+import torch.nn.functional as F
+
+CorrMode = Literal["auto", "dense", "ondemand"]
+CORR_MODES = ("auto", "dense", "ondemand")
+
+# 'auto' uses the dense volume while both volumes (with pyramids and the transposed copy)
+# stay under this many bytes; measured in benchmarks/speed_parameters.py.
+DENSE_BUDGET_BYTES = 256 * 2 ** 20
+# Rows of gathered features per on-demand chunk: bounds the lookup's scratch memory.
+GATHER_CHUNK_BYTES = 32 * 2 ** 20
+
+
+def _pool_pyramid(x: torch.Tensor, levels: int) -> List[torch.Tensor]:
+    out = [x]
+    for _ in range(levels - 1):
+        out.append(F.avg_pool2d(out[-1], 2, stride=2))
+    return out
+
+
+def _window_offsets(radius: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    d = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    ox, oy = torch.meshgrid(d, d, indexing="ij")  # x-offset is the outer index (checkpoint quirk)
+    return torch.stack([ox, oy], dim=-1)  # (2r+1, 2r+1, 2) as (x, y)
+
+
+class DenseCorr:
+    """Builds the full correlation volumes and their pyramids once per frame pair."""
+
+    def __init__(self, fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int) -> None:
+        b, d, h, w = fmap0.shape
+        self.radius, self.shape = radius, (b, h, w)
+        corr = torch.matmul(fmap0.reshape(b, d, h * w).transpose(1, 2), fmap1.reshape(b, d, h * w))
+        corr = corr / math.sqrt(d)  # (B, hw[p], hw[q])
+        self.pyramid0 = _pool_pyramid(corr.reshape(b * h * w, 1, h, w), levels)
+        self.pyramid1 = _pool_pyramid(corr.transpose(1, 2).reshape(b * h * w, 1, h, w), levels)
+
+    def __call__(self, coords0: torch.Tensor, coords1: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self._lookup(self.pyramid0, coords0),
+                          self._lookup(self.pyramid1, coords1)], dim=1)
+
+    def _lookup(self, pyramid: List[torch.Tensor], coords: torch.Tensor) -> torch.Tensor:
+        b, h, w = self.shape
+        centroid = coords.permute(0, 2, 3, 1).reshape(b * h * w, 1, 1, 2)
+        delta = _window_offsets(self.radius, coords.device, coords.dtype)
+        out = []
+        for lvl, corr in enumerate(pyramid):
+            pts = centroid / 2 ** lvl + delta  # (BN, 2r+1, 2r+1, 2)
+            hl, wl = corr.shape[-2:]
+            # Same normalisation as the published sampler (divides by zero on 1-pixel levels;
+            # the inference API pads inputs so that never happens).
+            gx = 2 * pts[..., 0] / (wl - 1) - 1
+            gy = 2 * pts[..., 1] / (hl - 1) - 1
+            s = F.grid_sample(corr, torch.stack([gx, gy], -1), align_corners=True)
+            out.append(s.reshape(b, h, w, -1))
+        return torch.cat(out, dim=-1).permute(0, 3, 1, 2)  # (B, L*(2r+1)^2, h, w)
+
+
+class OnDemandCorr:
+    """Computes lookups from (pooled) features without the (h*w)^2 volume."""
+
+    def __init__(self, fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int) -> None:
+        self.radius = radius
+        self.scale = 1.0 / math.sqrt(fmap0.shape[1])
+        self.fmap0, self.fmap1 = fmap0, fmap1
+        # Targets stored channels-last so that one gathered row is one contiguous feature vector.
+        self.targets1 = [_channels_last_rows(x) for x in _pool_pyramid(fmap1, levels)]
+        self.targets0 = [_channels_last_rows(x) for x in _pool_pyramid(fmap0, levels)]
+
+    def __call__(self, coords0: torch.Tensor, coords1: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self._lookup(self.fmap0, self.targets1, coords0),
+                          self._lookup(self.fmap1, self.targets0, coords1)], dim=1)
+
+    def _lookup(self, query: torch.Tensor, targets: List[Tuple[torch.Tensor, int, int]],
+                coords: torch.Tensor) -> torch.Tensor:
+        b, d, h, w = query.shape
+        q = query.reshape(b, d, h * w).transpose(1, 2)  # (B, P, D)
+        xy = coords.reshape(b, 2, h * w).transpose(1, 2)  # (B, P, 2)
+        k = 2 * self.radius + 2
+        chunk = max(1, GATHER_CHUNK_BYTES // (b * k * k * d * q.element_size()))
+        levels = []
+        for lvl, target in enumerate(targets):
+            parts = [self._lookup_level(q[:, s:s + chunk], xy[:, s:s + chunk] / 2 ** lvl, target)
+                     for s in range(0, h * w, chunk)]
+            levels.append(torch.cat(parts, dim=1))
+        out = torch.cat(levels, dim=-1)  # (B, P, L*(2r+1)^2)
+        return out.transpose(1, 2).reshape(b, -1, h, w)
+
+    def _lookup_level(self, q: torch.Tensor, xy: torch.Tensor,
+                      target: Tuple[torch.Tensor, int, int]) -> torch.Tensor:
+        rows, hl, wl = target
+        b, p, d = q.shape
+        r, k = self.radius, 2 * self.radius + 2
+        base = torch.floor(xy)
+        frac = xy - base  # shared by every offset of the window
+        steps = torch.arange(-r, r + 2, device=xy.device, dtype=torch.long)
+        xs = base[..., 0].long().unsqueeze(-1) + steps  # (B, P, K)
+        ys = base[..., 1].long().unsqueeze(-1) + steps
+        valid = (((xs >= 0) & (xs < wl)).unsqueeze(-1) & ((ys >= 0) & (ys < hl)).unsqueeze(-2))
+        idx = ys.clamp(0, hl - 1).unsqueeze(-2) * wl + xs.clamp(0, wl - 1).unsqueeze(-1)  # (B,P,Kx,Ky)
+        idx = idx + (torch.arange(b, device=xy.device) * (hl * wl)).view(b, 1, 1, 1)
+        feats = rows[idx.reshape(-1)].reshape(b * p, k * k, d)
+        dots = torch.bmm(feats, q.reshape(b * p, d, 1)).reshape(b, p, k, k) * self.scale
+        v = dots * valid.to(dots.dtype)  # [x index, y index]; zeros outside the map
+        fx = frac[..., 0].reshape(b, p, 1, 1)
+        fy = frac[..., 1].reshape(b, p, 1, 1)
+        top = v[:, :, :-1, :-1] * (1 - fx) + v[:, :, 1:, :-1] * fx
+        bottom = v[:, :, :-1, 1:] * (1 - fx) + v[:, :, 1:, 1:] * fx
+        return (top * (1 - fy) + bottom * fy).reshape(b, p, -1)  # (B, P, (2r+1)^2)
+
+
+def _channels_last_rows(x: torch.Tensor) -> Tuple[torch.Tensor, int, int]:
+    b, d, h, w = x.shape
+    return x.permute(0, 2, 3, 1).reshape(b * h * w, d), h, w
+
+
+def dense_volume_bytes(b: int, h: int, w: int, itemsize: int = 4) -> int:
+    """Memory of both dense volumes with their pyramids and the transposed copy."""
+    return int(3 * b * (h * w) ** 2 * itemsize * 4 / 3)
+
+
+def build_corr(fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int,
+               mode: CorrMode = "auto"):
+    """Pick the correlation implementation for this pair of (B, D, h, w) feature maps."""
+    if mode not in CORR_MODES:
+        raise ValueError(f"corr_mode must be one of {CORR_MODES}, got {mode!r}")
+    if mode == "auto":
+        b, _, h, w = fmap0.shape
+        fits = dense_volume_bytes(b, h, w, fmap0.element_size()) <= DENSE_BUDGET_BYTES
+        mode = "dense" if fits else "ondemand"
+    cls = DenseCorr if mode == "dense" else OnDemandCorr
+    return cls(fmap0, fmap1, levels, radius)

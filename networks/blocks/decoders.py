@@ -1,0 +1,89 @@
+"""AMT decoders: the intermediate (flow + feature) decoders and the multi-field decoder."""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+
+from networks.blocks.encoders import conv_prelu
+from networks.blocks.ops import resize, warp
+
+
+class ResBlock(nn.Module):
+    """Residual block whose last `skip` channels get an extra conv+PReLU after conv1 and conv3."""
+
+    def __init__(self, c: int, skip: int) -> None:
+        super().__init__()
+        self.skip = skip
+        self.conv1 = conv_prelu(c, c)
+        self.conv2 = conv_prelu(skip, skip)
+        self.conv3 = conv_prelu(c, c)
+        self.conv4 = conv_prelu(skip, skip)
+        self.conv5 = nn.Conv2d(c, c, 3, 1, 1)
+        self.prelu = nn.PReLU(c)
+
+    def _refine_tail(self, y: torch.Tensor, conv: nn.Module) -> torch.Tensor:
+        s = self.skip
+        return torch.cat([y[:, :-s], conv(y[:, -s:])], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self._refine_tail(self.conv1(x), self.conv2)
+        y = self._refine_tail(self.conv3(y), self.conv4)
+        return self.prelu(x + self.conv5(y))
+
+
+def decoder_block(cin: int, c: int, cout: int, skip: int) -> nn.Sequential:
+    """conv3x3+PReLU -> ResBlock -> 2x transposed conv (keys convblock.0/1/2)."""
+    return nn.Sequential(conv_prelu(cin, c), ResBlock(c, skip), nn.ConvTranspose2d(c, cout, 4, 2, 1))
+
+
+class FirstDecoder(nn.Module):
+    """Decoder 4: from both 1/16 features and t to flows and feature at 1/8."""
+
+    def __init__(self, c: int, c_next: int, skip: int) -> None:
+        super().__init__()
+        self.convblock = decoder_block(2 * c + 1, 2 * c, c_next + 4, skip)
+
+    def forward(self, f0: torch.Tensor, f1: torch.Tensor, embt: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b, _, h, w = f0.shape
+        t = embt.expand(b, 1, h, w).to(f0.dtype)
+        out = self.convblock(torch.cat([f0, f1, t], dim=1))
+        return out[:, 0:2], out[:, 2:4], out[:, 4:]  # flow0, flow1 (B, 2, 2h, 2w), ft
+
+
+class IntermediateDecoder(nn.Module):
+    """Decoders 3 and 2: warp both features, refine flows (residual on 2x-upsampled) and ft."""
+
+    def __init__(self, c: int, c_next: int, skip: int) -> None:
+        super().__init__()
+        self.convblock = decoder_block(3 * c + 4, 3 * c, c_next + 4, skip)
+
+    def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor,
+                flow0: torch.Tensor, flow1: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1], dim=1)
+        out = self.convblock(x)
+        flow0 = out[:, 0:2] + 2.0 * resize(flow0, 2.0)
+        flow1 = out[:, 2:4] + 2.0 * resize(flow1, 2.0)
+        return flow0, flow1, out[:, 4:]
+
+
+class MultiFieldDecoder(nn.Module):
+    """Decoder 1: N flow pairs, N occlusion masks and N RGB residuals at full resolution."""
+
+    def __init__(self, c: int, skip: int, num_flows: int) -> None:
+        super().__init__()
+        self.num_flows = num_flows
+        self.convblock = decoder_block(3 * c + 4, 3 * c, 8 * num_flows, skip)
+
+    def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor,
+                flow0: torch.Tensor, flow1: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = self.num_flows
+        x = torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1], dim=1)
+        delta0, delta1, logits, res = torch.split(self.convblock(x), [2 * n, 2 * n, n, 3 * n], dim=1)
+        flow0 = delta0 + 2.0 * resize(flow0, 2.0).repeat(1, n, 1, 1)  # (B, 2N, H, W)
+        flow1 = delta1 + 2.0 * resize(flow1, 2.0).repeat(1, n, 1, 1)
+        return flow0, flow1, torch.sigmoid(logits), res
