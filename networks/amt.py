@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -49,6 +49,19 @@ def canonical_variant(name: str) -> str:
     if key not in VARIANTS:
         raise ValueError(f"unknown AMT variant {name!r}; choose one of {', '.join(VARIANTS)}")
     return key
+
+
+@dataclass
+class PairFeatures:
+    """What `AMT.encode` computes once per frame pair (all independent of t)."""
+    img0: torch.Tensor          # (B, 3, H, W) mean-subtracted, full resolution
+    img1: torch.Tensor
+    mean: torch.Tensor          # (B, 1, 1, 1)
+    f0: List[torch.Tensor]      # context pyramid of img0 at 1/2 .. 1/16 (network resolution)
+    f1: List[torch.Tensor]
+    corr_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    coord: torch.Tensor         # (B, 2, h, w) pixel grid at 1/8
+    scale_factor: float
 
 
 class AMT(nn.Module):
@@ -124,21 +137,26 @@ class AMT(nn.Module):
             flow1 = flow1 + delta_flow[:, 2:4]
         return ft, flow0, flow1
 
-    def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: Union[torch.Tensor, float],
-                scale_factor: float = 1.0) -> Dict[str, object]:
-        """img0, img1: (B, 3, H, W) in [0, 1], H and W multiples of 16 (>= 128 after scaling);
-        embt: (B, 1, 1, 1) target times."""
+    def encode(self, img0: torch.Tensor, img1: torch.Tensor, scale_factor: float = 1.0) -> PairFeatures:
+        """Everything that does not depend on t: run once per frame pair, decode at many t."""
         b, _, full_h, full_w = img0.shape
-        embt = torch.as_tensor(embt, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)
-        embt = embt.expand(b, 1, 1, 1)
         mean = torch.cat([img0, img1], dim=2).mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
         img0, img1 = img0 - mean, img1 - mean
         net0, net1 = (img0, img1) if scale_factor == 1 else (resize(img0, scale_factor),
                                                              resize(img1, scale_factor))
         fmap0, fmap1 = self.feat_encoder(torch.cat([net0, net1], dim=0)).chunk(2, dim=0)
         corr_fn = build_corr(fmap0, fmap1, self.levels, self.radius, self.corr_mode)
-        f0, f1 = self.encoder(net0), self.encoder(net1)
         coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device, fmap0.dtype)
+        return PairFeatures(img0, img1, mean, self.encoder(net0), self.encoder(net1), corr_fn,
+                            coord, scale_factor)
+
+    def decode(self, feats: PairFeatures, embt: Union[torch.Tensor, float]) -> Dict[str, object]:
+        """The t-dependent part: decoders, updates and the multi-field combine."""
+        img0 = feats.img0
+        b, _, full_h, full_w = img0.shape
+        embt = torch.as_tensor(embt, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)
+        embt = embt.expand(b, 1, 1, 1)
+        f0, f1, corr_fn, coord = feats.f0, feats.f1, feats.corr_fn, feats.coord
 
         flow0, flow1, ft = self.decoder4(f0[3], f1[3], embt)
         ft, flow0, flow1 = self._update(4, ft, flow0, flow1, corr_fn, coord, embt)
@@ -151,12 +169,12 @@ class AMT(nn.Module):
             fts.insert(0, ft)
 
         flow0, flow1, mask, res = self.decoder1(ft, f0[0], f1[0], flow0, flow1)
-        if scale_factor != 1:
+        s = feats.scale_factor
+        if s != 1:
             size = (full_h, full_w)
-            flow0 = resize_to(flow0, size) * (1.0 / scale_factor)
-            flow1 = resize_to(flow1, size) * (1.0 / scale_factor)
+            flow0, flow1 = resize_to(flow0, size) * (1.0 / s), resize_to(flow1, size) * (1.0 / s)
             mask, res = resize_to(mask, size), resize_to(res, size)
-        imgt = self._combine(img0, img1, flow0, flow1, mask, res, mean)
+        imgt = self._combine(img0, feats.img1, flow0, flow1, mask, res, feats.mean)
         if not self.training:
             return {"imgt_pred": imgt}
         n = self.num_flows
@@ -166,6 +184,13 @@ class AMT(nn.Module):
             "flow1_pred": [flow1.reshape(b, n, 2, full_h, full_w)] + flows1,
             "ft_pred": fts,
         }
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: Union[torch.Tensor, float],
+                scale_factor: float = 1.0) -> Dict[str, object]:
+        """img0, img1: (B, 3, H, W) in [0, 1], H and W multiples of 16 (>= 128 after scaling);
+        embt: (B, 1, 1, 1) target times. Returns {'imgt_pred': (B, 3, H, W)}, and in training
+        mode also 'flow0_pred', 'flow1_pred' (finest (B, N, 2, H, W) first) and 'ft_pred'."""
+        return self.decode(self.encode(img0, img1, scale_factor), embt)
 
     def _combine(self, img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor,
                  flow1: torch.Tensor, mask: torch.Tensor, res: torch.Tensor, mean: torch.Tensor

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+
+from networks import build_model
+from tests.parity import frames, load_cases, parity_weights
+from utils.inference import InputError, Interpolator, load_model, to_tensor, to_uint8
+from utils.padding import InputPadder
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(variant="AMT-S")
+
+
+def test_parity_through_the_api():
+    cases = load_cases()
+    model = build_model("AMT-S")
+    model.load_state_dict(parity_weights("AMT-S"))
+    ip = Interpolator(model)
+    out = ip.interpolate(frames(cases["S_batch_embt/img0"]), frames(cases["S_batch_embt/img1"]),
+                         [0.25, 0.75])
+    ref = torch.from_numpy(cases["S_batch_embt/imgt_pred"])
+    assert (out[0, 0] - ref[0]).abs().max() < 2e-5  # sample 0 was made at t = 0.25
+    assert (out[1, 1] - ref[1]).abs().max() < 2e-5  # sample 1 at t = 0.75
+    half = ip.interpolate(frames(cases["S_scale_half/img0"]), frames(cases["S_scale_half/img1"]),
+                          0.5, scale_factor=0.5)
+    assert (half - torch.from_numpy(cases["S_scale_half/imgt_pred"])).abs().max() < 2e-5
+
+
+def test_padding_crops_back_and_matches_model(model):
+    x0, x1 = torch.rand(1, 3, 120, 137), torch.rand(1, 3, 120, 137)
+    out = Interpolator(model).interpolate(x0, x1, 0.5)
+    assert out.shape == x0.shape
+    padder = InputPadder((120, 137), 16, 128)
+    assert padder.pad_lrtb == [3, 4, 4, 4]  # centred: the odd pixel goes right/bottom
+    p0, p1 = padder.pad(x0, x1)
+    with torch.no_grad():
+        direct = padder.unpad(model(p0, p1, torch.full((1, 1, 1, 1), 0.5))["imgt_pred"])
+    assert torch.allclose(out, direct, atol=1e-6)
+
+
+def test_tiny_frames_give_finite_output(model):
+    out = Interpolator(model).interpolate(torch.rand(1, 3, 20, 33), torch.rand(1, 3, 20, 33))
+    assert out.shape == (1, 3, 20, 33) and torch.isfinite(out).all()
+
+
+def test_dense_model_on_unpadded_small_input_is_what_the_api_avoids(model):
+    # 96 px at network resolution: the coarsest dense level is one pixel wide (NaN in the
+    # published code); the API pads to 128, so its output stays finite.
+    m = build_model("AMT-S", corr_mode="dense").eval()
+    with torch.no_grad():
+        raw = m(torch.rand(1, 3, 96, 96), torch.rand(1, 3, 96, 96), 0.5)["imgt_pred"]
+    assert torch.isnan(raw).any()
+    out = Interpolator(m).interpolate(torch.rand(1, 3, 96, 96), torch.rand(1, 3, 96, 96))
+    assert torch.isfinite(out).all()
+
+
+def test_batching_and_times(model):
+    x0, x1 = torch.rand(3, 3, 128, 128), torch.rand(3, 3, 128, 128)
+    times = [0.125, 0.5, 0.875]
+    a = Interpolator(model, max_batch=8).interpolate(x0, x1, times)
+    b = Interpolator(model, max_batch=1).interpolate(x0, x1, times)
+    assert a.shape == (3, 3, 3, 128, 128)
+    assert torch.allclose(a, b, atol=1e-5)
+    single = Interpolator(model).interpolate(x0[1:2], x1[1:2], 0.875)
+    assert torch.allclose(a[2, 1:2], single, atol=1e-5)
+
+
+@pytest.mark.parametrize("t", [0.0, 1.0, -0.2, float("nan"), []])
+def test_bad_times(model, t):
+    with pytest.raises(InputError, match="t"):
+        Interpolator(model).interpolate(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), t)
+
+
+@pytest.mark.parametrize("a,b,msg", [
+    ((1, 3, 32, 32), (1, 3, 32, 48), "sizes differ"),
+    ((1, 1, 32, 32), (1, 1, 32, 32), "channels"),
+    ((0, 3, 32, 32), (0, 3, 32, 32), "empty"),
+    ((3, 32, 32), (3, 32, 32), "tensor"),
+])
+def test_bad_frames(model, a, b, msg):
+    with pytest.raises(InputError, match=msg):
+        Interpolator(model).interpolate(torch.rand(*a), torch.rand(*b))
+
+
+def test_bad_scale_factor(model):
+    with pytest.raises(InputError, match="scale_factor"):
+        Interpolator(model, scale_factor=0.3).interpolate(torch.rand(1, 3, 32, 32),
+                                                          torch.rand(1, 3, 32, 32))
+
+
+def test_conversions_round_trip():
+    img = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    x = to_tensor(img)
+    assert x.shape == (1, 3, 5, 7) and x.dtype == torch.float32
+    assert np.array_equal(to_uint8(x), img)
+    assert to_tensor(img.astype(np.uint16) * 257).sub(x).abs().max() < 1e-6
+    with pytest.raises(InputError, match="RGB"):
+        to_tensor(img[..., 0])
+    with pytest.raises(InputError, match="empty"):
+        to_tensor(np.zeros((0, 4, 3), np.uint8))

@@ -1,0 +1,95 @@
+"""Checkpoint I/O: the one loader for published, bare, DDP-prefixed and this project's files."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import zipfile
+from typing import Any, Dict, Mapping, Tuple
+
+import torch
+
+from networks.amt import AMT, VARIANTS
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable, of an unknown layout or of the wrong variant."""
+
+
+def save_atomic(obj: Any, path: str) -> None:
+    """torch.save to a temporary file beside `path`, then rename: a crash never leaves half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_checkpoint(path: str) -> Dict[str, Any]:
+    """torch.load(weights_only=True) with one-line errors for every way a file can be bad."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError,
+            OSError, AttributeError, TypeError, IndexError, KeyError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint "
+                              f"(truncated or another format?): {reason[:200]}") from None
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint dict")
+    return dict(obj)
+
+
+def extract_state_dict(obj: Mapping[str, Any], path: str = "checkpoint") -> Dict[str, torch.Tensor]:
+    """The model weights inside a loaded checkpoint, as float32 tensors without 'module.'."""
+    sd = obj.get("state_dict", obj)
+    if not isinstance(sd, Mapping) or not sd:
+        raise CheckpointError(f"{path} has no model weights ('state_dict' missing or empty)")
+    out = {}
+    for key, value in sd.items():
+        if not torch.is_tensor(value):
+            raise CheckpointError(f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor "
+                                  f"(not a model state dict)")
+        key = key[len("module."):] if key.startswith("module.") else key
+        out[key] = value.float() if value.is_floating_point() else value
+    return out
+
+
+def load_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """Model weights from any supported checkpoint file."""
+    return extract_state_dict(read_checkpoint(path), path)
+
+
+def _expected_shapes(variant: str) -> Dict[str, Tuple[int, ...]]:
+    with torch.device("meta"):
+        model = AMT(variant)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def infer_variant(state_dict: Mapping[str, torch.Tensor], path: str = "checkpoint") -> str:
+    """Which of AMT-S/L/G the weights belong to, from their names and shapes."""
+    shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
+    best, best_missing = "", None
+    for variant in VARIANTS:
+        expected = _expected_shapes(variant)
+        if expected == shapes:
+            return variant
+        wrong = {k for k in expected if shapes.get(k) != expected[k]} | (set(shapes) - set(expected))
+        if best_missing is None or len(wrong) < len(best_missing):
+            best, best_missing = variant, wrong
+    example = sorted(best_missing)[:3]
+    raise CheckpointError(f"{path} matches no AMT variant (closest {best}: {len(best_missing)} "
+                          f"names or shapes differ, e.g. {', '.join(example)})")

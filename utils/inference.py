@@ -1,0 +1,183 @@
+"""The one inference API: load a model, interpolate frame pairs at one or many times.
+
+Demos, benchmarks and the trainer's validation all go through `load_model` and `Interpolator`.
+"""
+from __future__ import annotations
+
+import math
+import os
+from contextlib import nullcontext
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from networks import AMT, build_model, canonical_variant, variant_of_config
+from utils.checkpoint import CheckpointError, extract_state_dict, infer_variant, read_checkpoint
+from utils.config import load_config
+from utils.padding import InputPadder
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The project's own open checkpoint (issue 5); used when no checkpoint is given, if present.
+DEFAULT_CHECKPOINT = os.path.join(PROJECT_ROOT, "pretrained", "amt-s-open.pth")
+MIN_NET_SIZE = 128  # below this the coarsest correlation level collapses to one pixel
+Times = Union[float, Sequence[float]]
+
+
+class InputError(ValueError):
+    """Frames or times the model cannot interpolate."""
+
+
+def _is_arbitrary_time(config: Optional[Mapping[str, Any]], ckpt: Mapping[str, Any]) -> bool:
+    """Whether the weights were trained for any t (GoPro-style) rather than t = 0.5 only."""
+    meta = ckpt.get("meta") if isinstance(ckpt.get("meta"), Mapping) else {}
+    if "arbitrary_time" in meta:
+        return bool(meta["arbitrary_time"])
+    if config:
+        if "arbitrary_time" in config:
+            return bool(config["arbitrary_time"])
+        train = ((config.get("data") or {}).get("train") or {}).get("name", "")
+        return any(k in str(train).lower() for k in ("gopro", "adobe"))
+    return False
+
+
+def load_model(checkpoint: Optional[str] = None, config: Union[str, Mapping[str, Any], None] = None,
+               variant: Optional[str] = None, device: Union[str, torch.device] = "cpu",
+               corr_mode: str = "auto", arbitrary_time: Optional[bool] = None) -> AMT:
+    """An AMT in eval mode. Weights from `checkpoint`; the architecture from the checkpoint,
+    the config's `network` section or `variant` (random weights when no checkpoint is given
+    but a config/variant is). With none of them, the bundled default checkpoint is used."""
+    cfg = load_config(config) if isinstance(config, str) else config
+    cfg_name = config if isinstance(config, str) else "the config"
+    if checkpoint is None and cfg is None and variant is None:
+        if not os.path.isfile(DEFAULT_CHECKPOINT):
+            raise CheckpointError("no checkpoint given and the default "
+                                  f"{DEFAULT_CHECKPOINT} is not there; pass -p CKPT")
+        checkpoint = DEFAULT_CHECKPOINT
+    wanted = canonical_variant(variant) if variant else None
+    if cfg is not None:
+        from_cfg = variant_of_config(cfg.get("network") or {})
+        if wanted and wanted != from_cfg:
+            raise CheckpointError(f"{cfg_name} builds {from_cfg} but {wanted} was requested")
+        wanted = from_cfg
+    raw: Mapping[str, Any] = {}
+    state = None
+    if checkpoint is not None:
+        raw = read_checkpoint(checkpoint)
+        state = extract_state_dict(raw, checkpoint)
+        held = infer_variant(state, checkpoint)
+        if wanted and wanted != held:
+            raise CheckpointError(f"{cfg_name if cfg is not None else 'the requested variant'} is "
+                                  f"{wanted} but checkpoint {checkpoint} holds {held} weights")
+        wanted = held
+    params = dict((cfg or {}).get("network", {}).get("params") or {})
+    params.pop("variant", None)
+    model = build_model(wanted, **{**params, "corr_mode": corr_mode})
+    if state is not None:
+        model.load_state_dict(state, strict=True)
+    model.arbitrary_time = (_is_arbitrary_time(cfg, raw) if arbitrary_time is None
+                            else bool(arbitrary_time))
+    model.checkpoint = checkpoint
+    return model.to(device).eval()
+
+
+def _pad_divisor(scale_factor: float) -> int:
+    """Smallest divisor d with d * scale a multiple of 16 (e.g. 0.5 -> 32, 0.8 -> 20)."""
+    d = 16 / scale_factor
+    if d < 1 or abs(d - round(d)) > 1e-6:
+        raise InputError(f"scale_factor {scale_factor} must divide 16 into a whole number "
+                         "(e.g. 1, 0.5, 0.25, 0.8, 0.4, 2)")
+    return int(round(d))
+
+
+class Interpolator:
+    """Interpolates frame pairs with one model on one device, padding and cropping around it."""
+
+    def __init__(self, model: AMT, device: Union[str, torch.device, None] = None,
+                 dtype: torch.dtype = torch.float32, pad_divisor: Optional[int] = None,
+                 scale_factor: float = 1.0, max_batch: int = 8) -> None:
+        if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            raise InputError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.model = model.to(self.device).eval()
+        self.dtype, self.max_batch = dtype, max(1, int(max_batch))
+        self.scale_factor, self.pad_divisor = float(scale_factor), pad_divisor
+
+    def _autocast(self):
+        if self.dtype == torch.float32:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, t: Times = 0.5,
+                    scale_factor: Optional[float] = None, pad_divisor: Optional[int] = None
+                    ) -> torch.Tensor:
+        """img0, img1: (B, 3, H, W) floats in [0, 1]. A float t gives (B, 3, H, W); a sequence
+        of T times gives (T, B, 3, H, W). Float32 output on the input's device."""
+        times = _check_times(t)
+        _check_frames(img0, img1)
+        s = float(self.scale_factor if scale_factor is None else scale_factor)
+        divisor = pad_divisor or self.pad_divisor or _pad_divisor(s)
+        padder = InputPadder(img0.shape[-2:], divisor, math.ceil(MIN_NET_SIZE / s))
+        x0, x1 = padder.pad(img0.to(self.device, torch.float32), img1.to(self.device, torch.float32))
+        outs = []
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, x0.shape[0], self.max_batch):
+                feats = self.model.encode(x0[start:start + self.max_batch],
+                                          x1[start:start + self.max_batch], s)
+                outs.append(torch.stack([self._decode(feats, tt) for tt in times]))
+        out = padder.unpad(torch.cat(outs, dim=1)).float().clamp_(0, 1).to(img0.device)
+        return out[0] if isinstance(t, (int, float)) else out
+
+    def _decode(self, feats, t: float) -> torch.Tensor:
+        b = feats.img0.shape[0]
+        embt = torch.full((b, 1, 1, 1), t, device=self.device)
+        return self.model.decode(feats, embt)["imgt_pred"]
+
+
+def _check_times(t: Times) -> list:
+    times = [t] if isinstance(t, (int, float)) else list(t)
+    if not times:
+        raise InputError("no target time given")
+    for tt in times:
+        if not isinstance(tt, (int, float)) or not math.isfinite(tt) or not 0 < tt < 1:
+            raise InputError(f"target time t must lie strictly between 0 and 1, got {tt!r}")
+    return [float(tt) for tt in times]
+
+
+def _check_frames(img0: torch.Tensor, img1: torch.Tensor) -> None:
+    for name, x in (("img0", img0), ("img1", img1)):
+        if not torch.is_tensor(x) or x.dim() != 4:
+            raise InputError(f"{name} must be a (B, 3, H, W) tensor")
+        if x.shape[1] != 3:
+            raise InputError(f"{name} has {x.shape[1]} channels; RGB (3) is required")
+        if x.numel() == 0:
+            raise InputError(f"{name} is empty (shape {tuple(x.shape)})")
+    if img0.shape != img1.shape:
+        raise InputError(f"frame sizes differ: {tuple(img0.shape)} vs {tuple(img1.shape)}")
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) RGB uint8/uint16/float image -> (1, 3, H, W) float32 in [0, 1]."""
+    img = np.asarray(img)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise InputError(f"expected an RGB image of shape (H, W, 3), got {img.shape}")
+    if img.size == 0:
+        raise InputError("image is empty")
+    if img.dtype == np.uint8:
+        x = torch.from_numpy(np.ascontiguousarray(img)).float() / 255
+    elif img.dtype == np.uint16:
+        x = torch.from_numpy(img.astype(np.float32) / 65535)
+    elif np.issubdtype(img.dtype, np.floating):
+        x = torch.from_numpy(img.astype(np.float32))
+    else:
+        raise InputError(f"unsupported image dtype {img.dtype}")
+    return x.permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(3, H, W) or (1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8, rounded."""
+    if x.dim() == 4:
+        if x.shape[0] != 1:
+            raise InputError(f"to_uint8 takes one image, got a batch of {x.shape[0]}")
+        x = x[0]
+    return (x.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
