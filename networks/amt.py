@@ -10,7 +10,7 @@ import torch.nn as nn
 from networks.blocks.corr import CORR_MODES, CorrMode, build_corr
 from networks.blocks.decoders import FirstDecoder, IntermediateDecoder, MultiFieldDecoder
 from networks.blocks.encoders import ContextPyramid, CorrEncoder, conv_prelu
-from networks.blocks.ops import coords_grid, resize, resize_to, warp
+from networks.blocks.ops import coords_grid, resize, resize_to, rowwise, warp
 from networks.blocks.update import UpdateBlock
 
 
@@ -144,7 +144,9 @@ class AMT(nn.Module):
         img0, img1 = img0 - mean, img1 - mean
         net0, net1 = (img0, img1) if scale_factor == 1 else (resize(img0, scale_factor),
                                                              resize(img1, scale_factor))
-        fmap0, fmap1 = self.feat_encoder(torch.cat([net0, net1], dim=0)).chunk(2, dim=0)
+        # Instance norm is per sample, so encoding the frames one by one gives the same
+        # features as a stacked batch with half the peak memory.
+        fmap0, fmap1 = self.feat_encoder(net0), self.feat_encoder(net1)
         corr_fn = build_corr(fmap0, fmap1, self.levels, self.radius, self.corr_mode)
         coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device, fmap0.dtype)
         return PairFeatures(img0, img1, mean, self.encoder(net0), self.encoder(net1), corr_fn,
@@ -198,13 +200,14 @@ class AMT(nn.Module):
         """Blend the N warped candidates and refine them with comb_block.  -> (B, 3, H, W)"""
         b, _, h, w = img0.shape
         n = self.num_flows
-
-        def warp_all(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-            src = img.unsqueeze(1).expand(b, n, 3, h, w).reshape(b * n, 3, h, w)
-            return warp(src, flow.reshape(b * n, 2, h, w)).reshape(b, n, 3, h, w)
-
-        m = mask.reshape(b, n, 1, h, w)
-        cands = (m * warp_all(img0, flow0) + (1 - m) * warp_all(img1, flow1)
-                 + mean.reshape(b, 1, 1, 1, 1) + res.reshape(b, n, 3, h, w))
-        imgt = cands.mean(dim=1) + self.comb_block(cands.reshape(b, 3 * n, h, w))
+        cands = []  # one candidate at a time keeps full-resolution temporaries small
+        for k in range(n):
+            m = mask[:, k:k + 1]
+            cands.append(m * warp(img0, flow0[:, 2 * k:2 * k + 2])
+                         + (1 - m) * warp(img1, flow1[:, 2 * k:2 * k + 2])
+                         + mean + res[:, 3 * k:3 * k + 3])
+        stacked = torch.cat(cands, dim=1)  # (B, 3N, H, W)
+        del cands
+        refined = rowwise(self.comb_block, stacked, halo=self.comb_block[0].kernel_size[0])
+        imgt = stacked.reshape(b, n, 3, h, w).mean(dim=1) + refined
         return imgt.clamp(0, 1)

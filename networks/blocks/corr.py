@@ -14,7 +14,7 @@ bilinear with zeros outside; channel i*(2r+1)+j carries x-offset i-r and y-offse
 from __future__ import annotations
 
 import math
-from typing import List, Literal, Tuple
+from typing import List, Literal
 
 import torch
 import torch.nn.functional as F
@@ -81,18 +81,17 @@ class OnDemandCorr:
         self.radius = radius
         self.scale = 1.0 / math.sqrt(fmap0.shape[1])
         self.fmap0, self.fmap1 = fmap0, fmap1
-        # Targets stored channels-last so that one gathered row is one contiguous feature vector.
-        self.targets1 = [_channels_last_rows(x) for x in _pool_pyramid(fmap1, levels)]
-        self.targets0 = [_channels_last_rows(x) for x in _pool_pyramid(fmap0, levels)]
+        self.targets1 = [_RowWindows(x, radius) for x in _pool_pyramid(fmap1, levels)]
+        self.targets0 = [_RowWindows(x, radius) for x in _pool_pyramid(fmap0, levels)]
 
     def __call__(self, coords0: torch.Tensor, coords1: torch.Tensor) -> torch.Tensor:
         return torch.cat([self._lookup(self.fmap0, self.targets1, coords0),
                           self._lookup(self.fmap1, self.targets0, coords1)], dim=1)
 
-    def _lookup(self, query: torch.Tensor, targets: List[Tuple[torch.Tensor, int, int]],
+    def _lookup(self, query: torch.Tensor, targets: List["_RowWindows"],
                 coords: torch.Tensor) -> torch.Tensor:
         b, d, h, w = query.shape
-        q = query.reshape(b, d, h * w).transpose(1, 2)  # (B, P, D)
+        q = query.reshape(b, d, h * w).transpose(1, 2).contiguous()  # (B, P, D)
         xy = coords.reshape(b, 2, h * w).transpose(1, 2)  # (B, P, 2)
         k = 2 * self.radius + 2
         chunk = max(1, GATHER_CHUNK_BYTES // (b * k * k * d * q.element_size()))
@@ -104,32 +103,47 @@ class OnDemandCorr:
         out = torch.cat(levels, dim=-1)  # (B, P, L*(2r+1)^2)
         return out.transpose(1, 2).reshape(b, -1, h, w)
 
-    def _lookup_level(self, q: torch.Tensor, xy: torch.Tensor,
-                      target: Tuple[torch.Tensor, int, int]) -> torch.Tensor:
-        rows, hl, wl = target
+    def _lookup_level(self, q: torch.Tensor, xy: torch.Tensor, target: "_RowWindows") -> torch.Tensor:
         b, p, d = q.shape
-        r, k = self.radius, 2 * self.radius + 2
+        k = 2 * self.radius + 2
         base = torch.floor(xy)
         frac = xy - base  # shared by every offset of the window
-        steps = torch.arange(-r, r + 2, device=xy.device, dtype=torch.long)
-        xs = base[..., 0].long().unsqueeze(-1) + steps  # (B, P, K)
-        ys = base[..., 1].long().unsqueeze(-1) + steps
-        valid = (((xs >= 0) & (xs < wl)).unsqueeze(-1) & ((ys >= 0) & (ys < hl)).unsqueeze(-2))
-        idx = ys.clamp(0, hl - 1).unsqueeze(-2) * wl + xs.clamp(0, wl - 1).unsqueeze(-1)  # (B,P,Kx,Ky)
-        idx = idx + (torch.arange(b, device=xy.device) * (hl * wl)).view(b, 1, 1, 1)
-        feats = rows[idx.reshape(-1)].reshape(b * p, k * k, d)
-        dots = torch.bmm(feats, q.reshape(b * p, d, 1)).reshape(b, p, k, k) * self.scale
-        v = dots * valid.to(dots.dtype)  # [x index, y index]; zeros outside the map
+        feats = target.gather(base.long())  # (B, P, K[y], K[x], D)
+        dots = torch.bmm(feats.reshape(b * p, k * k, d), q.reshape(b * p, d, 1))
+        v = dots.reshape(b, p, k, k) * self.scale  # [y, x]; zeros outside the map via padding
         fx = frac[..., 0].reshape(b, p, 1, 1)
         fy = frac[..., 1].reshape(b, p, 1, 1)
-        top = v[:, :, :-1, :-1] * (1 - fx) + v[:, :, 1:, :-1] * fx
-        bottom = v[:, :, :-1, 1:] * (1 - fx) + v[:, :, 1:, 1:] * fx
-        return (top * (1 - fy) + bottom * fy).reshape(b, p, -1)  # (B, P, (2r+1)^2)
+        left = v[:, :, :-1, :-1] * (1 - fy) + v[:, :, 1:, :-1] * fy
+        right = v[:, :, :-1, 1:] * (1 - fy) + v[:, :, 1:, 1:] * fy
+        out = left * (1 - fx) + right * fx  # (B, P, oy, ox)
+        return out.transpose(2, 3).reshape(b, p, -1)  # channel ox*(2r+1)+oy
 
 
-def _channels_last_rows(x: torch.Tensor) -> Tuple[torch.Tensor, int, int]:
-    b, d, h, w = x.shape
-    return x.permute(0, 2, 3, 1).reshape(b * h * w, d), h, w
+class _RowWindows:
+    """A zero-padded channels-last feature map whose rows of K = 2r+2 neighbouring pixels are
+    contiguous, viewed (without copying) as overlapping (K*D)-long rows for fast gathers."""
+
+    def __init__(self, fmap: torch.Tensor, radius: int) -> None:
+        b, d, h, w = fmap.shape
+        self.k = k = 2 * radius + 2
+        self.pad, self.radius = k, radius  # K of zeros on each side keeps every window inside
+        padded = F.pad(fmap, (k, k, k, k)).permute(0, 2, 3, 1).contiguous()  # (B, Hp, Wp, D)
+        self.h, self.w, self.hp, self.wp = h, w, h + 2 * k, w + 2 * k
+        self.flat = padded.reshape(-1)
+        self.rows = torch.as_strided(self.flat, (b * self.hp * self.wp - k + 1, k * d), (d, 1))
+
+    def gather(self, base: torch.Tensor) -> torch.Tensor:
+        """Features at (base + offsets), offsets -r..r+1 in x and y.  base: (B, P, 2) long
+        -> (B, P, K, K, D) indexed [y, x]."""
+        b, p, _ = base.shape
+        r, k = self.radius, self.k
+        # Windows entirely outside the map read zeros either way, so clamping is exact.
+        x = base[..., 0].clamp(-(r + 2), self.w + r) - r + self.pad
+        y = base[..., 1].clamp(-(r + 2), self.h + r) - r + self.pad
+        steps = torch.arange(k, device=base.device)
+        start = (torch.arange(b, device=base.device).view(b, 1, 1) * (self.hp * self.wp)
+                 + (y.unsqueeze(-1) + steps) * self.wp + x.unsqueeze(-1))  # (B, P, K[y])
+        return self.rows[start.reshape(-1)].reshape(b, p, k, k, -1)
 
 
 def dense_volume_bytes(b: int, h: int, w: int, itemsize: int = 4) -> int:

@@ -7,7 +7,10 @@ import torch
 import torch.nn as nn
 
 from networks.blocks.encoders import conv_prelu
-from networks.blocks.ops import resize, warp
+from networks.blocks.ops import resize, rowwise, warp
+
+# Rows of context each band of a decoder needs: six 3x3 convs and the 4x4 transposed conv.
+DECODER_HALO = 8
 
 
 class ResBlock(nn.Module):
@@ -63,8 +66,7 @@ class IntermediateDecoder(nn.Module):
     def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor,
                 flow0: torch.Tensor, flow1: torch.Tensor
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1], dim=1)
-        out = self.convblock(x)
+        out = self.convblock(torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1], dim=1))
         flow0 = out[:, 0:2] + 2.0 * resize(flow0, 2.0)
         flow1 = out[:, 2:4] + 2.0 * resize(flow1, 2.0)
         return flow0, flow1, out[:, 4:]
@@ -83,7 +85,10 @@ class MultiFieldDecoder(nn.Module):
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         n = self.num_flows
         x = torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1], dim=1)
-        delta0, delta1, logits, res = torch.split(self.convblock(x), [2 * n, 2 * n, n, 3 * n], dim=1)
+        out = rowwise(self.convblock, x, DECODER_HALO, out_scale=2)
+        del x
+        delta0, delta1, logits, res = torch.split(out, [2 * n, 2 * n, n, 3 * n], dim=1)
         flow0 = delta0 + 2.0 * resize(flow0, 2.0).repeat(1, n, 1, 1)  # (B, 2N, H, W)
         flow1 = delta1 + 2.0 * resize(flow1, 2.0).repeat(1, n, 1, 1)
-        return flow0, flow1, torch.sigmoid(logits), res
+        # A copy of the residuals lets the full-resolution `out` be freed on return.
+        return flow0, flow1, torch.sigmoid(logits), res.contiguous()

@@ -1,7 +1,7 @@
 """Small tensor operations shared by the AMT blocks: resizing, backward warping, pixel grids."""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Callable, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -45,3 +45,28 @@ def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     grid = torch.stack([gx, gy], dim=-1)
     return F.grid_sample(img, grid.to(img.dtype), mode="bilinear", padding_mode="border",
                          align_corners=True)
+
+
+# Above this many pixels per image, full-resolution conv stacks run in row tiles.
+TILE_PIXELS = 2 ** 18
+
+
+def rowwise(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, halo: int,
+            out_scale: int = 1) -> torch.Tensor:
+    """fn(x) computed on horizontal bands of x, each with `halo` extra rows on both sides.
+
+    Exact when fn is a stack of convolutions whose receptive field is within `halo` rows
+    (borders of the image keep their own zero padding); bounds the peak memory of
+    full-resolution layers. `out_scale` is fn's upsampling factor.
+    """
+    h, w = x.shape[-2:]
+    rows = max(1, TILE_PIXELS // max(w, 1))
+    if rows >= h:
+        return fn(x)
+    bands = []
+    for top in range(0, h, rows):
+        bottom = min(h, top + rows)
+        lo, hi = max(0, top - halo), min(h, bottom + halo)
+        y = fn(x[..., lo:hi, :])
+        bands.append(y[..., (top - lo) * out_scale:(bottom - lo) * out_scale, :])
+    return torch.cat(bands, dim=-2)

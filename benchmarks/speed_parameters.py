@@ -1,0 +1,123 @@
+"""Parameters, latency and peak memory of an AMT model at one resolution, per correlation mode.
+
+    python benchmarks/speed_parameters.py -c cfgs/AMT-S.yaml [--size 1080x1920] [--corr-mode all]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Dict, List, Optional
+
+import torch
+
+from utils.checkpoint import CheckpointError
+from utils.config import ConfigError
+from utils.inference import InputError, Interpolator, load_model
+from utils.memory import peak_bytes, reset_peak
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-c", "--config", help="config whose network section builds the model")
+    p.add_argument("-p", "--checkpoint", help="weights (optional; speed does not depend on them)")
+    p.add_argument("--variant", default=None, help="AMT-S | AMT-L | AMT-G when no config is given")
+    p.add_argument("--size", default="256x448", help="HxW of the frame pair (default 256x448)")
+    p.add_argument("--corr-mode", default="all", choices=["auto", "dense", "ondemand", "all"])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--dtype", default="fp32", choices=list(DTYPES))
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    return p.parse_args(argv)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(ip: Interpolator, size: tuple, repeats: int, warmup: int) -> Dict[str, float]:
+    """Median latency and peak memory of interpolating one random pair of the given size."""
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(1, 3, *size, generator=g).to(ip.device)
+    x1 = torch.rand(1, 3, *size, generator=g).to(ip.device)
+    for _ in range(warmup):
+        ip.interpolate(x0, x1, 0.5)
+    _sync(ip.device)
+    reset_peak(ip.device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ip.interpolate(x0, x1, 0.5)
+        _sync(ip.device)
+        times.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(times), "min_s": min(times),
+            "peak_mem_gb": peak_bytes(ip.device) / 1e9, "repeats": repeats}
+
+
+def run(args: argparse.Namespace) -> Dict[str, object]:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if not (args.config or args.checkpoint or args.variant):
+        args.variant = "AMT-S"
+    model = load_model(args.checkpoint, args.config, args.variant, device)
+    try:
+        h, w = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size must look like 1080x1920, got {args.size!r}") from None
+    modes = ["auto", "dense", "ondemand"] if args.corr_mode == "all" else [args.corr_mode]
+    rows = []
+    for mode in modes:
+        model.corr_mode = mode
+        ip = Interpolator(model, device, DTYPES[args.dtype])
+        rows.append({"corr_mode": mode, **measure(ip, (h, w), args.repeats, args.warmup)})
+    return {"model": model.variant, "params": sum(p.numel() for p in model.parameters()),
+            "size": [h, w], "device": str(device), "dtype": args.dtype,
+            "threads": torch.get_num_threads(), "machine": _machine(device), "results": rows}
+
+
+def _machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def format_table(report: Dict[str, object]) -> str:
+    h, w = report["size"]
+    lines = [f"{report['model']}: {report['params']:,} parameters; {h}x{w}, {report['device']} "
+             f"({report['machine']}), {report['dtype']}, {report['threads']} threads",
+             "| corr mode | median latency (s) | min (s) | peak memory (GB) |",
+             "|---|---|---|---|"]
+    for r in report["results"]:
+        lines.append(f"| {r['corr_mode']} | {r['median_s']:.3f} | {r['min_s']:.3f} "
+                     f"| {r['peak_mem_gb']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        report = run(args)
+    except (InputError, CheckpointError, ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(report))
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
