@@ -15,7 +15,6 @@ import torch
 from networks import AMT, build_model, canonical_variant, variant_of_config
 from utils.checkpoint import CheckpointError, extract_state_dict, infer_variant, read_checkpoint
 from utils.config import load_config
-from utils.memory import return_freed_memory_promptly
 from utils.padding import InputPadder
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -103,8 +102,6 @@ class Interpolator:
         self.model = model.to(self.device).eval()
         self.dtype, self.max_batch = dtype, max(1, int(max_batch))
         self.scale_factor, self.pad_divisor = float(scale_factor), pad_divisor
-        if self.device.type == "cpu":
-            return_freed_memory_promptly()
 
     def _autocast(self):
         if self.dtype == torch.float32:

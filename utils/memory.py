@@ -32,23 +32,3 @@ def peak_bytes(device: torch.device) -> int:
     import resource
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
-
-_TUNED = False
-
-
-def return_freed_memory_promptly() -> None:
-    """Ask glibc to give large freed blocks back to the system at once (CPU inference).
-
-    glibc raises its mmap threshold after large frees, so big temporaries end up on the heap
-    and the resident size stays near its peak; a fixed 1 MiB threshold keeps a 1080p AMT-S
-    pair about 0.35 GB lower. No effect on other C libraries.
-    """
-    global _TUNED
-    if _TUNED:
-        return
-    _TUNED = True
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
