@@ -9,7 +9,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Dict, List, Optional
 
@@ -77,12 +79,31 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
     modes = ["auto", "dense", "ondemand"] if args.corr_mode == "all" else [args.corr_mode]
     rows = []
     for mode in modes:
+        if len(modes) > 1 and device.type == "cpu":
+            # A process's resident peak carries the last mode's heap: measure each afresh.
+            rows.append(_measure_in_subprocess(args, mode))
+            continue
         model.corr_mode = mode
         ip = Interpolator(model, device, DTYPES[args.dtype])
         rows.append({"corr_mode": mode, **measure(ip, (h, w), args.repeats, args.warmup)})
     return {"model": model.variant, "params": sum(p.numel() for p in model.parameters()),
             "size": [h, w], "device": str(device), "dtype": args.dtype,
             "threads": torch.get_num_threads(), "machine": _machine(device), "results": rows}
+
+
+def _measure_in_subprocess(args: argparse.Namespace, mode: str) -> Dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "row.json")
+        argv = [sys.executable, "-m", "benchmarks.speed_parameters", "--corr-mode", mode,
+                "--json", out, "--size", args.size, "--device", args.device, "--dtype", args.dtype,
+                "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+        for flag, value in (("-c", args.config), ("-p", args.checkpoint),
+                            ("--variant", args.variant), ("--threads", args.threads)):
+            if value:
+                argv += [flag, str(value)]
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            return json.load(f)["results"][0]
 
 
 def _machine(device: torch.device) -> str:

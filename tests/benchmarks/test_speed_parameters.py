@@ -1,0 +1,20 @@
+import json
+
+from benchmarks.speed_parameters import main
+
+
+def test_reports_params_latency_and_memory(tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    assert main(["--variant", "AMT-S", "--size", "64x96", "--corr-mode", "ondemand",
+                 "--repeats", "1", "--warmup", "0", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["params"] == 2990543
+    row = report["results"][0]
+    assert row["corr_mode"] == "ondemand" and row["median_s"] > 0 and row["peak_mem_gb"] > 0
+    assert "| ondemand |" in capsys.readouterr().out
+
+
+def test_bad_size_is_one_line(capsys):
+    assert main(["--size", "big", "--corr-mode", "dense"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1

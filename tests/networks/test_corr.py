@@ -1,0 +1,92 @@
+import pytest
+import torch
+
+import networks.blocks.corr as corr_mod
+import networks.blocks.ops as ops
+from networks import build_model
+from networks.blocks.corr import DenseCorr, OnDemandCorr, build_corr
+
+
+def _coords(b, h, w, spread):
+    ys, xs = torch.meshgrid(torch.arange(float(h)), torch.arange(float(w)), indexing="ij")
+    grid = torch.stack([xs, ys]).expand(b, -1, -1, -1)
+    return grid + torch.randn(b, 2, h, w) * spread
+
+
+@pytest.mark.parametrize("spread", [0.7, 4.0, 40.0])  # 40 px sends many windows off the map
+def test_on_demand_equals_dense(spread):
+    f0, f1 = torch.randn(2, 24, 16, 20), torch.randn(2, 24, 16, 20)
+    c0, c1 = _coords(2, 16, 20, spread), _coords(2, 16, 20, spread)
+    dense = DenseCorr(f0, f1, 4, 3)(c0, c1)
+    lazy = OnDemandCorr(f0, f1, 4, 3)(c0, c1)
+    assert dense.shape == lazy.shape == (2, 2 * 4 * 49, 16, 20)
+    assert torch.allclose(dense, lazy, atol=1e-5)
+
+
+def test_window_channel_order_is_x_major():
+    # A single bright target pixel one step right of the query shows up at x-offset +1,
+    # y-offset 0, i.e. channel (1 + 3) * 7 + 3 of level 0.
+    f0 = torch.zeros(1, 1, 16, 16)
+    f1 = torch.zeros(1, 1, 16, 16)
+    f0[0, 0, 8, 8] = 1.0
+    f1[0, 0, 8, 9] = 1.0
+    c = _coords(1, 16, 16, 0.0)
+    for cls in (DenseCorr, OnDemandCorr):
+        out = cls(f0, f1, 4, 3)(c, c)[0, :49, 8, 8]
+        assert out.argmax().item() == 4 * 7 + 3
+
+
+def test_gradients_agree():
+    f0 = torch.randn(1, 8, 16, 16, requires_grad=True)
+    f1 = torch.randn(1, 8, 16, 16, requires_grad=True)
+    c = _coords(1, 16, 16, 2.0)
+    grads = []
+    for cls in (DenseCorr, OnDemandCorr):
+        f0.grad = f1.grad = None
+        (cls(f0, f1, 4, 3)(c, c) ** 2).sum().backward()
+        grads.append((f0.grad.clone(), f1.grad.clone()))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-4)
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-4)
+
+
+def test_auto_choice_follows_volume_size(monkeypatch):
+    f = torch.randn(1, 8, 16, 16)
+    assert isinstance(build_corr(f, f, 4, 3, "auto"), DenseCorr)
+    monkeypatch.setattr(corr_mod, "DENSE_BUDGET_BYTES", 1000)
+    assert isinstance(build_corr(f, f, 4, 3, "auto"), OnDemandCorr)
+    assert isinstance(build_corr(f, f, 4, 3, "dense"), DenseCorr)
+    with pytest.raises(ValueError, match="corr_mode"):
+        build_corr(f, f, 4, 3, "sparse")
+
+
+def test_row_tiles_are_exact(monkeypatch):
+    model = build_model("AMT-S").eval()
+    x0, x1 = torch.rand(1, 3, 128, 160), torch.rand(1, 3, 128, 160)
+    with torch.no_grad():
+        whole = model(x0, x1, 0.5)["imgt_pred"]
+        monkeypatch.setattr(ops, "TILE_PIXELS", 160 * 7)  # bands of 7 rows, halo 8
+        tiled = model(x0, x1, 0.5)["imgt_pred"]
+    assert torch.allclose(whole, tiled, atol=1e-5)
+
+
+def test_training_outputs_with_scale_factor():
+    # The published code crashes here (it reshapes with the scaled size).
+    model = build_model("AMT-S").train()
+    out = model(torch.rand(2, 3, 256, 256), torch.rand(2, 3, 256, 256),
+                torch.full((2, 1, 1, 1), 0.5), scale_factor=0.5)
+    assert out["imgt_pred"].shape == (2, 3, 256, 256)
+    assert out["flow0_pred"][0].shape == (2, 3, 2, 256, 256)
+    assert out["flow1_pred"][1].shape == (2, 2, 64, 64)  # level 2 at network resolution
+    out["imgt_pred"].mean().backward()
+    assert model.feat_encoder.conv1.weight.grad is not None
+
+
+def test_variant_names_and_bad_settings():
+    assert build_model({"name": "networks.AMT-G.Model", "params": {"num_flows": 5}}).variant == "AMT-G"
+    assert build_model({"name": "AMT", "params": {"variant": "l"}}).variant == "AMT-L"
+    with pytest.raises(ValueError, match="num_flows"):
+        build_model("AMT-S", num_flows=5)
+    with pytest.raises(ValueError, match="unknown AMT variant"):
+        build_model("AMT-XL")
+    with pytest.raises(ValueError, match="corr_mode"):
+        build_model("AMT-S", corr_mode="fast")
