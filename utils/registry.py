@@ -21,6 +21,7 @@ class Registry:
         def wrap(obj: Callable[..., Any]) -> Callable[..., Any]:
             for key in (obj.__name__, *aliases):
                 self.add(key, obj)
+                self.add(key.rsplit(".", 1)[-1], obj)
             return obj
         return wrap
 

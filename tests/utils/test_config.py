@@ -1,0 +1,91 @@
+import pytest
+
+from networks import build_model
+from utils.config import ConfigError, apply_overrides, load_config, save_config
+from utils.registry import Registry, build_from_cfg
+
+PUBLISHED = """\
+exp_name: floloss1e-2_300epoch_bs24_lr2e-4
+seed: 2023
+epochs: 300
+lr: 2e-4
+network:
+  name: networks.AMT-S.Model
+  params:
+    corr_radius: 3
+    corr_lvls: 4
+    num_flows: 3
+data:
+  train_loader:
+    batch_size: 24
+losses:
+  - {name: losses.loss.CharbonnierLoss, nickname: l_rec, params: {loss_weight: 1.0, keys: [imgt_pred, imgt]}}
+"""
+
+
+@pytest.fixture
+def published(tmp_path):
+    path = tmp_path / "AMT-S.yaml"
+    path.write_text(PUBLISHED)
+    return str(path)
+
+
+def test_published_layout_builds_the_network(published):
+    cfg = load_config(published)
+    model = build_model(cfg["network"])
+    assert model.variant == "AMT-S" and model.num_flows == 3 and model.radius == 3
+
+
+def test_dotted_overrides_do_not_touch_the_original(published):
+    cfg = load_config(published)
+    new = apply_overrides(cfg, ["lr=1e-4", "data.train_loader.batch_size=8", "data.val.name=X"])
+    assert new["data"]["train_loader"]["batch_size"] == 8 and new["data"]["val"]["name"] == "X"
+    assert float(new["lr"]) == 1e-4
+    assert cfg["data"]["train_loader"]["batch_size"] == 24 and "val" not in cfg["data"]
+    assert load_config(published, ["seed=7"])["seed"] == 7
+
+
+@pytest.mark.parametrize("item,msg", [("lr", "key.path=value"), ("a..b=1", "empty key"),
+                                      ("seed.x=1", "not a section")])
+def test_bad_overrides(published, item, msg):
+    with pytest.raises(ConfigError, match=msg):
+        load_config(published, [item])
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(str(tmp_path / "none.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("network: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(bad))
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(str(bad))
+
+
+def test_save_round_trip(tmp_path, published):
+    cfg = load_config(published)
+    out = str(tmp_path / "resolved.yaml")
+    save_config(cfg, out)
+    assert load_config(out) == cfg
+
+
+def test_registry_and_builder():
+    reg = Registry("thing")
+
+    @reg.register("published.module.OldName")
+    class Thing:
+        def __init__(self, a, b=2):
+            self.a, self.b = a, b
+
+    assert reg.get("pkg.mod.Thing") is Thing and "published.module.OldName" in reg
+    section = {"name": "OldName", "params": {"a": 1}}
+    obj = build_from_cfg(section, reg, b=5)
+    assert (obj.a, obj.b) == (1, 5) and section == {"name": "OldName", "params": {"a": 1}}
+    with pytest.raises(KeyError, match="unknown thing 'Nope'"):
+        reg.get("Nope")
+    with pytest.raises(ValueError, match="needs a 'name'"):
+        build_from_cfg({"params": {}}, reg)
+    with pytest.raises(KeyError, match="twice"):
+        reg.add("Thing", object)
