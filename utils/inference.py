@@ -5,9 +5,11 @@ Demos, benchmarks and the trainer's validation all go through `load_model` and `
 from __future__ import annotations
 
 import math
+import numbers
 import os
+from fractions import Fraction
 from contextlib import nullcontext
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -91,17 +93,31 @@ def _pad_divisor(scale_factor: float) -> int:
 
 
 class Interpolator:
-    """Interpolates frame pairs with one model on one device, padding and cropping around it."""
+    """Interpolates frame pairs with one model on one device, padding and cropping around it.
+
+    Arbitrary-time models (`model.arbitrary_time`, e.g. the GoPro AMT-S) are asked for each t
+    directly. Fixed-time models (trained at t = 0.5 only) reach other times by recursive
+    halving: t is rounded to the nearest k / 2^d (d <= max_depth) and built from midpoints,
+    each computed once per call. `effective_times` says which times that yields.
+    """
 
     def __init__(self, model: AMT, device: Union[str, torch.device, None] = None,
                  dtype: torch.dtype = torch.float32, pad_divisor: Optional[int] = None,
-                 scale_factor: float = 1.0, max_batch: int = 8) -> None:
+                 scale_factor: float = 1.0, max_batch: int = 8, recursive: Optional[bool] = None,
+                 max_depth: int = 6) -> None:
         if dtype not in (torch.float32, torch.float16, torch.bfloat16):
             raise InputError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = model.to(self.device).eval()
         self.dtype, self.max_batch = dtype, max(1, int(max_batch))
         self.scale_factor, self.pad_divisor = float(scale_factor), pad_divisor
+        self.recursive = (not getattr(model, "arbitrary_time", False)) if recursive is None else recursive
+        self.max_depth = int(max_depth)
+
+    def effective_times(self, t: Times) -> List[float]:
+        """The times the output frames are really at (dyadic ones for recursive halving)."""
+        times = _check_times(t)
+        return [float(_dyadic(tt, self.max_depth)) for tt in times] if self.recursive else times
 
     def _autocast(self):
         if self.dtype == torch.float32:
@@ -111,7 +127,7 @@ class Interpolator:
     def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, t: Times = 0.5,
                     scale_factor: Optional[float] = None, pad_divisor: Optional[int] = None
                     ) -> torch.Tensor:
-        """img0, img1: (B, 3, H, W) floats in [0, 1]. A float t gives (B, 3, H, W); a sequence
+        """img0, img1: (B, 3, H, W) floats in [0, 1]. A number t gives (B, 3, H, W); a sequence
         of T times gives (T, B, 3, H, W). Float32 output on the input's device."""
         times = _check_times(t)
         _check_frames(img0, img1)
@@ -122,11 +138,29 @@ class Interpolator:
         outs = []
         with torch.inference_mode(), self._autocast():
             for start in range(0, x0.shape[0], self.max_batch):
-                feats = self.model.encode(x0[start:start + self.max_batch],
-                                          x1[start:start + self.max_batch], s)
-                outs.append(torch.stack([self._decode(feats, tt) for tt in times]))
+                pair = (x0[start:start + self.max_batch], x1[start:start + self.max_batch])
+                run = self._recursive if self.recursive else self._direct
+                outs.append(torch.stack(run(*pair, times, s)))
         out = padder.unpad(torch.cat(outs, dim=1)).float().clamp_(0, 1).to(img0.device)
-        return out[0] if isinstance(t, (int, float)) else out
+        return out[0] if isinstance(t, numbers.Real) else out
+
+    def _direct(self, x0: torch.Tensor, x1: torch.Tensor, times: List[float], s: float
+                ) -> List[torch.Tensor]:
+        feats = self.model.encode(x0, x1, s)
+        return [self._decode(feats, tt) for tt in times]
+
+    def _recursive(self, x0: torch.Tensor, x1: torch.Tensor, times: List[float], s: float
+                   ) -> List[torch.Tensor]:
+        frames: Dict[Fraction, torch.Tensor] = {Fraction(0): x0, Fraction(1): x1}
+
+        def frame(f: Fraction) -> torch.Tensor:
+            if f not in frames:
+                half = Fraction(1, f.denominator)
+                a, b = frame(f - half), frame(f + half)
+                frames[f] = self._decode(self.model.encode(a, b, s), 0.5).float()
+            return frames[f]
+
+        return [frame(_dyadic(tt, self.max_depth)) for tt in times]
 
     def _decode(self, feats, t: float) -> torch.Tensor:
         b = feats.img0.shape[0]
@@ -134,12 +168,22 @@ class Interpolator:
         return self.model.decode(feats, embt)["imgt_pred"]
 
 
-def _check_times(t: Times) -> list:
-    times = [t] if isinstance(t, (int, float)) else list(t)
+def _dyadic(t: float, max_depth: int) -> Fraction:
+    """The k / 2^d closest to t with the smallest d <= max_depth (exact for dyadic t)."""
+    best = None
+    for d in range(1, max_depth + 1):
+        f = Fraction(round(t * 2 ** d), 2 ** d)
+        if best is None or abs(float(f) - t) < abs(float(best) - t) - 1e-12:
+            best = f
+    return min(max(best, Fraction(1, 2 ** max_depth)), 1 - Fraction(1, 2 ** max_depth))
+
+
+def _check_times(t: Times) -> List[float]:
+    times = [t] if isinstance(t, numbers.Real) else list(t)
     if not times:
         raise InputError("no target time given")
     for tt in times:
-        if not isinstance(tt, (int, float)) or not math.isfinite(tt) or not 0 < tt < 1:
+        if not isinstance(tt, numbers.Real) or not math.isfinite(tt) or not 0 < tt < 1:
             raise InputError(f"target time t must lie strictly between 0 and 1, got {tt!r}")
     return [float(tt) for tt in times]
 

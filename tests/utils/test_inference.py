@@ -17,7 +17,7 @@ def test_parity_through_the_api():
     cases = load_cases()
     model = build_model("AMT-S")
     model.load_state_dict(parity_weights("AMT-S"))
-    ip = Interpolator(model)
+    ip = Interpolator(model, recursive=False)
     out = ip.interpolate(frames(cases["S_batch_embt/img0"]), frames(cases["S_batch_embt/img1"]),
                          [0.25, 0.75])
     ref = torch.from_numpy(cases["S_batch_embt/imgt_pred"])
@@ -100,3 +100,26 @@ def test_conversions_round_trip():
         to_tensor(img[..., 0])
     with pytest.raises(InputError, match="empty"):
         to_tensor(np.zeros((0, 4, 3), np.uint8))
+
+
+def test_fixed_time_models_halve_recursively(model):
+    ip = Interpolator(model)  # load_model's default: a fixed-time (t = 0.5) model
+    assert ip.recursive
+    x0, x1 = torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128)
+    out = ip.interpolate(x0, x1, [0.25, 0.5, 0.75])
+    mid = ip.interpolate(x0, x1, 0.5)
+    quarter = ip.interpolate(x0, mid, 0.5)
+    assert torch.allclose(out[1], mid, atol=1e-6)
+    assert torch.allclose(out[0], quarter, atol=1e-5)
+    assert ip.effective_times([0.5, 0.375, 0.3]) == [0.5, 0.375, 19 / 64]
+    assert ip.effective_times(0.001) == [1 / 64]
+
+
+def test_arbitrary_time_models_decode_t_directly(model):
+    ip = Interpolator(model, recursive=False)
+    x0, x1 = torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128)
+    assert ip.effective_times([0.3]) == [0.3]
+    direct = ip.interpolate(x0, x1, np.float32(0.3))
+    with torch.no_grad():
+        ref = model(x0, x1, torch.full((1, 1, 1, 1), 0.3))["imgt_pred"]
+    assert torch.allclose(direct, ref, atol=1e-5)
