@@ -1,0 +1,63 @@
+"""GoPro 8x (11 test videos, 1280x720 at 240 fps): per video, sorted frames in windows of 9
+with stride 8; frames 0 and 8 in, frame k the truth at t = k/8; the centre 512x512 crop as in
+the AMT paper (--full-frame for whole frames).
+
+    python benchmarks/gopro.py -c cfgs/AMT-S_gopro.yaml -p pretrained/gopro_amt-s.pth -r data/GOPRO
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import List, Optional, Sequence
+
+from benchmarks.cli import Benchmark, Run
+from benchmarks.core import Protocol
+from benchmarks.sources import FileSource, folder_windows, list_dirs, require
+
+FACTOR, CROP, TEST_VIDEOS = 8, (512, 512), 11
+LAYOUT = "the GoPro layout: ROOT/train/<video>/<frames>.png and ROOT/test/<video>/<frames>.png"
+
+
+def add_crop_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--full-frame", action="store_true",
+                   help="score whole frames instead of the centre 512x512 crop")
+
+
+def protocol_8x(args: argparse.Namespace) -> Protocol:
+    return Protocol(pad_divisor=16, crop=None if args.full_frame else CROP)
+
+
+def crop_label(args: argparse.Namespace) -> str:
+    return "full frame" if args.full_frame else "512 crop"
+
+
+def gopro_source(root: str, split: str = "test") -> FileSource:
+    require(root, LAYOUT)
+    folder = require(os.path.join(root, split), LAYOUT)
+    videos = list_dirs(folder)
+    source = FileSource.from_specs("GoPro", root, folder_windows(folder, videos, FACTOR))
+    if split == "test" and len(videos) != TEST_VIDEOS:
+        source.notes.append(f"{len(videos)} test videos found (the GoPro test split has "
+                            f"{TEST_VIDEOS})")
+    return source
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", default="test", choices=["test", "train"])
+    add_crop_argument(p)
+
+
+def runs(args: argparse.Namespace) -> List[Run]:
+    return [Run(f"GoPro 8x ({crop_label(args)})", gopro_source(args.root, args.split),
+                protocol_8x(args))]
+
+
+BENCHMARK = Benchmark("gopro", __doc__, "data/GOPRO", runs, add_arguments)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return BENCHMARK.main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

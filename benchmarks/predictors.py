@@ -1,0 +1,173 @@
+"""Predictors for the evaluation core: a model, the model-free baselines, and the wrappers
+for test-time augmentation and for reaching other times with a fixed-time (t = 0.5) model.
+
+A predictor is `predictor(img0, img1, times) -> (T, B, 3, H, W)`; img0, img1: (B, 3, H, W)
+floats in [0, 1]; times: list of T floats in (0, 1).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+import cv2
+import numpy as np
+import torch
+
+from benchmarks.core import BenchmarkError, Predictor, Protocol
+from utils.checkpoint import sha256_file
+from utils.inference import Interpolator
+
+MAX_RECURSION_DEPTH = 10
+DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+
+
+def interpolator_predictor(interpolator: Any, scale_factor: Optional[float] = None,
+                           pad_divisor: Optional[int] = None) -> Predictor:
+    """utils.inference.Interpolator as a predictor, at the protocol's scale factor."""
+    def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
+        return interpolator.interpolate(img0, img1, list(times), scale_factor=scale_factor,
+                                        pad_divisor=pad_divisor)  # (T, B, 3, H, W)
+    return predict
+
+
+def flip_tta(predictor: Predictor) -> Predictor:
+    """Mean of the prediction and the vertically flipped prediction of flipped inputs."""
+    def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
+        b = img0.shape[0]
+        both = predictor(torch.cat([img0, img0.flip(-2)]), torch.cat([img1, img1.flip(-2)]), times)
+        return (both[:, :b] + both[:, b:].flip(-2)) / 2  # (T, B, 3, H, W)
+    return predict
+
+
+def _dyadic(t: float) -> Fraction:
+    f = Fraction(t).limit_denominator(1 << MAX_RECURSION_DEPTH)
+    if abs(float(f) - t) > 1e-9 or f.denominator & (f.denominator - 1):
+        raise BenchmarkError(f"t = {t} cannot be reached by recursive 2x interpolation "
+                             "(only k / 2^n can); this model predicts t = 0.5 only")
+    return f
+
+
+def _with_parents(times: Iterable[Fraction]) -> set:
+    """The times plus everything halving needs first: k/2^n needs (k-1)/2^n and (k+1)/2^n."""
+    needed, stack = set(), list(times)
+    while stack:
+        f = stack.pop()
+        if f.denominator > 1 and f not in needed:
+            needed.add(f)
+            stack += [f - Fraction(1, f.denominator), f + Fraction(1, f.denominator)]
+    return needed
+
+
+def recursive_2x(predictor: Predictor) -> Predictor:
+    """Reaches t = k / 2^n with a t = 0.5-only predictor by repeated halving: 1/2, then 1/4
+    and 3/4 from (0, 1/2) and (1/2, 1), and so on. Each level is one batched call."""
+    def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
+        wanted = [_dyadic(t) for t in times]
+        needed = _with_parents(wanted)
+        frames = {Fraction(0): img0, Fraction(1): img1}
+        b = img0.shape[0]
+        for denominator in sorted({f.denominator for f in needed}):
+            mids = sorted(f for f in needed if f.denominator == denominator)
+            half = Fraction(1, denominator)
+            out = predictor(torch.cat([frames[m - half] for m in mids]),
+                            torch.cat([frames[m + half] for m in mids]), [0.5])[0]
+            for i, m in enumerate(mids):
+                frames[m] = out[i * b:(i + 1) * b]
+        return torch.stack([frames[f] for f in wanted])  # (T, B, 3, H, W)
+    return predict
+
+
+def average_predictor(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
+    """Frame averaging, weighted by time: (1 - t) img0 + t img1 (the plain mean at t = 0.5)."""
+    return torch.stack([(1 - t) * img0 + t * img1 for t in times])
+
+
+def dis_predictor(preset: str = "medium") -> Predictor:
+    """OpenCV DIS optical flow both ways between the inputs, scaled by t and 1 - t to
+    approximate the flows from time t to each input, backward warping, blend by time."""
+    if preset not in DIS_PRESETS:
+        raise BenchmarkError(f"unknown DIS preset {preset!r}; choose from {', '.join(DIS_PRESETS)}")
+    dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+
+    def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
+        out = torch.stack([torch.stack([torch.from_numpy(f) for f in _dis_pair(dis, a, b, times)])
+                           for a, b in zip(_hwc(img0), _hwc(img1))], dim=1)  # (T, B, H, W, 3)
+        return out.permute(0, 1, 4, 2, 3).to(img0.device)
+    return predict
+
+
+def _hwc(x: torch.Tensor) -> np.ndarray:
+    return x.permute(0, 2, 3, 1).float().cpu().numpy()  # (B, H, W, 3)
+
+
+def _gray8(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor((np.clip(img, 0, 1) * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY)
+
+
+def _dis_pair(dis: Any, img0: np.ndarray, img1: np.ndarray, times: Iterable[float]) -> List[np.ndarray]:
+    """img0, img1: (H, W, 3) float32 -> one (H, W, 3) float32 frame per time."""
+    g0, g1 = _gray8(img0), _gray8(img1)
+    flow01 = dis.calc(g0, g1, None)  # img0(x) ~ img1(x + flow01(x))
+    flow10 = dis.calc(g1, g0, None)
+    h, w = g0.shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    frames = []
+    for t in times:
+        w0 = _backward_warp(img0, gx, gy, t * flow10)  # flow t -> 0 ~ t * flow 1 -> 0
+        w1 = _backward_warp(img1, gx, gy, (1 - t) * flow01)  # flow t -> 1 ~ (1 - t) * flow 0 -> 1
+        frames.append(np.ascontiguousarray((1 - t) * w0 + t * w1, dtype=np.float32))
+    return frames
+
+
+def _backward_warp(img: np.ndarray, gx: np.ndarray, gy: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+@dataclass
+class Method:
+    """What is scored (a model or a baseline), as the reports name it."""
+    label: str
+    make: Callable[[Protocol], Predictor]
+    arbitrary_time: bool
+    info: Dict[str, Any] = field(default_factory=dict)
+
+    def predictor(self, protocol: Protocol, times: Iterable[float]) -> tuple:
+        """(predictor for this protocol and these times, how the times are reached)."""
+        predictor = self.make(protocol)
+        if protocol.tta:
+            predictor = flip_tta(predictor)
+        if not self.arbitrary_time and any(abs(t - 0.5) > 1e-9 for t in times):
+            return recursive_2x(predictor), "recursive 2x (fixed-time model)"
+        return predictor, "direct"
+
+
+def baseline_method(name: str, dis_preset: str = "medium") -> Method:
+    if name == "average":
+        return Method("frame averaging", lambda protocol: average_predictor, True,
+                      {"model": "baseline: frame averaging ((1 - t) I0 + t I1)"})
+    if name == "dis":
+        predictor = dis_predictor(dis_preset)
+        return Method(f"DIS flow ({dis_preset})", lambda protocol: predictor, True,
+                      {"model": f"baseline: OpenCV DIS optical flow, preset {dis_preset}, "
+                                "linear flow scaling, backward warping, blend by t"})
+    raise BenchmarkError(f"unknown baseline {name!r}; choose average or dis")
+
+
+def model_method(model: Any, device: str, max_batch: int = 8,
+                 arbitrary_time: Optional[bool] = None) -> Method:
+    """A loaded AMT (utils.inference.load_model) as a Method; `arbitrary_time` overrides the
+    model's own flag (fixed-time models reach other times by recursive 2x)."""
+    interpolator = Interpolator(model, device=device, max_batch=max_batch)
+    checkpoint = getattr(model, "checkpoint", None)
+    variant = getattr(model, "variant", type(model).__name__)
+    label = f"{variant} ({os.path.basename(checkpoint)})" if checkpoint else f"{variant} (random init)"
+    info = {"model": variant, "checkpoint": checkpoint,
+            "checkpoint_sha256": sha256_file(checkpoint) if checkpoint else None}
+    flag = getattr(model, "arbitrary_time", False) if arbitrary_time is None else arbitrary_time
+    return Method(label, lambda protocol: interpolator_predictor(
+        interpolator, protocol.scale_factor, protocol.pad_divisor), bool(flag), info)

@@ -1,0 +1,240 @@
+"""Sample sources over test sets on disk: image files listed up front, frames read lazily.
+
+A source is an iterable of `core.Sample` with `len()`, plus what the reports need: the set's
+name, how many listed samples are absent (`missing`), the target times and notes.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import re
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from benchmarks.core import BenchmarkError, Sample
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg")
+FrameOp = Callable[[np.ndarray], np.ndarray]
+
+
+class LayoutError(BenchmarkError):
+    """A test-set root that is missing, in another layout, or incomplete."""
+
+
+def require(path: str, layout: str) -> str:
+    """`path` if it exists, else an error naming it and the layout expected."""
+    if not os.path.exists(path):
+        raise LayoutError(f"{path} not found; expected {layout}")
+    return path
+
+
+def read_lines(path: str) -> List[str]:
+    """The non-blank lines of a text list file, stripped."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise LayoutError(f"cannot read list file {path}: {e}") from None
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB."""
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise LayoutError(f"cannot read image {path} (missing, truncated or not an image)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def natural_key(name: str) -> list:
+    """Sort key with digit runs compared as numbers: frame2 < frame10."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def list_images(folder: str) -> List[str]:
+    """Image files directly in `folder`, in natural order."""
+    names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)]
+    return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
+
+
+def list_dirs(folder: str) -> List[str]:
+    """Sub-folder names of `folder`, sorted (so every file system lists them alike)."""
+    return sorted((n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n))),
+                  key=natural_key)
+
+
+def resize_area(size_wh: Tuple[int, int]) -> FrameOp:
+    """Resizes 8-bit frames with area interpolation, as the Xiph 2K protocol does."""
+    def op(img: np.ndarray) -> np.ndarray:
+        if (img.shape[1], img.shape[0]) == tuple(size_wh):
+            return img
+        return cv2.resize(img, tuple(size_wh), interpolation=cv2.INTER_AREA)
+    return op
+
+
+@dataclass
+class Spec:
+    """One sample as files: two inputs and the truths at their times."""
+    name: str
+    img0: str
+    img1: str
+    targets: List[Tuple[float, str]]
+
+    def paths(self) -> List[str]:
+        return [self.img0, self.img1] + [p for _, p in self.targets]
+
+
+@dataclass
+class FileSource:
+    """Samples from image files. Absent samples are counted, not listed as samples."""
+    name: str
+    root: str
+    specs: List[Spec]
+    missing: int = 0
+    first_missing: Optional[str] = None
+    notes: List[str] = field(default_factory=list)
+    frame_op: Optional[FrameOp] = None
+    cache_size: int = 4  # neighbouring samples share frames (Xiph, GoPro windows)
+
+    @classmethod
+    def from_specs(cls, name: str, root: str, specs: Sequence[Spec], **kw) -> "FileSource":
+        """Splits the specs into present ones and a count of those with a file missing."""
+        present, missing, first = [], 0, None
+        for spec in specs:
+            absent = next((p for p in spec.paths() if not os.path.isfile(p)), None)
+            if absent is None:
+                present.append(spec)
+            else:
+                missing, first = missing + 1, first or absent
+        return cls(name, root, present, missing, first, **kw)
+
+    @property
+    def times(self) -> List[float]:
+        return sorted({t for s in self.specs for t, _ in s.targets})
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def head(self, n: int) -> "FileSource":
+        return dataclasses.replace(self, specs=self.specs[:n])
+
+    def __iter__(self) -> Iterator[Sample]:
+        cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+
+        def load(path: str) -> np.ndarray:
+            if path not in cache:
+                img = read_rgb(path)
+                cache[path] = self.frame_op(img) if self.frame_op else img
+                if len(cache) > self.cache_size + 2:
+                    cache.popitem(last=False)
+            return cache[path]
+
+        for s in self.specs:
+            yield Sample(s.name, load(s.img0), load(s.img1), [(t, load(p)) for t, p in s.targets])
+
+
+def window_specs(frames: Sequence[str], factor: int, prefix: str,
+                 stride: Optional[int] = None) -> List[Spec]:
+    """Windows of factor + 1 consecutive frames (stride `factor` unless given): the ends in,
+    the inner frame k is the truth at t = k / factor (factor 2: frame i from i - 1 and i + 1)."""
+    specs = []
+    for start in frame_windows(len(frames), factor, stride or factor):
+        window = frames[start:start + factor + 1]
+        targets = [(k / factor, window[k]) for k in range(1, factor)]
+        name = f"{prefix}{_stem(window[0])}-{_stem(window[-1])}"
+        specs.append(Spec(name, window[0], window[-1], targets))
+    return specs
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def folder_windows(root: str, videos: Sequence[str], factor: int) -> List[Spec]:
+    """window_specs over each video folder ROOT/<video>/ (sorted frames), names 'video/frame'."""
+    specs = []
+    for video in videos:
+        specs += window_specs(list_images(os.path.join(root, video)), factor, f"{video}/")
+    return specs
+
+
+def frame_windows(n: int, factor: int, stride: int) -> List[int]:
+    """Start indices of windows of factor + 1 frames among n frames."""
+    return list(range(0, n - factor, stride))
+
+
+class VideoSource:
+    """Windows of a video file, decoded once, streaming (frames held: one window).
+
+    Frames are converted to 8-bit RGB by the ffmpeg binary that imageio-ffmpeg ships (its
+    default YUV -> RGB conversion: BT.601 unless the file says otherwise)."""
+
+    def __init__(self, path: str, factor: int = 2, start: int = 0, end: Optional[int] = None,
+                 stride: Optional[int] = None) -> None:
+        import imageio_ffmpeg
+
+        self.name, self.root, self.path = os.path.basename(path), path, path
+        self.factor, self.stride = factor, stride or factor
+        self.missing, self.first_missing, self.notes = 0, None, []
+        try:
+            total, _ = imageio_ffmpeg.count_frames_and_secs(path)
+        except (RuntimeError, OSError, ValueError) as e:
+            raise LayoutError(f"cannot read video {path}: {str(e).strip().splitlines()[-1][:200]}")
+        last = total - 1 if end is None else min(end, total - 1)
+        if start < 0 or start > last:
+            raise BenchmarkError(f"frame range {start}..{end} is outside the video's {total} frames")
+        self.start, self.end, self.total = start, last, total
+        self.starts = [start + s for s in frame_windows(last - start + 1, factor, self.stride)]
+
+    @property
+    def times(self) -> List[float]:
+        return [k / self.factor for k in range(1, self.factor)]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def head(self, n: int) -> "VideoSource":
+        clone = copy.copy(self)
+        clone.starts = self.starts[:n]
+        return clone
+
+    def __iter__(self) -> Iterator[Sample]:
+        import imageio_ffmpeg
+
+        reader = imageio_ffmpeg.read_frames(self.path, pix_fmt="rgb24")
+        try:
+            w, h = next(reader)["size"]
+            window: deque = deque(maxlen=self.factor + 1)
+            todo = deque(self.starts)
+            for index, raw in enumerate(reader):
+                if index > self.end or not todo:
+                    break
+                if index < self.start:
+                    continue
+                window.append((index, np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy()))
+                if window[0][0] == todo[0] and len(window) == self.factor + 1:
+                    todo.popleft()
+                    frames = [f for _, f in window]
+                    yield Sample(f"{self.name}:{window[0][0]:06d}-{window[-1][0]:06d}",
+                                 frames[0], frames[-1],
+                                 [(k / self.factor, frames[k]) for k in range(1, self.factor)])
+        finally:
+            reader.close()
+
+
+def check_complete(source, allow_missing: bool) -> None:
+    """Stops on a partially present set unless the missing samples are allowed."""
+    total = len(source) + source.missing
+    if len(source) == 0:
+        raise LayoutError(f"no complete samples under {source.root}"
+                          + (f" ({source.missing} incomplete, first missing file: "
+                             f"{source.first_missing})" if source.missing else ""))
+    if source.missing and not allow_missing:
+        raise LayoutError(f"{source.missing} of {total} {source.name} samples are missing under "
+                          f"{source.root} (first missing file: {source.first_missing}); "
+                          "pass --allow-missing to score the rest")

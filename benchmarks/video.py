@@ -1,0 +1,77 @@
+"""Any video file or folder of frames as a test set, to score on your own footage.
+
+2x (default): frame i is predicted from frames i-1 and i+1, for every frame that has both.
+--factor N: windows of N+1 frames (stride N): the window's ends in, frame k at t = k/N.
+--start/--end restrict everything, inputs included, to a frame range (both inclusive).
+
+    python benchmarks/video.py -r clip.mp4 -p pretrained/amt-s.pth
+    python benchmarks/video.py -r frames/ --factor 8 --baseline dis
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import List, Optional, Sequence
+
+from benchmarks.cli import Benchmark, Run
+from benchmarks.core import BenchmarkError, Protocol
+from benchmarks.sources import (VIDEO_EXTENSIONS, FileSource, LayoutError, VideoSource,
+                                list_images, require, window_specs)
+
+LAYOUT = f"a video file ({', '.join(VIDEO_EXTENSIONS)}) or a folder of image frames"
+
+
+def video_source(path: str, factor: int = 2, start: int = 0, end: Optional[int] = None,
+                 stride: Optional[int] = None):
+    """Windows of a video file or of a frame folder (frames in natural name order)."""
+    if factor < 2:
+        raise BenchmarkError(f"--factor must be at least 2, got {factor}")
+    stride = stride or (1 if factor == 2 else factor)  # every frame scored once
+    require(path, LAYOUT)
+    if os.path.isfile(path):
+        return VideoSource(path, factor, start, end, stride)
+    frames = list_images(path)
+    if not frames:
+        raise LayoutError(f"no image frames in {path}; expected {LAYOUT}")
+    last = len(frames) - 1 if end is None else min(end, len(frames) - 1)
+    if start < 0 or start > last:
+        raise BenchmarkError(f"frame range {start}..{end} is outside the folder's {len(frames)} frames")
+    name = os.path.basename(os.path.normpath(path))
+    specs = window_specs(frames[start:last + 1], factor, "", stride)
+    return FileSource.from_specs(name, path, specs)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--factor", type=int, default=2, help="2 (frame i from i±1) or N (windows)")
+    p.add_argument("--stride", type=int, help="window stride (default 1 for 2x, else the factor)")
+    p.add_argument("--start", type=int, default=0, help="first frame index (inclusive)")
+    p.add_argument("--end", type=int, help="last frame index (inclusive)")
+    p.add_argument("--crop", help="score the centre HxW crop, e.g. 512x512")
+
+
+def _crop(text: Optional[str]):
+    if not text:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise BenchmarkError(f"--crop must look like 512x512, got {text!r}") from None
+    return h, w
+
+
+def runs(args: argparse.Namespace) -> List[Run]:
+    source = video_source(args.root, args.factor, args.start, args.end, args.stride)
+    span = "" if args.start == 0 and args.end is None else f" [{args.start}..{args.end or 'end'}]"
+    return [Run(f"{source.name}{span} {args.factor}x", source,
+                Protocol(pad_divisor=16, crop=_crop(args.crop)))]
+
+
+BENCHMARK = Benchmark("video", __doc__, None, runs, add_arguments)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return BENCHMARK.main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
