@@ -1,0 +1,19 @@
+"""Training: `trainers.run(cfg, resume)` trains a config on one process or under torchrun."""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+from trainers.distributed import close_world, init_world
+from trainers.settings import TrainingError, TrainSettings, read_settings
+from trainers.trainer import Trainer
+
+__all__ = ["Trainer", "TrainingError", "TrainSettings", "read_settings", "run"]
+
+
+def run(cfg: Mapping[str, Any], resume: Optional[str] = None) -> Dict[str, float]:
+    """Train `cfg` to its last epoch in this process (one of torchrun's, or alone)."""
+    world = init_world(str(cfg.get("device", "auto")))
+    try:
+        return Trainer(cfg, world, resume).fit()
+    finally:
+        close_world(world)

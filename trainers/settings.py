@@ -1,0 +1,131 @@
+"""The training settings of a config, read once, cast and checked, with one-line errors.
+
+PyYAML reads `2e-4` as a string, so every number is cast here; the config dict itself is
+never mutated (the per-rank batch size is derived, not written back).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional
+
+AMP_MODES = ("none", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class TrainingError(ValueError):
+    """A run that cannot start or go on: bad config, bad checkpoint, diverged loss."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    exp_name: str
+    save_dir: str
+    seed: int
+    epochs: int
+    lr: float
+    lr_min: float
+    weight_decay: float
+    eval_interval: int           # epochs between validations (0: never)
+    batch_size: int              # global: split across processes
+    num_workers: int             # per process
+    val_batch_size: int          # global
+    val_num_workers: int
+    resume_state: Optional[str]
+    amp: str                     # 'none' | 'bf16' | 'fp16'
+    grad_clip: float             # max global grad norm, 0: off
+    deterministic: bool
+    device: str                  # 'auto' | 'cpu' | 'cuda'
+    log_interval: int            # iterations between log lines / scalars
+    image_interval: int          # iterations between image grids (0: off)
+    max_nonfinite: int           # consecutive non-finite steps that stop the run
+    latest_every_iters: int      # refresh latest.pth mid-epoch (0: at epoch ends only)
+    keep_every_epochs: int       # numbered epoch_XXXX.pth copies (0: off)
+    keep_every_iters: int        # numbered iter_XXXXXXXX.pth copies (0: off)
+    tensorboard: bool
+
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(self.save_dir, self.exp_name)
+
+
+def _get(cfg: Mapping[str, Any], path: str, cast: Callable[[Any], Any], default: Any = None,
+         check: Optional[Callable[[Any], bool]] = None, rule: str = "") -> Any:
+    node: Any = cfg
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    if node is None:
+        if default is None:
+            raise TrainingError(f"config is missing '{path}'")
+        return default
+    try:
+        value = cast(node)
+    except (TypeError, ValueError):
+        raise TrainingError(f"config '{path}' = {node!r} is not a valid {cast.__name__}") from None
+    if check is not None and not check(value):
+        raise TrainingError(f"config '{path}' = {node!r}: must be {rule}")
+    return value
+
+
+def _int(x: Any) -> int:
+    if isinstance(x, bool) or float(x) != int(float(x)):
+        raise ValueError(x)
+    return int(float(x))
+
+
+def _bool(x: Any) -> bool:
+    if not isinstance(x, bool):
+        raise ValueError(x)
+    return x
+
+
+def read_settings(cfg: Mapping[str, Any]) -> TrainSettings:
+    """TrainSettings from a config in the published layout (plus this project's extras)."""
+    pos, nonneg = (lambda v: v > 0), (lambda v: v >= 0)
+    finite_pos = lambda v: math.isfinite(v) and v > 0  # noqa: E731
+    ckpt = cfg.get("checkpoint") or {}
+    resume = cfg.get("resume_state")
+    s = TrainSettings(
+        exp_name=_get(cfg, "exp_name", str), save_dir=_get(cfg, "save_dir", str, "work_dir"),
+        seed=_get(cfg, "seed", _int, 2023), epochs=_get(cfg, "epochs", _int, None, pos, "> 0"),
+        lr=_get(cfg, "lr", float, None, finite_pos, "a positive number"),
+        lr_min=_get(cfg, "lr_min", float, 0.0, lambda v: 0 <= v < math.inf, ">= 0"),
+        weight_decay=_get(cfg, "weight_decay", float, 0.0, lambda v: 0 <= v < math.inf, ">= 0"),
+        eval_interval=_get(cfg, "eval_interval", _int, 1, nonneg, ">= 0"),
+        batch_size=_get(cfg, "data.train_loader.batch_size", _int, None, pos, "> 0"),
+        num_workers=_get(cfg, "data.train_loader.num_workers", _int, 0, nonneg, ">= 0"),
+        val_batch_size=_get(cfg, "data.val_loader.batch_size", _int, 1, pos, "> 0"),
+        val_num_workers=_get(cfg, "data.val_loader.num_workers", _int, 0, nonneg, ">= 0"),
+        resume_state=str(resume) if resume else None,
+        amp=_get(cfg, "amp", lambda v: str(v).lower(), "none", lambda v: v in AMP_MODES,
+                 f"one of {', '.join(AMP_MODES)}"),
+        grad_clip=_get(cfg, "grad_clip", float, 0.0, lambda v: 0 <= v < math.inf, ">= 0"),
+        deterministic=_get(cfg, "deterministic", _bool, False),
+        device=_get(cfg, "device", str, "auto", lambda v: v in DEVICES, f"one of {', '.join(DEVICES)}"),
+        log_interval=_get(cfg, "log_interval", _int, 100, pos, "> 0"),
+        image_interval=_get(cfg, "image_interval", _int, 0, nonneg, ">= 0"),
+        max_nonfinite=_get(cfg, "max_nonfinite", _int, 10, pos, "> 0"),
+        latest_every_iters=_get(ckpt, "latest_every_iters", _int, 0, nonneg, ">= 0"),
+        keep_every_epochs=_get(ckpt, "keep_every_epochs", _int, 0, nonneg, ">= 0"),
+        keep_every_iters=_get(ckpt, "keep_every_iters", _int, 0, nonneg, ">= 0"),
+        tensorboard=_get(cfg, "tensorboard", _bool, True),
+    )
+    if s.lr_min > s.lr:
+        raise TrainingError(f"config lr_min ({s.lr_min}) is larger than lr ({s.lr})")
+    for name in ("network", "losses"):
+        if not cfg.get(name):
+            raise TrainingError(f"config is missing '{name}'")
+    for name in ("train", "val"):
+        if not isinstance((cfg.get("data") or {}).get(name), Mapping):
+            raise TrainingError(f"config is missing the 'data.{name}' data set section")
+    return s
+
+
+def per_rank(global_batch: int, world_size: int, what: str = "data.train_loader.batch_size") -> int:
+    """The share of one process; the global batch must split evenly so that the optimisation
+    (and a resume on the same number of processes) does not depend on the split."""
+    if global_batch % world_size:
+        raise TrainingError(f"{what} = {global_batch} (global) does not split evenly over "
+                            f"{world_size} processes")
+    return global_batch // world_size

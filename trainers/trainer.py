@@ -1,0 +1,303 @@
+"""The trainer: one code path for one process or many (torchrun), CPU or GPU."""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from contextlib import nullcontext
+from typing import Any, Dict, List, Mapping, Optional
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from benchmarks.core import Protocol, evaluate, samples_from_batches
+from benchmarks.predictors import interpolator_predictor
+from losses import build_losses, compute_losses
+from networks import build_model
+from trainers import checkpoints
+from trainers.data import SeededSamples, build_dataset, train_loader, val_loader
+from trainers.distributed import World, all_gather_objects, all_reduce_sum, barrier
+from trainers.logger import RunLog, sample_grid
+from trainers.rng import capture_rng, restore_rng, seed_everything
+from trainers.schedule import cosine_lr
+from trainers.settings import TrainingError, per_rank, read_settings
+from utils.config import save_config
+from utils.inference import Interpolator, _is_arbitrary_time
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _to_device(batch: Mapping[str, Any], device: torch.device) -> Dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+class Trainer:
+    """Builds model, data, losses and optimiser from a config and trains to the last epoch.
+
+    `resume`: None (fresh, or the config's resume_state), 'auto' (run_dir/latest.pth when
+    present) or a checkpoint path.
+    """
+
+    def __init__(self, cfg: Mapping[str, Any], world: World, resume: Optional[str] = None) -> None:
+        self.cfg = copy.deepcopy(dict(cfg))
+        self.s = s = read_settings(self.cfg)
+        self.world = world
+        self.run_dir = s.run_dir
+        ckpt_path = checkpoints.resume_path(resume, s.resume_state, self.run_dir)
+        if ckpt_path is None and os.path.isfile(checkpoints.latest_path(self.run_dir)):
+            raise TrainingError(f"{self.run_dir} already holds a run; continue it with "
+                                "--resume auto or choose another exp_name/save_dir")
+        self._configure_determinism()
+        seed_everything(s.seed)  # the same initial weights on every process
+        self.net = build_model(self.cfg["network"]).to(world.device).train()
+        self.losses = build_losses(self.cfg["losses"])
+        self.batch = per_rank(s.batch_size, world.size)
+        self.train_set = SeededSamples(build_dataset(self.cfg["data"]["train"], "train"), s.seed)
+        self.val_set = SeededSamples(build_dataset(self.cfg["data"]["val"], "val"), s.seed)
+        self.generator = torch.Generator().manual_seed(s.seed + world.rank)
+        self.loader = train_loader(self.train_set, world, self.batch, s.num_workers, self.generator)
+        self.val_loader = val_loader(self.val_set, world, max(1, s.val_batch_size // world.size),
+                                     s.val_num_workers)
+        self.iters_per_epoch = self.loader.sampler.num_samples // self.batch
+        self.total_iters = s.epochs * self.iters_per_epoch
+        self.optim = torch.optim.AdamW(self.net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+        self.scaler = torch.amp.GradScaler(world.device.type, enabled=s.amp == "fp16")
+        self.model = (DistributedDataParallel(self.net, device_ids=[world.local_rank]
+                                              if world.device.type == "cuda" else None)
+                      if world.size > 1 else self.net)
+        self.iter, self.best_psnr, self.bad_run = 0, -math.inf, 0
+        self.log = RunLog(self.run_dir, world.is_main, s.tensorboard)
+        if ckpt_path:
+            try:
+                self._load(ckpt_path)
+            except TrainingError:
+                self.log.close()
+                raise
+        else:
+            seed_everything(s.seed + world.rank)
+        if world.is_main:
+            save_config(self.cfg, os.path.join(self.run_dir, "config.yaml"))
+
+    # ---- set-up -------------------------------------------------------------------------
+    def _configure_determinism(self) -> None:
+        if self.s.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+        else:
+            torch.backends.cudnn.benchmark = True
+
+    def _load(self, path: str) -> None:
+        ckpt = checkpoints.read(path)
+        meta = ckpt["meta"]
+        if int(meta.get("iters_per_epoch", -1)) != self.iters_per_epoch:
+            raise TrainingError(f"{path} was written with {meta.get('iters_per_epoch')} iterations "
+                                f"per epoch, this config gives {self.iters_per_epoch}: the data set "
+                                "or the global batch size changed, so the run cannot continue")
+        try:
+            self.net.load_state_dict(ckpt["state_dict"], strict=True)
+            self.optim.load_state_dict(ckpt["optim"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise TrainingError(f"{path} does not fit this config's network: "
+                                f"{str(e).strip().splitlines()[0][:200]}") from None
+        if ckpt["scaler"] and self.scaler.is_enabled():
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.iter, self.best_psnr = int(ckpt["iter"]), float(ckpt["best_psnr"])
+        rng = ckpt["rng"]
+        if len(rng) == self.world.size:
+            restore_rng(rng[self.world.rank], self.generator)
+        else:
+            seed_everything(self.s.seed + self.world.rank + self.iter)
+            self.log.info(f"warning: {path} was written by {len(rng)} processes, this run has "
+                          f"{self.world.size}; random states are re-seeded and the sample order "
+                          "differs from an uninterrupted run")
+        self.log.info(f"resumed from {path} at iteration {self.iter} "
+                      f"(epoch {self.iter // self.iters_per_epoch}), best PSNR {self.best_psnr:.4f}")
+
+    # ---- checkpoints --------------------------------------------------------------------
+    def _checkpoint(self) -> Dict[str, Any]:
+        """Collective: every process contributes its random state."""
+        rng = all_gather_objects(capture_rng(self.generator), self.world)
+        return {
+            "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "optim": self.optim.state_dict(),
+            "scheduler": {"iter": self.iter, "total": self.total_iters, "lr": self.s.lr,
+                          "lr_min": self.s.lr_min},
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.iter // self.iters_per_epoch,
+            "iter": self.iter,
+            "best_psnr": self.best_psnr,
+            "rng": rng,
+            "config": copy.deepcopy(self.cfg),
+            "meta": {"variant": self.net.variant, "world_size": self.world.size,
+                     "iters_per_epoch": self.iters_per_epoch,
+                     "arbitrary_time": _is_arbitrary_time(self.cfg, {})},
+        }
+
+    def _save(self, names: List[str]) -> None:
+        if not names:
+            return
+        if self.bad_run:
+            # the weights just produced a non-finite loss: keep the last good files instead
+            self.log.info(f"not saving {', '.join(names)}: the last step was non-finite")
+            return
+        if not all(torch.isfinite(p).all() for p in self.net.parameters()):
+            raise TrainingError(f"the weights became non-finite at iteration {self.iter}; "
+                                f"stopping without writing a checkpoint (last good one in "
+                                f"{self.run_dir}). Lower lr or set grad_clip")
+        ckpt = self._checkpoint()
+        if self.world.is_main:
+            for name in names:
+                checkpoints.write(ckpt, self.run_dir, name)
+            self.log.info(f"saved {', '.join(names)} after {self.iter} iterations", echo=False)
+
+    # ---- one step -----------------------------------------------------------------------
+    def _autocast(self):
+        if self.s.amp == "none":
+            return nullcontext()
+        return torch.autocast(self.world.device.type, dtype=AMP_DTYPES[self.s.amp])
+
+    def _step(self, batch: Mapping[str, Any]) -> Optional[Dict[str, float]]:
+        """Forward, backward, update. Returns the process-averaged losses, lr and gradient
+        norm, or None when the step was skipped for a non-finite loss or gradient."""
+        batch = _to_device(batch, self.world.device)
+        lr = cosine_lr(self.iter, self.total_iters, self.s.lr, self.s.lr_min)
+        for group in self.optim.param_groups:
+            group["lr"] = lr
+        with self._autocast():
+            out = self.model(batch["img0"], batch["img1"], batch["embt"])
+        total, terms = compute_losses(self.losses, {**batch, **out})
+        # one collective for the logged values and the skip decision, so all processes agree
+        values = torch.stack([total.detach(), *(t.detach() for t in terms.values())]).double()
+        flag = (~torch.isfinite(values)).any().double().reshape(1)
+        stats = all_reduce_sum(torch.cat([values, flag]).cpu(), self.world)
+        if stats[-1] > 0:
+            self.optim.zero_grad(set_to_none=True)
+            return None
+        self.scaler.scale(total).backward()
+        self.scaler.unscale_(self.optim)
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads)
+        if not torch.isfinite(norm) and not self.scaler.is_enabled():
+            self.optim.zero_grad(set_to_none=True)
+            return None
+        if self.s.grad_clip > 0:
+            torch.nn.utils.clip_grads_with_norm_(grads, self.s.grad_clip, norm)
+        self.scaler.step(self.optim)
+        self.scaler.update()
+        self.optim.zero_grad(set_to_none=True)
+        if self.s.image_interval and self.iter % self.s.image_interval == 0 and self.world.is_main:
+            self.log.images("train/sample", sample_grid(batch, out), self.iter)
+        avg = (stats[:-1] / self.world.size).tolist()
+        return {"loss": avg[0], **dict(zip(terms, avg[1:])), "lr": lr, "grad_norm": float(norm)}
+
+    def _skipped(self) -> None:
+        self.bad_run += 1
+        self.log.info(f"iter {self.iter}: non-finite loss or gradient, step skipped "
+                      f"({self.bad_run} in a row)")
+        if self.bad_run >= self.s.max_nonfinite:
+            raise TrainingError(
+                f"the loss or gradient was non-finite for {self.bad_run} consecutive steps "
+                f"(up to iteration {self.iter}); stopping without writing a checkpoint (the last "
+                f"good one is kept in {self.run_dir}). Lower lr, set grad_clip, use amp bf16 "
+                "instead of fp16, or check the data")
+
+    # ---- validation ---------------------------------------------------------------------
+    def validate(self) -> float:
+        """Mean PSNR over the whole validation set; every process scores its share."""
+        sums = torch.zeros(2, dtype=torch.float64)
+        worst = []
+        if self.val_loader is not None:
+            predictor = interpolator_predictor(Interpolator(self.net, device=self.world.device),
+                                               1.0, 16)
+            res = evaluate(predictor, samples_from_batches(self.val_loader), Protocol(),
+                           self.world.device, worst=1, progress=False)
+            sums += torch.tensor([res.psnr * res.frames, res.frames], dtype=torch.float64)
+            worst = res.worst
+        self.net.train()
+        all_reduce_sum(sums, self.world)
+        if self.world.is_main and worst:
+            case = worst[0]
+            tiles = [*case.inputs, case.pred, case.truth]
+            grid = torch.cat([torch.from_numpy(t).permute(2, 0, 1) for t in tiles], dim=2)
+            self.log.images("val/worst", grid, self.iter)
+        return float(sums[0] / sums[1])
+
+    # ---- the loop -----------------------------------------------------------------------
+    def _log_step(self, stats: Dict[str, float], epoch: int, rate: float) -> None:
+        terms = " ".join(f"{k} {v:.9g}" for k, v in stats.items() if k not in ("loss", "lr", "grad_norm"))
+        self.log.info(f"iter {self.iter}/{self.total_iters} epoch {epoch} loss {stats['loss']:.9g} "
+                      f"{terms} lr {stats['lr']:.6g} grad_norm {stats['grad_norm']:.4g} "
+                      f"samples/s {rate:.3g}", echo=False)
+        self.log.scalars({f"train/{k}": v for k, v in stats.items()}, self.iter)
+        self.log.scalars({"train/samples_per_s": rate}, self.iter)
+
+    def _after_step(self) -> None:
+        s, i = self.s, self.iter
+        names = []
+        if s.latest_every_iters and i % s.latest_every_iters == 0 and i % self.iters_per_epoch:
+            names.append(checkpoints.LATEST)
+        if s.keep_every_iters and i % s.keep_every_iters == 0:
+            names.append(checkpoints.iter_name(i))
+        self._save(names)
+
+    def _end_epoch(self, epoch: int) -> None:
+        """`epoch` epochs are complete: validate when due, then latest/best/periodic files."""
+        s, names = self.s, [checkpoints.LATEST]
+        if s.eval_interval and (epoch % s.eval_interval == 0 or epoch == s.epochs):
+            psnr = self.validate()
+            self.log.scalars({"val/psnr": psnr}, self.iter)
+            improved = psnr > self.best_psnr
+            self.best_psnr = max(self.best_psnr, psnr)
+            self.log.info(f"epoch {epoch}: val PSNR {psnr:.4f} dB (best {self.best_psnr:.4f})")
+            if improved:
+                names.append(checkpoints.BEST)
+        if s.keep_every_epochs and epoch % s.keep_every_epochs == 0:
+            names.append(checkpoints.epoch_name(epoch))
+        self._save(names)
+
+    def fit(self) -> Dict[str, float]:
+        s, ipe = self.s, self.iters_per_epoch
+        self.log.info(f"training {self.net.variant} in {self.run_dir}: {self.world.size} process(es) "
+                      f"on {self.world.device.type}, global batch {s.batch_size} ({self.batch} per "
+                      f"process), {ipe} iterations per epoch, {s.epochs} epochs, from iteration "
+                      f"{self.iter}")
+        bar = tqdm(total=self.total_iters, initial=self.iter, disable=not self.world.is_main,
+                   dynamic_ncols=True, unit="it")
+        try:
+            last = self._epochs(bar)
+        finally:
+            bar.close()
+            self.log.close()
+        return {"iter": self.iter, "best_psnr": self.best_psnr, **last}
+
+    def _epochs(self, bar: tqdm) -> Dict[str, float]:
+        s, ipe = self.s, self.iters_per_epoch
+        last = {}
+        tick, ticks = time.perf_counter(), 0
+        for epoch in range(self.iter // ipe, s.epochs):
+            self.train_set.epoch = epoch
+            self.loader.sampler.set_position(epoch, (self.iter - epoch * ipe) * self.batch)
+            for batch in self.loader:
+                stats = self._step(batch)
+                ticks += 1
+                if stats is None:
+                    self._skipped()
+                else:
+                    self.bad_run = 0
+                    last = stats
+                    if self.iter % s.log_interval == 0 or self.iter + 1 == self.total_iters:
+                        rate = ticks * s.batch_size / (time.perf_counter() - tick)
+                        self._log_step(stats, epoch, rate)
+                        tick, ticks = time.perf_counter(), 0
+                    bar.set_postfix(loss=f"{stats['loss']:.4f}", refresh=False)
+                self.iter += 1
+                bar.update()
+                self._after_step()
+            self._end_epoch(epoch + 1)
+            tick, ticks = time.perf_counter(), 0
+        barrier(self.world)
+        self.log.info(f"finished at iteration {self.iter}; best val PSNR {self.best_psnr:.4f}")
+        return last
