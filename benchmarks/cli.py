@@ -26,7 +26,7 @@ from utils.metrics import METRIC_VARIANTS, MetricError
 
 DEFAULT_REPORT_DIR = os.path.join("out", "benchmarks")
 ERRORS = (BenchmarkError, CheckpointError, ConfigError, InputError, MetricError, OSError)
-TIME_MODES = {"auto": None, "direct": True, "recursive": False}
+TIME_MODES = {"auto": None, "direct": False, "recursive": True}  # -> Interpolator(recursive=)
 
 
 @dataclass
@@ -161,13 +161,12 @@ def run_benchmarks(jobs: Sequence[tuple], methods: Sequence[Method],
                 notes.append(f"limited to the first {bench_args.limit} samples")
             protocol = _protocol(run, bench_args)
             for method in methods:
-                predictor, time_mode = method.predictor(protocol, run.source.times)
-                result = evaluate(predictor, run.source, protocol, device=args.device,
+                result = evaluate(method.predictor(protocol), run.source, protocol, device=args.device,
                                   worst=args.worst, progress=not args.no_progress,
                                   desc=f"{run.benchmark} | {method.label}")
                 rec = record(run.benchmark, method.label, method.info, result,
                              root=os.path.abspath(run.source.root), protocol=protocol.describe(),
-                             times=run.source.times, time_mode=time_mode,
+                             times=run.source.times, time_mode=method.time_mode(run.source.times),
                              missing=run.source.missing, notes=notes, device=str(args.device),
                              date=datetime.datetime.now(datetime.timezone.utc).isoformat(
                                  timespec="seconds"))

@@ -1,5 +1,6 @@
-"""Predictors for the evaluation core: a model, the model-free baselines, and the wrappers
-for test-time augmentation and for reaching other times with a fixed-time (t = 0.5) model.
+"""Predictors for the evaluation core: a model, the model-free baselines, and test-time
+augmentation. (A fixed-time model reaches other times through the Interpolator's recursive
+halving; the reports say so.)
 
 A predictor is `predictor(img0, img1, times) -> (T, B, 3, H, W)`; img0, img1: (B, 3, H, W)
 floats in [0, 1]; times: list of T floats in (0, 1).
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import cv2
@@ -19,7 +19,6 @@ from benchmarks.core import BenchmarkError, Predictor, Protocol
 from utils.checkpoint import sha256_file
 from utils.inference import Interpolator
 
-MAX_RECURSION_DEPTH = 10
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
                "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
@@ -40,44 +39,6 @@ def flip_tta(predictor: Predictor) -> Predictor:
         b = img0.shape[0]
         both = predictor(torch.cat([img0, img0.flip(-2)]), torch.cat([img1, img1.flip(-2)]), times)
         return (both[:, :b] + both[:, b:].flip(-2)) / 2  # (T, B, 3, H, W)
-    return predict
-
-
-def _dyadic(t: float) -> Fraction:
-    f = Fraction(t).limit_denominator(1 << MAX_RECURSION_DEPTH)
-    if abs(float(f) - t) > 1e-9 or f.denominator & (f.denominator - 1):
-        raise BenchmarkError(f"t = {t} cannot be reached by recursive 2x interpolation "
-                             "(only k / 2^n can); this model predicts t = 0.5 only")
-    return f
-
-
-def _with_parents(times: Iterable[Fraction]) -> set:
-    """The times plus everything halving needs first: k/2^n needs (k-1)/2^n and (k+1)/2^n."""
-    needed, stack = set(), list(times)
-    while stack:
-        f = stack.pop()
-        if f.denominator > 1 and f not in needed:
-            needed.add(f)
-            stack += [f - Fraction(1, f.denominator), f + Fraction(1, f.denominator)]
-    return needed
-
-
-def recursive_2x(predictor: Predictor) -> Predictor:
-    """Reaches t = k / 2^n with a t = 0.5-only predictor by repeated halving: 1/2, then 1/4
-    and 3/4 from (0, 1/2) and (1/2, 1), and so on. Each level is one batched call."""
-    def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
-        wanted = [_dyadic(t) for t in times]
-        needed = _with_parents(wanted)
-        frames = {Fraction(0): img0, Fraction(1): img1}
-        b = img0.shape[0]
-        for denominator in sorted({f.denominator for f in needed}):
-            mids = sorted(f for f in needed if f.denominator == denominator)
-            half = Fraction(1, denominator)
-            out = predictor(torch.cat([frames[m - half] for m in mids]),
-                            torch.cat([frames[m + half] for m in mids]), [0.5])[0]
-            for i, m in enumerate(mids):
-                frames[m] = out[i * b:(i + 1) * b]
-        return torch.stack([frames[f] for f in wanted])  # (T, B, 3, H, W)
     return predict
 
 
@@ -128,46 +89,53 @@ def _backward_warp(img: np.ndarray, gx: np.ndarray, gy: np.ndarray, flow: np.nda
                      borderMode=cv2.BORDER_REPLICATE)
 
 
+def _direct(times: Iterable[float]) -> str:
+    return "direct"
+
+
 @dataclass
 class Method:
     """What is scored (a model or a baseline), as the reports name it."""
     label: str
     make: Callable[[Protocol], Predictor]
-    arbitrary_time: bool
     info: Dict[str, Any] = field(default_factory=dict)
+    time_mode: Callable[[Iterable[float]], str] = _direct  # how the given times are reached
 
-    def predictor(self, protocol: Protocol, times: Iterable[float]) -> tuple:
-        """(predictor for this protocol and these times, how the times are reached)."""
+    def predictor(self, protocol: Protocol) -> Predictor:
         predictor = self.make(protocol)
-        if protocol.tta:
-            predictor = flip_tta(predictor)
-        if not self.arbitrary_time and any(abs(t - 0.5) > 1e-9 for t in times):
-            return recursive_2x(predictor), "recursive 2x (fixed-time model)"
-        return predictor, "direct"
+        return flip_tta(predictor) if protocol.tta else predictor
 
 
 def baseline_method(name: str, dis_preset: str = "medium") -> Method:
     if name == "average":
-        return Method("frame averaging", lambda protocol: average_predictor, True,
+        return Method("frame averaging", lambda protocol: average_predictor,
                       {"model": "baseline: frame averaging ((1 - t) I0 + t I1)"})
     if name == "dis":
         predictor = dis_predictor(dis_preset)
-        return Method(f"DIS flow ({dis_preset})", lambda protocol: predictor, True,
+        return Method(f"DIS flow ({dis_preset})", lambda protocol: predictor,
                       {"model": f"baseline: OpenCV DIS optical flow, preset {dis_preset}, "
                                 "linear flow scaling, backward warping, blend by t"})
     raise BenchmarkError(f"unknown baseline {name!r}; choose average or dis")
 
 
 def model_method(model: Any, device: str, max_batch: int = 8,
-                 arbitrary_time: Optional[bool] = None) -> Method:
-    """A loaded AMT (utils.inference.load_model) as a Method; `arbitrary_time` overrides the
-    model's own flag (fixed-time models reach other times by recursive 2x)."""
-    interpolator = Interpolator(model, device=device, max_batch=max_batch)
+                 recursive: Optional[bool] = None) -> Method:
+    """A loaded AMT (utils.inference.load_model) as a Method. Fixed-time models (recursive
+    None: from the model's `arbitrary_time` flag) reach t != 0.5 by recursive halving."""
+    interpolator = Interpolator(model, device=device, max_batch=max_batch, recursive=recursive)
     checkpoint = getattr(model, "checkpoint", None)
     variant = getattr(model, "variant", type(model).__name__)
     label = f"{variant} ({os.path.basename(checkpoint)})" if checkpoint else f"{variant} (random init)"
     info = {"model": variant, "checkpoint": checkpoint,
             "checkpoint_sha256": sha256_file(checkpoint) if checkpoint else None}
-    flag = getattr(model, "arbitrary_time", False) if arbitrary_time is None else arbitrary_time
+
+    def time_mode(times: Iterable[float]) -> str:
+        times = list(times)
+        if not interpolator.recursive or all(abs(t - 0.5) < 1e-12 for t in times):
+            return "direct"
+        effective = interpolator.effective_times(times)
+        return ("recursive 2x (fixed-time model)" + ("" if effective == times else
+                f"; times rounded to {', '.join(f'{t:g}' for t in effective)}"))
+
     return Method(label, lambda protocol: interpolator_predictor(
-        interpolator, protocol.scale_factor, protocol.pad_divisor), bool(flag), info)
+        interpolator, protocol.scale_factor, protocol.pad_divisor), info, time_mode)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from benchmarks import (adobe240, gopro, middlebury, snu_film, ucf101, video, vimeo90k,
                         vimeo90k_tta, x4k, xiph)

@@ -16,6 +16,7 @@ from benchmarks.core import Protocol
 from benchmarks.sources import FileSource, Spec, list_dirs, require, resize_area
 
 SPAN, STEP = 32, 4
+SIZE_2K = (2048, 1080)  # (W, H)
 LAYOUT = "the X4K1000FPS layout: ROOT/test/<type>/<scene>/0000.png ... 0032.png"
 PROTOCOLS = {"4k": Protocol(pad_divisor=64, scale_factor=0.25),
              "2k": Protocol(pad_divisor=32, scale_factor=0.5)}
@@ -31,7 +32,7 @@ def x4k_source(root: str, resolution: str) -> FileSource:
             frame = os.path.join(folder, "{:04d}.png").format
             specs.append(Spec(f"{kind}/{scene}", frame(0), frame(SPAN),
                               [(k / SPAN, frame(k)) for k in range(STEP, SPAN, STEP)]))
-    op = resize_area((2048, 1080)) if resolution == "2k" else None
+    op = resize_area(SIZE_2K) if resolution == "2k" else None
     return FileSource.from_specs(f"X4K1000FPS-{resolution.upper()}", root, specs, frame_op=op)
 
 

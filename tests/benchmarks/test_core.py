@@ -5,8 +5,7 @@ import torch
 
 from benchmarks.core import (BenchmarkError, Protocol, Sample, centre_crop, evaluate,
                              samples_from_batches)
-from benchmarks.predictors import (average_predictor, baseline_method, dis_predictor, flip_tta,
-                                   recursive_2x)
+from benchmarks.predictors import average_predictor, dis_predictor, flip_tta
 from tests.benchmarks.trees import clip_frame, texture
 from utils.metrics import psnr
 
@@ -112,29 +111,6 @@ def test_flip_tta_averages_with_the_flipped_prediction():
     assert torch.allclose(out, torch.full_like(out, 0.5))  # (ramp + flipped ramp) / 2
     x0, x1 = torch.rand(2, 3, 8, 5), torch.rand(2, 3, 8, 5)
     assert torch.allclose(flip_tta(average_predictor)(x0, x1, [0.3]), average_predictor(x0, x1, [0.3]))
-
-
-def test_recursive_2x_reaches_eighths_with_three_batched_calls():
-    calls = []
-
-    def halfway(x0, x1, times):
-        calls.append((x0.shape[0], list(times)))
-        return ((x0 + x1) / 2)[None]
-
-    x0, x1 = torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)
-    out = recursive_2x(halfway)(x0, x1, [k / 8 for k in range(1, 8)])
-    assert out.shape == (7, 2, 3, 4, 4)
-    assert torch.allclose(out[:, :, 0, 0, 0], torch.tensor([k / 8 for k in range(1, 8)]).view(7, 1).expand(7, 2))
-    assert calls == [(2, [0.5]), (4, [0.5]), (8, [0.5])]
-    with pytest.raises(BenchmarkError, match="recursive"):
-        recursive_2x(halfway)(x0, x1, [1 / 3])
-
-
-def test_fixed_time_methods_use_recursion_only_off_the_midpoint():
-    method = baseline_method("average")
-    method.arbitrary_time = False
-    assert method.predictor(Protocol(), [0.5])[1] == "direct"
-    assert method.predictor(Protocol(), [0.25, 0.5])[1].startswith("recursive 2x")
 
 
 def test_dis_follows_motion_that_averaging_blurs():
