@@ -60,5 +60,5 @@ def read(path: str) -> Dict[str, Any]:
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing:
         raise TrainingError(f"{path} is not a training checkpoint of this project (no "
-                            f"{', '.join(missing)}); to start from its weights, train afresh")
+                            f"{', '.join(missing)}) and cannot be resumed")
     return ckpt
