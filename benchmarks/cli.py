@@ -25,7 +25,8 @@ from utils.inference import InputError, load_model
 from utils.metrics import METRIC_VARIANTS, MetricError
 
 DEFAULT_REPORT_DIR = os.path.join("out", "benchmarks")
-ERRORS = (BenchmarkError, CheckpointError, ConfigError, InputError, MetricError, OSError)
+ERRORS = (BenchmarkError, CheckpointError, ConfigError, InputError, MetricError, OSError,
+          torch.OutOfMemoryError)
 TIME_MODES = {"auto": None, "direct": False, "recursive": True}  # -> Interpolator(recursive=)
 
 
@@ -72,10 +73,19 @@ class Benchmark:
                                     with_model=not args.baseline)
             records = run_benchmarks([(self, args)], methods, args)
         except ERRORS as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            return report_error(e)
         print(markdown_table(records), end="")
         return 0
+
+
+def report_error(e: Exception) -> int:
+    """One line on stderr (torch's out-of-memory message alone runs to several), exit code 2."""
+    lines = str(e).strip().splitlines()
+    message = lines[0] if lines else type(e).__name__
+    if isinstance(e, torch.OutOfMemoryError):
+        message = f"out of memory ({message[:120]}); try --max-batch 1, --scale-factor or --device cpu"
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = False) -> None:
@@ -115,6 +125,12 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
 
 
 def setup(args: argparse.Namespace) -> None:
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise BenchmarkError(f"unknown device {args.device!r} (cpu, cuda, cuda:1, ...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BenchmarkError(f"--device {args.device} asked for, but CUDA is not available here")
     if args.threads:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)

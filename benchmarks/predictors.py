@@ -26,7 +26,9 @@ DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
 
 def interpolator_predictor(interpolator: Any, scale_factor: Optional[float] = None,
                            pad_divisor: Optional[int] = None) -> Predictor:
-    """utils.inference.Interpolator as a predictor, at the protocol's scale factor."""
+    """utils.inference.Interpolator as a predictor, at the protocol's scale factor. The core
+    has already padded the frames as the protocol says; with pad_divisor None the Interpolator
+    pads further only where the scale factor needs it (e.g. to 32 at 0.5)."""
     def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
         return interpolator.interpolate(img0, img1, list(times), scale_factor=scale_factor,
                                         pad_divisor=pad_divisor)  # (T, B, 3, H, W)
@@ -137,5 +139,5 @@ def model_method(model: Any, device: str, max_batch: int = 8,
         return ("recursive 2x (fixed-time model)" + ("" if effective == times else
                 f"; times rounded to {', '.join(f'{t:g}' for t in effective)}"))
 
-    return Method(label, lambda protocol: interpolator_predictor(
-        interpolator, protocol.scale_factor, protocol.pad_divisor), info, time_mode)
+    return Method(label, lambda protocol: interpolator_predictor(interpolator, protocol.scale_factor),
+                  info, time_mode)

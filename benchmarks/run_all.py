@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Dict, Optional, Sequence
 
 from benchmarks import (adobe240, gopro, middlebury, snu_film, ucf101, video, vimeo90k,
                         vimeo90k_tta, x4k, xiph)
 from benchmarks.cli import (ERRORS, add_common_arguments, build_methods, names_model,
-                            run_benchmarks, setup)
+                            report_error, run_benchmarks, setup)
 from benchmarks.core import BenchmarkError
 from benchmarks.report import markdown_table, write_summary
 
@@ -86,8 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         records = run_benchmarks(_jobs(args), methods, args)
         write_summary(args.report_dir, records)
     except ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return report_error(e)
     print(markdown_table(records), end="")
     return 0
 

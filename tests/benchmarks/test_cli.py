@@ -6,6 +6,7 @@ import sys
 
 import cv2
 import pytest
+import torch
 
 from benchmarks import run_all, snu_film, video, vimeo90k, xiph
 from benchmarks.report import write_atomic
@@ -168,3 +169,16 @@ def test_script_runs_as_published_and_errors_without_traceback(tmp_path):
                           "--baseline", "average"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
+
+
+def test_unknown_device(tmp_path, capsys):
+    root = trees.vimeo(str(tmp_path / "vimeo"))
+    fails(capsys, vimeo90k.main, ["-r", root, "--baseline", "average", "--device", "gpu0"],
+          tmp_path / "rep", "unknown device")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_asked_for_without_cuda(tmp_path, capsys):
+    root = trees.vimeo(str(tmp_path / "vimeo"))
+    fails(capsys, vimeo90k.main, ["-r", root, "--baseline", "average", "--device", "cuda"],
+          tmp_path / "rep", "CUDA is not available")

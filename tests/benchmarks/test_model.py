@@ -2,9 +2,10 @@
 import hashlib
 import os
 
+import pytest
 import torch
 
-from benchmarks import gopro, vimeo90k
+from benchmarks import gopro, snu_film, vimeo90k
 from tests.benchmarks import trees
 from tests.benchmarks.helpers import records, run_script
 from utils.inference import load_model
@@ -19,6 +20,7 @@ def test_vimeo90k_with_a_random_amt_s(tmp_path):
     assert rec["samples"] == 2 and 0 < rec["psnr"] < 60 and rec["time_mode"] == "direct"
 
 
+@pytest.mark.slow
 def test_checkpoint_hash_and_recursive_times_on_an_8x_set(tmp_path):
     ckpt = str(tmp_path / "amt-s-random.pth")
     torch.save({"state_dict": load_model(variant="AMT-S").state_dict()}, ckpt)
@@ -32,3 +34,19 @@ def test_checkpoint_hash_and_recursive_times_on_an_8x_set(tmp_path):
     assert rec["method"] == "AMT-S (amt-s-random.pth)" and rec["checkpoint"] == ckpt
     assert rec["time_mode"] == "recursive 2x (fixed-time model)"  # no arbitrary-time flag
     assert rec["frames"] == 7
+
+
+@pytest.mark.parametrize("script, argv", [
+    (snu_film, ["--split", "easy"]),  # pad to 20, scale_factor 0.8
+    (vimeo90k, ["--scale-factor", "0.5"]),  # pad 16 by protocol, 32 where the network needs it
+])
+def test_scaled_protocols_run_the_network(tmp_path, script, argv):
+    if script is snu_film:
+        root = str(tmp_path / "snu")
+        trees.snu_film(root, splits=("easy",))
+    else:
+        root = trees.vimeo(str(tmp_path / "vimeo"))
+    assert run_script(script.main, ["-r", root, "--variant", "AMT-S", "--device", "cpu", *argv],
+                      tmp_path / "rep") == 0
+    (rec,) = records(tmp_path / "rep")
+    assert rec["protocol"]["scale_factor"] in (0.8, 0.5) and rec["samples"] == 2
