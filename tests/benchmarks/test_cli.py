@@ -182,3 +182,10 @@ def test_cuda_asked_for_without_cuda(tmp_path, capsys):
     root = trees.vimeo(str(tmp_path / "vimeo"))
     fails(capsys, vimeo90k.main, ["-r", root, "--baseline", "average", "--device", "cuda"],
           tmp_path / "rep", "CUDA is not available")
+
+
+def test_unreadable_video(tmp_path, capsys):
+    path = tmp_path / "clip.mp4"
+    path.write_text("not a video")
+    fails(capsys, video.main, ["-r", path, "--baseline", "average"], tmp_path / "rep",
+          "cannot read video")
