@@ -40,11 +40,13 @@ def iter_name(iteration: int) -> str:
 
 
 def resume_path(resume: Optional[str], config_resume: Optional[str], run_dir: str) -> Optional[str]:
-    """`--resume auto` -> run_dir/latest.pth when there is one (else a fresh start);
-    `--resume PATH` or the config's resume_state -> that file, which must exist."""
+    """`--resume auto` -> run_dir/latest.pth when there is one, else as without it;
+    `--resume PATH`, else the config's resume_state -> that file, which must exist;
+    None: a fresh start."""
     if resume == "auto":
-        path = latest_path(run_dir)
-        return path if os.path.isfile(path) else None
+        if os.path.isfile(latest_path(run_dir)):
+            return latest_path(run_dir)
+        resume = None
     path = resume or config_resume
     if path and not os.path.isfile(path):
         raise TrainingError(f"checkpoint to resume from not found: {path}")

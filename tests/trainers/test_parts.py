@@ -137,6 +137,11 @@ def test_resume_path_choices(tmp_path):
     assert checkpoints.resume_path(None, None, run) is None
     with pytest.raises(TrainingError, match="not found"):
         checkpoints.resume_path(None, str(tmp_path / "nope.pth"), run)
+    # auto falls back to the config's resume_state only while the run has no latest.pth
+    elsewhere = str(tmp_path / "other.pth")
+    save_atomic({"x": torch.zeros(1)}, elsewhere)
+    assert checkpoints.resume_path("auto", elsewhere, str(tmp_path / "new")) == elsewhere
+    assert checkpoints.resume_path("auto", elsewhere, run) == checkpoints.latest_path(run)
     with pytest.raises(TrainingError, match="not a training checkpoint.*no state_dict, optim"):
         checkpoints.read(checkpoints.latest_path(run))
     (tmp_path / "bad.pth").write_bytes(b"PK\x03\x04 truncated")
