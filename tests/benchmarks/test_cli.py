@@ -189,3 +189,11 @@ def test_unreadable_video(tmp_path, capsys):
     path.write_text("not a video")
     fails(capsys, video.main, ["-r", path, "--baseline", "average"], tmp_path / "rep",
           "cannot read video")
+
+
+def test_limit_scores_the_first_samples_and_says_so(tmp_path):
+    path = trees.write_y4m(str(tmp_path / "clip.y4m"), frames=8)
+    assert run_script(video.main, ["-r", path, "--baseline", "average", "--limit", "2"],
+                      tmp_path / "rep") == 0
+    (rec,) = records(tmp_path / "rep")
+    assert rec["samples"] == 2 and "limited to the first 2 samples" in rec["notes"]

@@ -1,10 +1,8 @@
 """Every benchmark script end to end on a tiny tree in its real layout, scored by the
 averaging baseline: a perfect score means the right frames were paired at the right t."""
 import os
-import subprocess
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -86,18 +84,12 @@ def test_xiph_2k_resizes_and_4k_crops(tmp_path, monkeypatch):
     assert np.array_equal(first_4k.img0, original)  # cropped later, by the protocol
 
 
-def _write_y4m(path, frames=5, size="64x48"):
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
-           f"testsrc=size={size}:rate=10", "-frames:v", str(frames), "-pix_fmt", "yuv420p", path]
-    subprocess.run(cmd, check=True)
-
-
 def test_xiph_converts_local_y4m_files(tmp_path, monkeypatch):
     monkeypatch.setattr(xiph, "SIZE_2K", (32, 24))
     src = tmp_path / "y4m"
     src.mkdir()
-    _write_y4m(str(src / "Tango_64x48_60fps.y4m"))
-    _write_y4m(str(src / "FoodMarket2_64x48.y4m"), frames=3)
+    trees.write_y4m(str(src / "Tango_64x48_60fps.y4m"))
+    trees.write_y4m(str(src / "FoodMarket2_64x48.y4m"), frames=3)
     root = tmp_path / "xiph"
     recs = score_baseline(xiph.main, root, tmp_path / "rep", "--sequences", "Tango", "--frames", "5",
                           "--resolution", "2k", "--from-y4m", src)
@@ -186,7 +178,7 @@ def test_video_frame_folder_8x(tmp_path):
 
 def test_video_file(tmp_path):
     path = str(tmp_path / "clip.y4m")
-    _write_y4m(path, frames=12)
+    trees.write_y4m(path, frames=12)
     (rec,) = score_baseline(video.main, path, tmp_path / "rep", "--end", "6")
     assert rec["samples"] == 5 and 10 < rec["psnr"] < 60  # a moving test pattern
     rows = csv_rows(tmp_path / "rep", "clip-y4m-0-6-2x")

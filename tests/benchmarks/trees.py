@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Sequence
 
+import subprocess
+
 import cv2
+import imageio_ffmpeg
 import numpy as np
 
 STEP = 2  # grey levels per frame
@@ -99,3 +102,11 @@ def x4k(root: str, scenes: Sequence[str] = ("Type1/TEST01_003_f0433", "Type2/TES
     for k, scene in enumerate(scenes):
         write_frames(numbered(os.path.join(root, "test", scene), 33, "{:04d}.png"), size, k)
     return root
+
+
+def write_y4m(path: str, frames: int = 5, size: str = "64x48") -> str:
+    """A moving ffmpeg test pattern as a .y4m video (no encoder needed)."""
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+           f"testsrc=size={size}:rate=10", "-frames:v", str(frames), "-pix_fmt", "yuv420p", path]
+    subprocess.run(cmd, check=True)
+    return path
