@@ -62,7 +62,8 @@ def _crop(text: Optional[str]):
 def runs(args: argparse.Namespace) -> List[Run]:
     source = video_source(args.root, args.factor, args.start, args.end, args.stride)
     span = "" if args.start == 0 and args.end is None else f" [{args.start}..{args.end or 'end'}]"
-    return [Run(f"{source.name}{span} {args.factor}x", source,
+    stride = f" stride {args.stride}" if args.stride else ""
+    return [Run(f"{source.name}{span} {args.factor}x{stride}", source,
                 Protocol(pad_divisor=16, crop=_crop(args.crop)))]
 
 

@@ -183,3 +183,12 @@ def test_video_file(tmp_path):
     assert rec["samples"] == 5 and 10 < rec["psnr"] < 60  # a moving test pattern
     rows = csv_rows(tmp_path / "rep", "clip-y4m-0-6-2x")
     assert [r["name"] for r in rows] == [f"clip.y4m:{i:06d}-{i + 2:06d}" for i in range(5)]
+
+
+def test_video_stride_2_scores_every_other_frame(tmp_path):
+    folder = str(tmp_path / "frames")
+    trees.write_frames(trees.numbered(folder, 8))
+    (rec,) = score_baseline(video.main, folder, tmp_path / "rep", "--stride", "2")
+    assert rec["benchmark"] == "frames 2x stride 2" and rec["samples"] == 3  # frames 1, 3, 5
+    assert [r["name"] for r in csv_rows(tmp_path / "rep", "frames-2x-stride-2")] == \
+        ["000000-000002", "000002-000004", "000004-000006"]
