@@ -1,0 +1,70 @@
+"""Shared pieces of the data sets: errors, image reading, the sample dict, per-sample RNG."""
+from __future__ import annotations
+
+import os
+import re
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class DatasetError(ValueError):
+    """A data set root that is missing or not in the expected layout."""
+
+
+def require_dir(path: str, layout: str) -> str:
+    if not os.path.isdir(path):
+        raise DatasetError(f"data set folder not found: {path} (expected {layout})")
+    return path
+
+
+def require_file(path: str, layout: str) -> str:
+    if not os.path.isfile(path):
+        raise DatasetError(f"missing file {path} (expected {layout})")
+    return path
+
+
+def natural_key(name: str) -> List[object]:
+    """'frame10.png' sorts after 'frame9.png'."""
+    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name)]
+
+
+def list_images(folder: str) -> List[str]:
+    names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTS)]
+    return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB."""
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise DatasetError(f"cannot read image {path}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def sample_rng() -> np.random.Generator:
+    """A NumPy generator drawn from torch's RNG, so torch seeding (manual_seed, DataLoader
+    workers, the trainer's per-sample seeds) makes every sample reproducible."""
+    return np.random.default_rng(int(torch.randint(0, 2 ** 62, (1,)).item()))
+
+
+def to_sample(frames: Sequence[np.ndarray], t: float, flow: Optional[np.ndarray] = None,
+              name: Optional[str] = None) -> Dict[str, object]:
+    """[img0, imgt, img1] (H, W, 3) uint8 or float in [0, 1] -> the sample dict of tensors."""
+    def chw(x: np.ndarray) -> torch.Tensor:
+        x = np.ascontiguousarray(x)
+        x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
+        return torch.from_numpy(x).permute(2, 0, 1).contiguous()
+
+    img0, imgt, img1 = frames
+    out: Dict[str, object] = {"img0": chw(img0), "imgt": chw(imgt), "img1": chw(img1),
+                              "embt": torch.full((1, 1, 1), float(t))}
+    if flow is not None:
+        out["flow"] = torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)).permute(2, 0, 1)
+    if name is not None:
+        out["name"] = name
+    return out

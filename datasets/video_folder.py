@@ -1,0 +1,84 @@
+"""Training windows cut from any folder of videos or frame folders.
+
+Each entry of `dataset_dir` is a video file (anything imageio-ffmpeg reads) or a folder of
+frames. Every window of 3 consecutive frames (2x, t = 0.5) or of 9 frames (8x, t = k/8) is a
+sample; `frame_range` keeps only frames [start, end) of every video so held-out parts stay out.
+Decoded frames are kept in memory as uint8 (short clips; use frame folders for long ones).
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import imageio.v3 as iio
+import numpy as np
+from torch.utils.data import Dataset
+
+from datasets.augment import Augment
+from datasets.common import (DatasetError, list_images, natural_key, read_rgb,
+                             require_dir, sample_rng, to_sample)
+
+VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg")
+LAYOUT = "a folder of video files and/or folders of frames"
+
+
+def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[np.ndarray]:
+    """Frames [start, end) of a video as (H, W, 3) uint8 RGB arrays."""
+    start, end = (frame_range or (0, None))[:2]
+    frames = []
+    try:
+        for i, frame in enumerate(iio.imiter(path, plugin="FFMPEG")):
+            if end is not None and i >= end:
+                break
+            if i >= start:
+                frames.append(np.ascontiguousarray(frame[..., :3]))
+    except (OSError, RuntimeError, ValueError) as e:
+        raise DatasetError(f"cannot decode video {path}: {str(e).splitlines()[0]}") from None
+    return frames
+
+
+class VideoFolderTrain(Dataset):
+    """Triplets (window 3) or 8x windows (window 9) from every video / frame folder."""
+
+    def __init__(self, dataset_dir: str, window: int = 3, frame_range: Optional[Sequence[int]] = None,
+                 videos: Optional[Sequence[str]] = None, augment: bool = True,
+                 crop_size: Sequence[int] = (224, 224), stride: int = 1) -> None:
+        if window not in (3, 9):
+            raise DatasetError(f"window must be 3 (2x) or 9 (8x), got {window}")
+        require_dir(dataset_dir, LAYOUT)
+        names = list(videos) if videos else sorted(os.listdir(dataset_dir), key=natural_key)
+        self.clips: List[Tuple[str, List[object]]] = []
+        for name in names:
+            path = os.path.join(dataset_dir, name)
+            if os.path.isdir(path):
+                frames: List[object] = list_images(path)
+                if frame_range:
+                    frames = frames[frame_range[0]:frame_range[1]]
+            elif name.lower().endswith(VIDEO_EXTS):
+                frames = read_video(path, frame_range)
+            elif videos:
+                raise DatasetError(f"{path} is neither a video file nor a frame folder")
+            else:
+                continue
+            self.clips.append((name, frames))
+        self.window, self.stride = window, max(1, int(stride))
+        self.index = [(c, s) for c, (_, frames) in enumerate(self.clips)
+                      for s in range(0, len(frames) - window + 1, self.stride)]
+        if not self.index:
+            raise DatasetError(f"{dataset_dir} yields no {window}-frame windows (expected {LAYOUT})")
+        self.augment = Augment(crop=tuple(crop_size) if crop_size else None) if augment else None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> Dict[str, object]:
+        rng = sample_rng()
+        clip, start = self.index[i]
+        name, frames = self.clips[clip]
+        k = 1 if self.window == 3 else int(rng.integers(1, self.window - 1))
+        picked = [frames[start], frames[start + k], frames[start + self.window - 1]]
+        picked = [read_rgb(f) if isinstance(f, str) else f for f in picked]
+        t = k / (self.window - 1)
+        if self.augment is not None:
+            picked, t, _ = self.augment(picked, t, None, rng)
+        return to_sample(picked, t, name=f"{name}/{start + k}")

@@ -1,0 +1,167 @@
+import os
+
+import cv2
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from datasets import DATASETS, DatasetError
+from datasets.augment import hflip, reverse_time, transpose, vflip
+from datasets.flow_io import FlowFileError, read_flo, write_flo
+from utils.registry import build_from_cfg
+
+
+def _png(path, value, size=(64, 64)):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    img = np.full(size + (3,), value, np.uint8)
+    img[0, 0] = (value + 1) % 256  # distinguishable, not flat
+    cv2.imwrite(str(path), img)
+
+
+@pytest.fixture
+def vimeo(tmp_path):
+    ids = ["00001/0001", "00001/0002"]
+    for n, sid in enumerate(ids):
+        for k in (1, 2, 3):
+            _png(tmp_path / "sequences" / sid / f"im{k}.png", 10 * n + k)
+        rng = np.random.default_rng(n)
+        write_flo(str(tmp_path / "flow" / sid / "flow_t0.flo"), rng.normal(size=(64, 64, 2)))
+        write_flo(str(tmp_path / "flow" / sid / "flow_t1.flo"), rng.normal(size=(64, 64, 2)))
+    (tmp_path / "tri_trainlist.txt").write_text("\n".join(ids) + "\n\n")
+    (tmp_path / "tri_testlist.txt").write_text(ids[1] + "\n")
+    return tmp_path
+
+
+def test_flo_round_trip_and_errors(tmp_path):
+    flow = np.random.default_rng(0).normal(size=(5, 7, 2)).astype(np.float32)
+    path = str(tmp_path / "a.flo")
+    write_flo(path, flow)
+    assert open(path, "rb").read(4) == b"PIEH"
+    assert np.array_equal(read_flo(path), flow)
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[:-8])
+    with pytest.raises(FlowFileError, match="truncated"):
+        read_flo(path)
+    open(path, "wb").write(b"XXXX" + data[4:])
+    with pytest.raises(FlowFileError, match="magic"):
+        read_flo(path)
+    with pytest.raises(FlowFileError, match="cannot read"):
+        read_flo(str(tmp_path / "none.flo"))
+
+
+def test_vimeo_train_and_test(vimeo):
+    train = build_from_cfg({"name": "datasets.vimeo_datasets.Vimeo90K_Train_Dataset",
+                            "params": {"dataset_dir": str(vimeo), "crop_size": [32, 48]}}, DATASETS)
+    assert len(train) == 2
+    s = train[0]
+    assert s["img0"].shape == (3, 32, 48) and s["flow"].shape == (4, 32, 48)
+    assert float(s["embt"]) == 0.5
+    test = DATASETS.get("Vimeo90K_Test_Dataset")(str(vimeo))
+    assert len(test) == 1 and test[0]["name"] == "00001/0002"
+    s = test[0]
+    assert s["imgt"].shape == (3, 64, 64)
+    assert abs(s["img0"][0, 10, 10].item() - 11 / 255) < 1e-6  # im1 of sample 2
+    assert abs(s["imgt"][0, 10, 10].item() - 12 / 255) < 1e-6
+
+
+def test_vimeo_layout_errors(tmp_path, vimeo):
+    with pytest.raises(DatasetError, match="not found"):
+        DATASETS.get("Vimeo90KTest")(str(tmp_path / "nope"))
+    os.remove(vimeo / "tri_testlist.txt")
+    with pytest.raises(DatasetError, match="tri_testlist.txt"):
+        DATASETS.get("Vimeo90KTest")(str(vimeo))
+    (vimeo / "tri_testlist.txt").write_text("00009/0009\n")
+    with pytest.raises(DatasetError, match="im1.png"):
+        DATASETS.get("Vimeo90KTest")(str(vimeo))
+
+
+def _video_folders(root, videos, frames):
+    for v in videos:
+        for f in range(frames):
+            _png(root / v / f"{f:05d}.png", f)
+
+
+def test_gopro_windows_and_times(tmp_path):
+    _video_folders(tmp_path / "test", ["GOPR0384", "GOPR0385"], 17)  # 2 windows each
+    test = DATASETS.get("GoPro_Test_Dataset")(str(tmp_path))
+    assert len(test) == 4 * 7
+    s = test[9]  # window 1 (frames 8..16), k = 3
+    assert float(s["embt"]) == pytest.approx(3 / 8)
+    assert s["img0"][0, 5, 5].item() == pytest.approx(8 / 255)
+    assert s["imgt"][0, 5, 5].item() == pytest.approx(11 / 255)
+    assert s["img1"][0, 5, 5].item() == pytest.approx(16 / 255)
+    _video_folders(tmp_path / "train", ["a"], 9)
+    train = DATASETS.get("GoProTrain")(str(tmp_path), crop_size=[32, 32])
+    for i in range(8):
+        torch.manual_seed(i)
+        s = train[0]
+        assert float(s["embt"]) in [k / 8 for k in range(1, 8)]
+
+
+def test_time_reversal_only_when_swapped():
+    frames = [np.full((4, 4, 3), v, np.float32) for v in (0.0, 0.3, 1.0)]
+    swapped, t, _ = reverse_time(frames, 0.25, None)
+    assert t == 0.75 and swapped[0][0, 0, 0] == 1.0 and swapped[2][0, 0, 0] == 0.0
+
+
+def test_adobe_takes_every_tenth_sorted_video(tmp_path):
+    names = [f"clip{i}" for i in range(12)]
+    _video_folders(tmp_path, names, 9)
+    ds = DATASETS.get("Adobe240Test")(str(tmp_path))
+    assert sorted({s.split("/")[0] for s in (ds[i]["name"] for i in range(len(ds)))}) == \
+        ["clip0", "clip10"]  # natural order: clip0, clip1, ..., clip9, clip10, clip11
+
+
+def test_video_folder_from_a_video_and_a_frame_folder(tmp_path):
+    frames = [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(6)]
+    iio.imwrite(tmp_path / "clip.mp4", np.stack(frames), fps=10, codec="libx264", plugin="FFMPEG")
+    _video_folders(tmp_path, ["shots"], 5)
+    ds = DATASETS.get("VideoFolderTrain")(str(tmp_path), crop_size=[32, 32], frame_range=[0, 4])
+    assert len(ds) == 2 + 2  # 4 frames of each -> 2 triplets each
+    s = ds[0]
+    assert s["img0"].shape == (3, 32, 32) and float(s["embt"]) == 0.5
+    with pytest.raises(DatasetError, match="windows"):
+        DATASETS.get("VideoFolderTrain")(str(tmp_path), frame_range=[0, 2])
+
+
+def _warp(img, flow):
+    _, h, w = img.shape
+    ys, xs = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+    grid = torch.stack([(xs + flow[0]) / (w - 1) * 2 - 1, (ys + flow[1]) / (h - 1) * 2 - 1], -1)
+    return F.grid_sample(img[None], grid[None], align_corners=True, padding_mode="border")[0]
+
+
+def _warp_error(s):
+    e0 = (_warp(s["img0"], s["flow"][:2]) - s["imgt"]).abs().mean(0).median()
+    e1 = (_warp(s["img1"], s["flow"][2:]) - s["imgt"]).abs().mean(0).median()
+    return max(e0.item(), e1.item()), (s["img0"] - s["imgt"]).abs().mean().item()
+
+
+@pytest.mark.parametrize("op", [None, vflip, hflip, transpose, "reverse"])
+def test_synthetic_flows_warp_frames_onto_the_middle_one(op):
+    ds = DATASETS.get("SyntheticMotion")(length=4, size=(96, 128), seed=3, augment=False)
+    s = ds[1]
+    if op is not None:
+        frames = [s[k].permute(1, 2, 0).numpy() for k in ("img0", "imgt", "img1")]
+        flow = s["flow"].permute(1, 2, 0).numpy()
+        if op == "reverse":
+            frames, _, flow = reverse_time(frames, 0.5, flow)
+        else:
+            frames, flow = op(frames, flow)
+        s = {k: torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
+             for k, f in zip(("img0", "imgt", "img1", "flow"), frames + [flow])}
+    warped, unwarped = _warp_error(s)
+    assert warped < 0.02 < unwarped
+
+
+def test_synthetic_is_deterministic_and_arbitrary_time(tmp_path):
+    a = DATASETS.get("SyntheticMotion")(length=3, size=(64, 64), seed=5)
+    b = DATASETS.get("SyntheticMotion")(length=3, size=(64, 64), seed=5)
+    assert torch.equal(a[2]["imgt"], b[2]["imgt"])
+    c = DATASETS.get("SyntheticMotion")(length=20, size=(64, 64), seed=5, arbitrary_time=True)
+    times = {float(c[i]["embt"]) for i in range(20)}
+    assert times <= {k / 8 for k in range(1, 8)} and len(times) > 2
+    with pytest.raises(DatasetError, match="fewer than two"):
+        DATASETS.get("SyntheticMotion")(photo_dir=str(tmp_path))
