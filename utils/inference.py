@@ -207,6 +207,8 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
         raise InputError(f"expected an RGB image of shape (H, W, 3), got {img.shape}")
     if img.size == 0:
         raise InputError("image is empty")
+    if not img.flags.writeable:  # e.g. decoded video buffers; torch wants writable memory
+        img = img.copy()
     if img.dtype == np.uint8:
         x = torch.from_numpy(np.ascontiguousarray(img)).float() / 255
     elif img.dtype == np.uint16:

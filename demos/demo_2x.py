@@ -1,0 +1,74 @@
+"""Interpolate a video, a glob of images, a folder or two or more images by 2^n (or to any fps).
+
+    python demos/demo_2x.py -c cfgs/AMT-S.yaml -p pretrained/amt-s.pth -n 2 -i clip.mp4 -o out/
+    python demos/demo_2x.py -i a.png b.png --fps 60 -o out/ab.mp4
+With no -i, the bundled sample clip is used.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import List, Optional
+
+from demos.cli import guarded
+from demos.pipeline import run
+
+SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "bikes.mp4")
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-c", "--config", help="config whose network section names the variant")
+    p.add_argument("-p", "--ckpt", dest="checkpoint", help="checkpoint (default: the bundled one)")
+    p.add_argument("-n", "--niters", dest="n_iter", type=int, default=1,
+                   help="2^n output frames per input pair (default 1)")
+    p.add_argument("-i", "--input", nargs="+", default=[SAMPLE],
+                   help="video, glob pattern, folder, or two or more images (default: sample)")
+    p.add_argument("-o", "--out_path", default="results",
+                   help="output .mp4 file, or a folder for <input>_<k>x.mp4 (default results/)")
+    p.add_argument("-r", "--frame_rate", type=float, default=None,
+                   help="playback fps of the 2^n frames; 0 or unset keeps the source timing")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--fps", type=float, help="target frame rate instead of 2^n")
+    rate.add_argument("--factor", type=int, help="whole-number rate multiplier instead of 2^n")
+    p.add_argument("--save_images", action="store_true", help="also write a PNG sequence")
+    p.add_argument("--gif", action="store_true", help="also write a GIF")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="network resolution factor (e.g. 0.5 for 4K)")
+    p.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    prec = p.add_mutually_exclusive_group()
+    prec.add_argument("--fp16", action="store_true", help="float16 autocast (GPU)")
+    prec.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--no-scene-detect", dest="scene_detect", action="store_false",
+                   help="interpolate across scene cuts too")
+    p.add_argument("--scene-threshold", type=float, default=0.35,
+                   help="colour-histogram distance above which a pair is a cut (0..1)")
+    return p.parse_args(argv)
+
+
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def output_path(out: str, inputs: List[str], label: str) -> str:
+    if out.lower().endswith((".mp4", ".mkv", ".mov")):
+        return out
+    name = os.path.splitext(os.path.basename(inputs[0].rstrip("/")))[0] or "frames"
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return os.path.join(out, f"{name}_{label}.mp4")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    a = parse_args(argv)
+    label = f"{a.fps:g}fps" if a.fps else f"{a.factor}x" if a.factor else f"{2 ** a.n_iter}x"
+    dtype = "fp16" if a.fp16 else "bf16" if a.bf16 else "fp32"
+    return guarded(lambda: run(
+        a.input, output_path(a.out_path, a.input, label), n_iter=a.n_iter, fps=a.fps,
+        factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
+        device=a.device, dtype=dtype, scale=a.scale, save_images=a.save_images, gif=a.gif,
+        scene_detect=a.scene_detect, scene_threshold=a.scene_threshold))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

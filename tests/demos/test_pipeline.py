@@ -1,0 +1,181 @@
+import os
+import subprocess
+import sys
+from fractions import Fraction
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+import torch
+
+import demos.pipeline as pipeline
+from demos.demo_2x import main as demo_2x
+from demos.demo_8x import main as demo_8x
+from demos.pipeline import DemoError, is_scene_cut, run, timeline
+from utils.video_io import open_source, read_frames
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+class Blend:
+    """A cheap stand-in for the Interpolator: a linear blend at t."""
+    recursive = False
+
+    def interpolate(self, img0, img1, ts):
+        return torch.stack([(1 - t) * img0 + t * img1 for t in ts])
+
+
+@pytest.fixture
+def blend(monkeypatch):
+    monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (Blend(), "blend"))
+
+
+def _frames(n, h=96, w=128, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (h, w + n * 2, 3), dtype=np.uint8)
+    return [np.ascontiguousarray(base[:, 2 * i:2 * i + w]) for i in range(n)]  # a slow pan
+
+
+def _video(path, frames, fps, audio=False):
+    h, w = frames[0].shape[:2]
+    cmd = [FFMPEG, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+           "-s", f"{w}x{h}", "-r", str(fps), "-i", "-"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={len(frames) / fps}", "-c:a", "aac"]
+    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-qp", "0", str(path)]
+    subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), check=True)
+    return str(path)
+
+
+def _pngs(folder, frames):
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for i, f in enumerate(frames):
+        paths.append(os.path.join(folder, f"frame{i}.png"))
+        cv2.imwrite(paths[-1], cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    return paths
+
+
+def _decode(path):
+    src = open_source([path])
+    return list(read_frames(src)), src
+
+
+def test_two_frames_make_2n_plus_one(tmp_path, blend):
+    paths = _pngs(tmp_path / "in", _frames(2))
+    s = run(paths, str(tmp_path / "out.mp4"), n_iter=2)
+    frames, src = _decode(str(tmp_path / "out.mp4"))
+    assert s.frames == len(frames) == 2 ** 2 * (2 - 1) + 1
+    assert src.fps == pytest.approx(120)  # images play at 30 fps, x4
+
+
+def test_video_source_timing_and_frame_rate_flag(tmp_path, blend):
+    video = _video(tmp_path / "in.mp4", _frames(5), 10)
+    run([video], str(tmp_path / "a.mp4"), n_iter=1)
+    frames, src = _decode(str(tmp_path / "a.mp4"))
+    assert len(frames) == 9 and src.fps == pytest.approx(20)
+    run([video], str(tmp_path / "b.mp4"), n_iter=1, frame_rate=25)
+    assert open_source([str(tmp_path / "b.mp4")]).fps == pytest.approx(25)
+
+
+def test_timeline_mapping():
+    pos = timeline(Fraction(24), Fraction(60))
+    first = [next(pos) for _ in range(6)]
+    assert first == [Fraction(0), Fraction(2, 5), Fraction(4, 5), Fraction(6, 5), Fraction(8, 5), 2]
+
+
+def test_fps_60_from_24_keeps_duration_and_source_frames(tmp_path, blend):
+    src_frames = _frames(48, 64, 80)
+    video = _video(tmp_path / "in.mp4", src_frames, 24)
+    decoded, _ = _decode(video)
+    s = run([video], str(tmp_path / "out.mp4"), fps=60, save_images=True)
+    out, meta = _decode(str(tmp_path / "out.mp4"))
+    assert s.frames == len(out) == 118 and meta.fps == pytest.approx(60)
+    assert abs(len(out) / 60 - 48 / 24) <= 2.5 / 60  # one source frame period, at most
+    pngs = sorted(os.listdir(s.images_dir))
+    for k in range(0, 118, 5):  # output k is at source position 0.4 k: source frame 2k/5
+        png = cv2.cvtColor(cv2.imread(os.path.join(s.images_dir, pngs[k])), cv2.COLOR_BGR2RGB)
+        assert np.array_equal(png, decoded[2 * k // 5])
+
+
+def test_scene_cut_repeats_frames_and_identical_pairs_are_copied(tmp_path, blend):
+    a, b = _frames(2)
+    cut = np.full_like(a, 0)
+    cut[..., 2] = 255  # a blue frame: nothing like the pan
+    assert is_scene_cut(a, cut, 0.35) and not is_scene_cut(a, b, 0.35)
+    paths = _pngs(tmp_path / "in", [a, cut, cut])
+    s = run(paths, str(tmp_path / "out.mp4"), n_iter=1, save_images=True)
+    assert s.cuts == 1 and s.copies == 1
+    pngs = sorted(os.listdir(s.images_dir))
+    mid = cv2.cvtColor(cv2.imread(os.path.join(s.images_dir, pngs[1])), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(mid, cut)  # t = 0.5 rounds to the later frame, no morph
+    s = run(paths, str(tmp_path / "morph.mp4"), n_iter=1, scene_detect=False)
+    assert s.cuts == 0
+
+
+def test_audio_is_copied_when_duration_is_kept(tmp_path, blend):
+    video = _video(tmp_path / "tone.mp4", _frames(10), 10, audio=True)
+    s = run([video], str(tmp_path / "out.mp4"), n_iter=1)
+    assert s.audio
+    probe = subprocess.run([FFMPEG, "-i", str(tmp_path / "out.mp4")], capture_output=True, text=True)
+    assert "Audio:" in probe.stderr
+    s = run([video], str(tmp_path / "fast.mp4"), n_iter=1, frame_rate=50)
+    assert not s.audio
+
+
+def test_broken_video_keeps_a_playable_partial_output(tmp_path, blend):
+    video = _video(tmp_path / "in.mp4", _frames(40), 10)
+    data = open(video, "rb").read()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(data[: len(data) // 2])
+    try:
+        s = run([str(broken)], str(tmp_path / "out.mp4"), n_iter=1)
+    except DemoError:
+        return  # ffmpeg may refuse the file outright: also one clear line
+    frames, _ = _decode(str(tmp_path / "out.mp4"))
+    assert len(frames) == s.frames > 0
+
+
+@pytest.mark.parametrize("make,msg", [
+    (lambda p: [str(p / "none.mp4")], "not found"),
+    (lambda p: _pngs(p / "one", _frames(1))[:1], "single image"),
+    (lambda p: [str(p / "one")], "single frame"),
+    (lambda p: [str(p / "empty")], "no images"),
+])
+def test_bad_inputs(tmp_path, blend, make, msg):
+    _pngs(tmp_path / "one", _frames(1))
+    os.makedirs(tmp_path / "empty")
+    with pytest.raises(DemoError, match=msg):
+        run(make(tmp_path), str(tmp_path / "out.mp4"))
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    paths = _pngs(tmp_path / "in", _frames(2))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert demo_2x(["-i", *paths, "-o", str(blocker / "out.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1
+    assert demo_2x(["-i", str(tmp_path / "missing.png"), str(tmp_path / "m2.png")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_real_model_end_to_end(tmp_path, capsys):
+    paths = _pngs(tmp_path / "in", _frames(2))
+    assert demo_2x(["-i", *paths, "-n", "1", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "randomly initialised AMT-S" in out
+    frames, _ = _decode(str(tmp_path / "frame0_2x.mp4"))
+    assert len(frames) == 3
+    assert demo_8x(["-x", paths[0], "-y", paths[1], "-o", str(tmp_path / "8x")]) == 0
+    assert len(os.listdir(tmp_path / "8x" / "8x_frames")) == 9
+
+
+def test_script_runs_as_published(tmp_path):
+    paths = _pngs(tmp_path / "in", _frames(2))
+    res = subprocess.run([sys.executable, "demos/demo_2x.py", "-i", *paths, "-n", "1", "-o",
+                          str(tmp_path / "o.mp4")], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert res.returncode == 0, res.stderr
+    assert "3 frames" in res.stdout
