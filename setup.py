@@ -29,6 +29,10 @@ setup(
     },
     entry_points={
         "console_scripts": [
+            "amt-interpolate=demos.demo_2x:main",
+            "amt-interpolate-8x=demos.demo_8x:main",
+            "amt-benchmark=benchmarks.run_all:main",
+            "amt-train=train:main",
             "amt-speed=benchmarks.speed_parameters:main",
         ],
     },

@@ -51,9 +51,29 @@ class RunSummary:
     notes: List[str] = field(default_factory=list)
 
 
+class _Baseline:
+    """A model-free predictor from benchmarks.predictors behind the Interpolator's call."""
+    recursive = False
+
+    def __init__(self, predictor: Callable) -> None:
+        self.predictor = predictor
+
+    def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, ts: List[float]) -> torch.Tensor:
+        return self.predictor(img0, img1, list(ts))
+
+
 def load_interpolator(checkpoint: Optional[str], config: Optional[str], device: str,
-                      dtype: str = "fp32", scale: float = 1.0) -> tuple:
-    """(Interpolator, description of the weights)."""
+                      dtype: str = "fp32", scale: float = 1.0, baseline: Optional[str] = None
+                      ) -> tuple:
+    """(Interpolator or baseline, description of the weights)."""
+    if baseline:
+        from benchmarks.core import BenchmarkError
+        from benchmarks.predictors import baseline_method
+        try:
+            method = baseline_method(baseline)
+        except BenchmarkError as e:
+            raise DemoError(str(e)) from None
+        return _Baseline(method.make(None)), method.info["model"]
     if checkpoint is None and config is None and not os.path.isfile(DEFAULT_CHECKPOINT):
         model = load_model(variant="AMT-S", device=device)
         label = "randomly initialised AMT-S (no checkpoint given and none bundled: output is not meaningful)"
@@ -163,7 +183,8 @@ def run(inputs: Sequence[str], output: str, n_iter: int = 1, fps: Optional[float
         checkpoint: Optional[str] = None, config: Optional[str] = None, device: str = "cpu",
         dtype: str = "fp32", scale: float = 1.0, save_images: bool = False, gif: bool = False,
         scene_detect: bool = True, scene_threshold: float = 0.35,
-        progress: Optional[Callable[[int, int], None]] = None) -> RunSummary:
+        progress: Optional[Callable[[int, int], None]] = None,
+        baseline: Optional[str] = None) -> RunSummary:
     """Interpolate `inputs` (a video, a glob, a folder, or 2+ images) into the MP4 `output`.
 
     The output rate is `fps`, or `factor` x the source rate, or 2^n_iter x the source rate.
@@ -172,7 +193,8 @@ def run(inputs: Sequence[str], output: str, n_iter: int = 1, fps: Optional[float
     """
     try:
         return _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device,
-                    dtype, scale, save_images, gif, scene_detect, scene_threshold, progress)
+                    dtype, scale, save_images, gif, scene_detect, scene_threshold, progress,
+                    baseline)
     except (VideoIOError, InputError, CheckpointError, ConfigError) as e:
         raise DemoError(str(e)) from None
 
@@ -198,7 +220,7 @@ def _rates(src: Source, n_iter: int, fps: Optional[float], factor: Optional[int]
 
 
 def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device, dtype,
-         scale, save_images, gif, scene_detect, scene_threshold, progress) -> RunSummary:
+         scale, save_images, gif, scene_detect, scene_threshold, progress, baseline) -> RunSummary:
     src = open_source(inputs)
     out_dir = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(out_dir):
@@ -209,9 +231,11 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
     if not os.access(out_dir, os.W_OK):
         raise DemoError(f"output folder {out_dir} is not writable")
     src_fps, out_fps, play_fps = _rates(src, n_iter, fps, factor, frame_rate)
-    ip, weights = load_interpolator(checkpoint, config, device, dtype, scale)
+    ip, weights = load_interpolator(checkpoint, config, device, dtype, scale, baseline)
     summary = RunSummary(output, fps=float(play_fps), weights=weights,
                          times="recursive 2x (fixed-time model)" if ip.recursive else "direct t")
+    if baseline and (checkpoint or config):
+        summary.notes.append(f"--baseline {baseline}: the checkpoint/config were not used")
     n_src = src.frames if src.frames else (len(src.images) or None)
     total = int((n_src - 1) * out_fps / src_fps) + 1 if n_src else None
     frames = _background(read_frames(src))

@@ -177,3 +177,11 @@ def test_script_runs_as_published(tmp_path):
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     assert res.returncode == 0, res.stderr
     assert "3 frames" in res.stdout
+
+
+def test_baseline_methods_through_the_cli(tmp_path, capsys):
+    paths = _pngs(tmp_path / "in", _frames(2))
+    assert demo_2x(["-i", *paths, "--baseline", "dis", "-o", str(tmp_path / "d.mp4")]) == 0
+    assert "DIS" in capsys.readouterr().out
+    frames, _ = _decode(str(tmp_path / "d.mp4"))
+    assert len(frames) == 3
