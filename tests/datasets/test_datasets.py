@@ -165,3 +165,45 @@ def test_synthetic_is_deterministic_and_arbitrary_time(tmp_path):
     assert times <= {k / 8 for k in range(1, 8)} and len(times) > 2
     with pytest.raises(DatasetError, match="fewer than two"):
         DATASETS.get("SyntheticMotion")(photo_dir=str(tmp_path))
+
+
+def _moving_clip(path, n=5, shift=3):
+    """A textured picture sliding right by `shift` pixels per frame."""
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.integers(0, 256, (96, 160, 3), dtype=np.uint8), (7, 7), 0)
+    frames = [np.roll(base, shift * i, axis=1)[:, 16:144] for i in range(n)]
+    iio.imwrite(path, np.stack(frames), fps=10, codec="libx264", plugin="FFMPEG",
+                output_params=["-crf", "0"])
+
+
+def test_video_folder_dis_pseudo_flow_points_at_the_neighbours(tmp_path):
+    _moving_clip(tmp_path / "slide.mp4")
+    ds = DATASETS.get("VideoFolderTrain")(str(tmp_path), augment=False, flow="dis")
+    s = ds[0]
+    assert s["flow"].shape == (4, 96, 128)
+    inner = s["flow"][:, 24:-24, 24:-24]
+    # the middle frame's content sits 3 px further right than in frame 0, 3 px left of frame 1
+    assert inner[0].median().item() == pytest.approx(-3, abs=0.5)
+    assert inner[2].median().item() == pytest.approx(3, abs=0.5)
+    assert inner[[1, 3]].abs().median().item() < 0.5
+    with pytest.raises(DatasetError, match="flow must be"):
+        DATASETS.get("VideoFolderTrain")(str(tmp_path), flow="raft")
+
+
+def test_mixed_concatenates_with_repeats_and_names_bad_parts(tmp_path):
+    _moving_clip(tmp_path / "slide.mp4")
+    video = {"name": "VideoFolderTrain", "params": {"dataset_dir": str(tmp_path), "flow": "dis",
+                                                    "crop_size": [64, 64]}}
+    synthetic = {"name": "SyntheticMotion", "params": {"length": 4, "size": [64, 64]}}
+    ds = build_from_cfg({"name": "Mixed", "params": {"sets": [synthetic, {**video, "repeat": 2}]}},
+                        DATASETS)
+    assert len(ds) == 4 + 2 * 3
+    batch = torch.utils.data.default_collate([ds[0], ds[5]])  # the parts stack together
+    assert batch["flow"].shape == (2, 4, 64, 64)
+    assert ds[9]["name"].startswith("slide.mp4/")
+    with pytest.raises(DatasetError, match=r"sets\[1\].*Nope"):
+        build_from_cfg({"name": "Mixed", "params": {"sets": [synthetic, {"name": "Nope"}]}}, DATASETS)
+    with pytest.raises(DatasetError, match="repeat"):
+        build_from_cfg({"name": "Mixed", "params": {"sets": [{**synthetic, "repeat": 0}]}}, DATASETS)
+    with pytest.raises(DatasetError, match="non-empty"):
+        build_from_cfg({"name": "Mixed", "params": {"sets": []}}, DATASETS)
