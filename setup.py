@@ -24,7 +24,8 @@ setup(
         "psutil>=5.9",
     ],
     extras_require={
-        "test": ["pytest>=7", "scikit-image>=0.20", "scikit-video>=1.1.11"],
+        "test": ["pytest>=7", "scikit-image>=0.20", "scikit-video>=1.1.11", "gradio>=4",
+                 "playwright>=1.40"],
         "web": ["gradio>=4"],
     },
     entry_points={

@@ -22,6 +22,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     # heavy imports after argument parsing, so that --help is instant
+    from benchmarks.core import BenchmarkError
+    from datasets import DatasetError
     from losses import LossError
     from trainers import TrainingError, run
     from utils.checkpoint import CheckpointError
@@ -29,7 +31,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         cfg = load_config(args.config, args.overrides)
         run(cfg, args.resume)
-    except (ConfigError, TrainingError, LossError, CheckpointError) as e:
+    except (ConfigError, TrainingError, LossError, CheckpointError, DatasetError,
+            BenchmarkError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
