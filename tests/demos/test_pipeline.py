@@ -185,3 +185,26 @@ def test_baseline_methods_through_the_cli(tmp_path, capsys):
     assert "DIS" in capsys.readouterr().out
     frames, _ = _decode(str(tmp_path / "d.mp4"))
     assert len(frames) == 3
+
+
+class InterruptedBlend(Blend):
+    """Blends, then acts as if Ctrl-C arrived during the fourth pair."""
+    calls = 0
+
+    def interpolate(self, img0, img1, ts):
+        InterruptedBlend.calls += 1
+        if InterruptedBlend.calls == 4:
+            raise KeyboardInterrupt
+        return super().interpolate(img0, img1, ts)
+
+
+def test_ctrl_c_closes_and_keeps_the_partial_output(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (InterruptedBlend(), "blend"))
+    video = _video(tmp_path / "in.mp4", _frames(10), 10)
+    out = str(tmp_path / "out.mp4")
+    assert demo_2x(["-i", video, "-o", out]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "interrupted: the partial output was closed and kept"
+    frames, src = _decode(out)
+    assert len(frames) == 6  # pairs 0-1, 1-2, 2-3 done; each pair writes its start and middle
+    assert not os.path.exists(out + ".partial.mp4")
