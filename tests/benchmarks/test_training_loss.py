@@ -1,0 +1,34 @@
+import os
+
+import torch
+
+from benchmarks.training_loss import main
+from networks import build_model
+from tests.trainers.helpers import tiny_config, write_config
+from trainers.rng import seed_everything
+
+
+def test_initial_weights_score_the_same_and_trained_ones_differ(tmp_path, capsys):
+    cfg = tiny_config(str(tmp_path))
+    path = write_config(cfg, str(tmp_path / "cfg.yaml"))
+    seed_everything(cfg["seed"])
+    net = build_model(cfg["network"])
+    torch.save({"state_dict": net.state_dict()}, tmp_path / "init.pth")
+    assert main(["-c", path, "-p", str(tmp_path / "init.pth")]) == 0
+    out = capsys.readouterr().out
+    assert "2 fixed samples" in out and "(1.00x)" in out
+    before, after = (float(out.split(w)[0].split()[-1]) for w in (" with the initial", " with /"))
+    assert before == after > 0
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(0.5)
+    torch.save({"state_dict": net.state_dict()}, tmp_path / "other.pth")
+    assert main(["-c", path, "-p", str(tmp_path / "other.pth")]) == 0
+    assert "(1.00x)" not in capsys.readouterr().out
+
+
+def test_a_missing_checkpoint_is_one_line(tmp_path, capsys):
+    path = write_config(tiny_config(str(tmp_path)), str(tmp_path / "cfg.yaml"))
+    assert main(["-c", path, "-p", os.path.join(str(tmp_path), "none.pth")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
