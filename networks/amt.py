@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -144,6 +144,7 @@ class AMT(nn.Module):
         img0, img1 = img0 - mean, img1 - mean
         net0, net1 = (img0, img1) if scale_factor == 1 else (resize(img0, scale_factor),
                                                              resize(img1, scale_factor))
+        self._check_trainable_size(net0.shape[-2:])
         # Instance norm is per sample, so encoding the frames one by one gives the same
         # features as a stacked batch with half the peak memory.
         fmap0, fmap1 = self.feat_encoder(net0), self.feat_encoder(net1)
@@ -151,6 +152,14 @@ class AMT(nn.Module):
         coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device, fmap0.dtype)
         return PairFeatures(img0, img1, mean, self.encoder(net0), self.encoder(net1), corr_fn,
                             coord, scale_factor)
+
+    def _check_trainable_size(self, size: Sequence[int]) -> None:
+        """Smaller frames leave a 1-pixel coarsest correlation level: the forward pass runs
+        (as published) but PyTorch's grid_sample backward crashes the process on it."""
+        smallest = 8 * 2 ** self.levels
+        if self.training and torch.is_grad_enabled() and min(size) < smallest:
+            raise ValueError(f"training needs frames of at least {smallest}x{smallest} at network "
+                             f"resolution, got {tuple(size)}; use larger crops")
 
     def decode(self, feats: PairFeatures, embt: Union[torch.Tensor, float]) -> Dict[str, object]:
         """The t-dependent part: decoders, updates and the multi-field combine."""

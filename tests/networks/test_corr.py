@@ -90,3 +90,13 @@ def test_variant_names_and_bad_settings():
         build_model("AMT-XL")
     with pytest.raises(ValueError, match="corr_mode"):
         build_model("AMT-S", corr_mode="fast")
+
+
+def test_training_on_frames_too_small_for_the_pyramid_is_one_clear_error():
+    from networks import build_model
+    model = build_model("AMT-S").train()
+    x = torch.rand(1, 3, 64, 64)
+    with pytest.raises(ValueError, match="at least 128x128"):
+        model(x, x, torch.full((1, 1, 1, 1), 0.5))
+    with torch.no_grad():  # inference at that size still runs, as published
+        assert model(x, x, torch.full((1, 1, 1, 1), 0.5))["imgt_pred"].shape == (1, 3, 64, 64)

@@ -32,3 +32,12 @@ def test_a_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["-c", path, "-p", os.path.join(str(tmp_path), "none.pth")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_training_speed_prints_samples_per_second(capsys):
+    from benchmarks.training_speed import main as speed
+    assert speed(["--batch", "1", "--size", "128", "--warmup", "0", "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "AMT-S 128x128 batch 1 amp none on cpu" in out and "samples/s" in out
+    assert speed(["--device", "cuda:0"] if not __import__("torch").cuda.is_available()
+                 else ["-c", "/nonexistent.yaml"]) == 2

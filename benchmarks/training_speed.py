@@ -1,0 +1,92 @@
+"""Training throughput: samples/s of one optimisation step (forward, losses, backward, AdamW).
+
+Synthetic batches of the config's crop size are made once, so the figure is the model's
+cost alone (the data loader works beside it in worker processes). Prints the median step
+time over --steps after --warmup steps.
+
+    python benchmarks/training_speed.py -c cfgs/AMT-S.yaml                     # CPU or GPU
+    python benchmarks/training_speed.py -c cfgs/AMT-S.yaml --device cuda --amp bf16
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from contextlib import nullcontext
+from typing import List, Optional
+
+import torch
+
+from losses import build_losses, compute_losses
+from networks import build_model
+from trainers.trainer import AMP_DTYPES
+from utils.config import ConfigError, load_config
+
+
+def batch_of(n: int, size: int, device: torch.device) -> dict:
+    g = torch.Generator().manual_seed(0)
+    img = lambda: torch.rand(n, 3, size, size, generator=g)  # noqa: E731
+    b = {"img0": img(), "imgt": img(), "img1": img(), "embt": torch.full((n, 1, 1, 1), 0.5),
+         "flow": torch.randn(n, 4, size, size, generator=g)}
+    return {k: v.to(device) for k, v in b.items()}
+
+
+def step_times(cfg: dict, batch: int, size: int, device: torch.device, amp: str,
+               warmup: int, steps: int) -> List[float]:
+    model = build_model(cfg["network"]).to(device).train()
+    losses = build_losses(cfg["losses"])
+    optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+    data = batch_of(batch, size, device)
+    times = []
+    for i in range(warmup + steps):
+        start = time.perf_counter()
+        ctx = torch.autocast(device.type, dtype=AMP_DTYPES[amp]) if amp != "none" else nullcontext()
+        with ctx:
+            out = model(data["img0"], data["img1"], data["embt"])
+        loss, _ = compute_losses(losses, {**data, **out})
+        optim.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optim)
+        scaler.update()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-c", "--config", default="cfgs/AMT-S.yaml")
+    p.add_argument("--batch", type=int, default=4, help="samples per step (default 4)")
+    p.add_argument("--size", type=int, default=224, help="crop side (default 224)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--amp", choices=["none", *AMP_DTYPES], default="none")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        device = torch.device(args.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("CUDA is not available here")
+        cfg = load_config(args.config)
+        times = step_times(cfg, args.batch, args.size, device, args.amp, args.warmup, args.steps)
+    except (ConfigError, ValueError, RuntimeError) as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    med = statistics.median(times)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        f"cpu, {torch.get_num_threads()} threads"
+    print(f"{cfg['network']['name']} {args.size}x{args.size} batch {args.batch} amp {args.amp} "
+          f"on {where}: median step {med:.3f} s over {len(times)} steps, "
+          f"{args.batch / med:.2f} samples/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
