@@ -37,10 +37,36 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
+def verify_sha256(path: str) -> None:
+    """Checks `path` against `path.sha256` (as `sha256sum` writes it) when that file exists."""
+    record = path + ".sha256"
+    if not os.path.isfile(record):
+        return
+    with open(record) as f:
+        words = f.read().split()
+    if not words:
+        raise CheckpointError(f"{record} is empty")
+    if sha256_file(path) != words[0].lower():
+        raise CheckpointError(f"{path} does not match its recorded sha256 ({record}): "
+                              "the file is corrupt or was replaced")
+
+
+def write_sha256(path: str) -> str:
+    """Writes `path.sha256` in `sha256sum` format; returns the digest."""
+    digest = sha256_file(path)
+    tmp = f"{path}.sha256.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{digest}  {os.path.basename(path)}\n")
+    os.replace(tmp, path + ".sha256")
+    return digest
+
+
 def read_checkpoint(path: str) -> Dict[str, Any]:
-    """torch.load(weights_only=True) with one-line errors for every way a file can be bad."""
+    """torch.load(weights_only=True) with one-line errors for every way a file can be bad;
+    verified against `path.sha256` first when there is one."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
+    verify_sha256(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError,
