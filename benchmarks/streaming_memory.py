@@ -1,6 +1,7 @@
 """Peak memory of the interpolation tool against video length (streaming check).
 
     python benchmarks/streaming_memory.py --size 1280x720 --frames 50 400 --baseline dis
+    python benchmarks/streaming_memory.py --size 1280x720 --frames 50 400 -c cfgs/AMT-S.yaml --scale 0.5
 
 Generates test clips with ffmpeg (testsrc), runs `demos/demo_2x.py` on each in a fresh
 process and reports that process's resident high-water mark (the ffmpeg reader/writer
@@ -51,6 +52,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--baseline", choices=["average", "dis"], default=None,
                    help="model-free method (fast on CPU); default: AMT via -p/-c or defaults")
     p.add_argument("-p", "--checkpoint")
+    p.add_argument("-c", "--config", help="config naming the variant (random weights without -p)")
+    p.add_argument("--scale", type=float, help="the demo's --scale (network resolution factor)")
     p.add_argument("--json")
     a = p.parse_args(argv)
     rows = []
@@ -62,6 +65,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    "-o", os.path.join(tmp, f"out{n}.mp4")]
             cmd += ["--baseline", a.baseline] if a.baseline else []
             cmd += ["-p", a.checkpoint] if a.checkpoint else []
+            cmd += ["-c", a.config] if a.config else []
+            cmd += ["--scale", str(a.scale)] if a.scale else []
             gb, secs, rc = peak_rss_of(cmd)
             if rc != 0:
                 print(f"error: the demo failed on the {n}-frame clip (exit {rc})", file=sys.stderr)
@@ -72,7 +77,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"ratio longest/shortest: {rows[-1]['peak_rss_gb'] / rows[0]['peak_rss_gb']:.3f}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"size": a.size, "method": a.baseline or "AMT", "rows": rows}, f, indent=2)
+            json.dump({"size": a.size, "method": a.baseline or "AMT", "scale": a.scale, "rows": rows}, f, indent=2)
     return 0
 
 

@@ -13,6 +13,7 @@ import demos.pipeline as pipeline
 from demos.demo_2x import main as demo_2x
 from demos.demo_8x import main as demo_8x
 from demos.pipeline import DemoError, is_scene_cut, run, timeline
+from utils.inference import PROJECT_ROOT
 from utils.video_io import open_source, read_frames
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -161,7 +162,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 def test_real_model_end_to_end(tmp_path, capsys):
     paths = _pngs(tmp_path / "in", _frames(2))
-    assert demo_2x(["-i", *paths, "-n", "1", "-o", str(tmp_path)]) == 0
+    assert demo_2x(["-i", *paths, "-n", "1", "-o", str(tmp_path), "-c", os.path.join(PROJECT_ROOT, "cfgs", "AMT-S.yaml")]) == 0
     out = capsys.readouterr().out
     assert "randomly initialised AMT-S" in out
     frames, _ = _decode(str(tmp_path / "frame0_2x.mp4"))
