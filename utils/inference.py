@@ -152,15 +152,20 @@ class Interpolator:
     def _recursive(self, x0: torch.Tensor, x1: torch.Tensor, times: List[float], s: float
                    ) -> List[torch.Tensor]:
         frames: Dict[Fraction, torch.Tensor] = {Fraction(0): x0, Fraction(1): x1}
+        return [self._dyadic_frame(frames, _dyadic(tt, self.max_depth), s) for tt in times]
 
-        def frame(f: Fraction) -> torch.Tensor:
-            if f not in frames:
-                half = Fraction(1, f.denominator)
-                a, b = frame(f - half), frame(f + half)
-                frames[f] = self._decode(self.model.encode(a, b, s), 0.5).float()
-            return frames[f]
-
-        return [frame(_dyadic(tt, self.max_depth)) for tt in times]
+    def _dyadic_frame(self, frames: Dict[Fraction, torch.Tensor], f: Fraction, s: float
+                      ) -> torch.Tensor:
+        """The frame at dyadic time f, built from midpoints and memoised in `frames`.
+        A method rather than a recursive closure: a closure that refers to itself is a
+        reference cycle, and it kept every call's full-resolution frames alive until the
+        garbage collector's next full pass (memory that grew with the video's length)."""
+        if f not in frames:
+            half = Fraction(1, f.denominator)
+            a = self._dyadic_frame(frames, f - half, s)
+            b = self._dyadic_frame(frames, f + half, s)
+            frames[f] = self._decode(self.model.encode(a, b, s), 0.5).float()
+        return frames[f]
 
     def _decode(self, feats, t: float) -> torch.Tensor:
         b = feats.img0.shape[0]
