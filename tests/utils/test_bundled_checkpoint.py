@@ -44,8 +44,9 @@ def test_default_model_is_the_bundled_float32_amt_s(bundled):
 
 def test_gives_sensible_frames_on_held_out_video(bundled):
     """carphone_pristine.mp4 is never trained on (cfgs/AMT-S_open.yaml). The bundled weights
-    are trained (a broken load or export lands near the random model) and close to frame
-    averaging there; they do not beat it yet (pretrained/README.md has the full scores)."""
+    are trained (a broken load or export lands near the random model) and level with frame
+    averaging on these frames (+0.02 dB measured; the earlier 1,076-iteration checkpoint was
+    0.24 dB below it, so a regression to it fails). pretrained/README.md has the full scores."""
     src = open_source([os.path.join(clip_dir(), "carphone_pristine.mp4")])
     frames = [to_tensor(f) for f in itertools.islice(read_frames(src), 0, 13)]
     trained = Interpolator(bundled)
@@ -58,7 +59,7 @@ def test_gives_sensible_frames_on_held_out_video(bundled):
         scores["average"].append(float(psnr((prev + nxt) / 2, ref)))
     mean = {k: sum(v) / len(v) for k, v in scores.items()}
     assert mean["trained"] > mean["untrained"] + 5, mean
-    assert mean["trained"] > mean["average"] - 1.0, mean
+    assert mean["trained"] > mean["average"] - 0.15, mean
 
 
 def test_demo_uses_and_names_the_bundled_weights(tmp_path, capsys):
