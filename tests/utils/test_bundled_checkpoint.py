@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from benchmarks.open_clips import clip_dir
 from demos.demo_2x import main as demo_2x
+from datasets.video_folder import default_video_dir
 from utils.checkpoint import CheckpointError, read_checkpoint, verify_sha256
 from utils.inference import DEFAULT_CHECKPOINT, Interpolator, load_model, to_tensor
 from utils.metrics import psnr
@@ -47,7 +47,7 @@ def test_gives_sensible_frames_on_held_out_video(bundled):
     are trained (a broken load or export lands near the random model) and level with frame
     averaging on these frames (+0.02 dB measured; the earlier 1,076-iteration checkpoint was
     0.24 dB below it, so a regression to it fails). pretrained/README.md has the full scores."""
-    src = open_source([os.path.join(clip_dir(), "carphone_pristine.mp4")])
+    src = open_source([os.path.join(default_video_dir(), "carphone_pristine.mp4")])
     frames = [to_tensor(f) for f in itertools.islice(read_frames(src), 0, 13)]
     trained = Interpolator(bundled)
     untrained = Interpolator(load_model(variant="AMT-S"))
