@@ -9,18 +9,19 @@ ground-truth flows (OpenCV DIS on the augmented crop) for the flow-distillation 
 """
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import imageio.v3 as iio
 import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
 from datasets.common import (DatasetError, list_images, natural_key, read_rgb,
                              require_dir, sample_rng, to_sample)
+# a module import: utils.video_io imports datasets.common, so its names resolve at call time
+from utils import video_io
 
-VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg")
 LAYOUT = "a folder of video files and/or folders of frames"
 
 
@@ -37,16 +38,13 @@ def default_video_dir() -> str:
 def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[np.ndarray]:
     """Frames [start, end) of a video as (H, W, 3) uint8 RGB arrays."""
     start, end = (frame_range or (0, None))[:2]
-    frames = []
+    frames = video_io.video_frames(path)
     try:
-        for i, frame in enumerate(iio.imiter(path, plugin="FFMPEG")):
-            if end is not None and i >= end:
-                break
-            if i >= start:
-                frames.append(np.ascontiguousarray(frame[..., :3]))
+        return [frame.copy() for frame in itertools.islice(frames, start, end)]
     except (OSError, RuntimeError, ValueError) as e:
-        raise DatasetError(f"cannot decode video {path}: {str(e).splitlines()[0]}") from None
-    return frames
+        raise DatasetError(f"cannot decode video {path}: {video_io.last_line(e)}") from None
+    finally:
+        frames.close()
 
 
 class VideoFolderTrain(Dataset):
@@ -70,7 +68,7 @@ class VideoFolderTrain(Dataset):
                 frames: List[object] = list_images(path)
                 if frame_range:
                     frames = frames[frame_range[0]:frame_range[1]]
-            elif name.lower().endswith(VIDEO_EXTS):
+            elif name.lower().endswith(video_io.VIDEO_EXTS):
                 frames = read_video(path, frame_range)
             elif videos:
                 raise DatasetError(f"{path} is neither a video file nor a frame folder")

@@ -329,8 +329,7 @@ def _finish(src: Source, tmp: str, output: str, summary: RunSummary, src_fps: Fr
 
 def _write_gif(output: str, summary: RunSummary) -> None:
     import imageio.v3 as iio
-    from utils.video_io import read_frames as _read
     gif_path = os.path.splitext(output)[0] + ".gif"
-    frames = list(_read(open_source([output])))
+    frames = list(read_frames(open_source([output])))
     iio.imwrite(gif_path, np.stack(frames), duration=1000 / max(summary.fps, 1), loop=0)
     summary.notes.append(f"GIF written to {gif_path}")

@@ -74,7 +74,7 @@ def _probe_video(path: str) -> Source:
         meta = next(gen)
         gen.close()
     except (OSError, RuntimeError, StopIteration) as e:
-        raise VideoIOError(f"cannot read video {path}: {str(e).strip().splitlines()[-1][:200]}") from None
+        raise VideoIOError(f"cannot read video {path}: {last_line(e)}") from None
     fps = float(meta.get("fps") or 0) or None
     try:
         count = imageio_ffmpeg.count_frames_and_secs(path)[0]
@@ -83,10 +83,16 @@ def _probe_video(path: str) -> Source:
     return Source(path, [], fps, count, bool(meta.get("audio_codec")))
 
 
+def last_line(e: Exception) -> str:
+    """FFmpeg's errors end with the line that says what is wrong."""
+    lines = str(e).strip().splitlines()
+    return lines[-1][:200] if lines else type(e).__name__
+
+
 def read_frames(src: Source) -> Iterator[np.ndarray]:
     """Frames as (H, W, 3) uint8 RGB, each converted and resized to the first one's size."""
     first_size = None
-    for frame in (_video_frames(src.video) if src.video else _image_frames(src.images)):
+    for frame in (video_frames(src.video) if src.video else _image_frames(src.images)):
         if first_size is None:
             first_size = frame.shape[:2]
         elif frame.shape[:2] != first_size:
@@ -96,9 +102,14 @@ def read_frames(src: Source) -> Iterator[np.ndarray]:
         yield frame
 
 
-def _video_frames(path: str) -> Iterator[np.ndarray]:
+def video_frames(path: str) -> Iterator[np.ndarray]:
+    """Every frame of a video file as (H, W, 3) uint8 RGB, decoded as it is consumed."""
     gen = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
-    meta = next(gen)
+    try:
+        meta = next(gen)
+    except (OSError, RuntimeError, StopIteration) as e:
+        gen.close()
+        raise VideoIOError(f"cannot read video {path}: {last_line(e)}") from None
     w, h = meta["size"]
     try:
         for buf in gen:

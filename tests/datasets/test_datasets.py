@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from datasets import DATASETS, DatasetError
 from datasets.augment import hflip, reverse_time, transpose, vflip
 from datasets.flow_io import FlowFileError, read_flo, write_flo
+from datasets.video_folder import read_video
 from utils.registry import build_from_cfg
 
 
@@ -124,6 +125,21 @@ def test_video_folder_from_a_video_and_a_frame_folder(tmp_path):
     assert s["img0"].shape == (3, 32, 32) and float(s["embt"]) == 0.5
     with pytest.raises(DatasetError, match="windows"):
         DATASETS.get("VideoFolderTrain")(str(tmp_path), frame_range=[0, 2])
+
+
+def test_video_folder_names_a_file_that_is_not_a_video(tmp_path):
+    (tmp_path / "notes.mp4").write_bytes(b"not a video at all" * 100)
+    with pytest.raises(DatasetError, match="cannot decode video .*notes.mp4"):
+        DATASETS.get("VideoFolderTrain")(str(tmp_path))
+
+
+def test_read_video_keeps_only_the_asked_frames_as_writable_copies(tmp_path):
+    frames = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(5)]
+    iio.imwrite(tmp_path / "clip.mp4", np.stack(frames), fps=10, codec="libx264", plugin="FFMPEG",
+                output_params=["-crf", "0"])
+    got = read_video(str(tmp_path / "clip.mp4"), [1, 3])
+    assert [float(np.median(f)) for f in got] == pytest.approx([40, 80], abs=2)  # yuv420 rounding
+    assert all(f.flags.writeable for f in got)
 
 
 def _warp(img, flow):
