@@ -13,6 +13,15 @@ import torch
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 SALT = "amt-parity-public-v1"
 CASES = ("S_basic", "S_batch_embt", "S_scale_half", "L_basic", "G_basic")
+# the published configs' `losses` section, which the loss cases were computed with
+PUBLISHED_LOSSES = [
+    {"name": "losses.loss.CharbonnierLoss", "nickname": "l_rec",
+     "params": {"loss_weight": 1.0, "keys": ["imgt_pred", "imgt"]}},
+    {"name": "losses.loss.TernaryLoss", "nickname": "l_ter",
+     "params": {"loss_weight": 1.0, "keys": ["imgt_pred", "imgt"]}},
+    {"name": "losses.loss.MultipleFlowLoss", "nickname": "l_flo",
+     "params": {"loss_weight": 0.002, "keys": ["flow0_pred", "flow1_pred", "flow"]}},
+]
 
 
 def key_list(variant: str) -> List[Tuple[str, List[int]]]:

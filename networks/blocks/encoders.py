@@ -1,7 +1,7 @@
 """The two encoders of AMT: the RAFT-style correlation encoder and the context pyramid."""
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -16,6 +16,11 @@ def _norm(c: int) -> nn.Module:
     return nn.InstanceNorm2d(c)
 
 
+def _shortcut(cin: int, cout: int, stride: int) -> Optional[nn.Module]:
+    """A 1x1 strided conv and norm where the block downsamples; identity (None) otherwise."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride), _norm(cout)) if stride != 1 else None
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convs (basic/large encoders); a 1x1 strided shortcut when downsampling."""
 
@@ -25,13 +30,12 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
         self.norm1, self.norm2 = _norm(cout), _norm(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride), _norm(cout))
-                           if stride != 1 else None)
+        self.downsample = _shortcut(cin, cout, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.relu(self.norm1(self.conv1(x)))
         y = self.relu(self.norm2(self.conv2(y)))
-        shortcut = x if self.downsample is None else self.downsample(x)
+        shortcut = x if self.downsample is None else self.downsample(x)  # (B, cout, H/s, W/s)
         return self.relu(shortcut + y)
 
 
@@ -46,14 +50,13 @@ class BottleneckBlock(nn.Module):
         self.conv3 = nn.Conv2d(mid, cout, 1)
         self.norm1, self.norm2, self.norm3 = _norm(mid), _norm(mid), _norm(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride), _norm(cout))
-                           if stride != 1 else None)
+        self.downsample = _shortcut(cin, cout, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.relu(self.norm1(self.conv1(x)))
         y = self.relu(self.norm2(self.conv2(y)))
         y = self.relu(self.norm3(self.conv3(y)))
-        shortcut = x if self.downsample is None else self.downsample(x)
+        shortcut = x if self.downsample is None else self.downsample(x)  # (B, cout, H/s, W/s)
         return self.relu(shortcut + y)
 
 

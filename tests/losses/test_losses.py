@@ -4,17 +4,9 @@ import torch
 
 from losses import (LOSSES, CharbonnierLoss, LossError, MultipleFlowLoss, TernaryLoss,
                     build_losses, compute_losses)
-from tests.parity import frames, load_cases
+from tests.parity import PUBLISHED_LOSSES, frames, load_cases
 
 LOSS_CASES = ("S_basic", "S_batch_embt", "L_basic", "G_basic")
-PUBLISHED_LOSSES = [
-    {"name": "losses.loss.CharbonnierLoss", "nickname": "l_rec",
-     "params": {"loss_weight": 1.0, "keys": ["imgt_pred", "imgt"]}},
-    {"name": "losses.loss.TernaryLoss", "nickname": "l_ter",
-     "params": {"loss_weight": 1.0, "keys": ["imgt_pred", "imgt"]}},
-    {"name": "losses.loss.MultipleFlowLoss", "nickname": "l_flo",
-     "params": {"loss_weight": 0.002, "keys": ["flow0_pred", "flow1_pred", "flow"]}},
-]
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Tiny training runs for the trainer tests: photos, configs and log parsing."""
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ from typing import Dict, List
 import cv2
 import numpy as np
 
+from tests.parity import PUBLISHED_LOSSES
 from trainers.logger import LOG_NAME
 from utils.config import save_config
 
@@ -46,14 +48,7 @@ def tiny_config(root: str, **changes) -> Dict:
             "train_loader": {"batch_size": 2, "num_workers": 0},
             "val_loader": {"batch_size": 2, "num_workers": 0},
         },
-        "losses": [
-            {"name": "losses.loss.CharbonnierLoss", "nickname": "l_rec",
-             "params": {"loss_weight": 1.0, "keys": ["imgt_pred", "imgt"]}},
-            {"name": "losses.loss.TernaryLoss", "nickname": "l_ter",
-             "params": {"loss_weight": 1.0, "keys": ["imgt_pred", "imgt"]}},
-            {"name": "losses.loss.MultipleFlowLoss", "nickname": "l_flo",
-             "params": {"loss_weight": 0.002, "keys": ["flow0_pred", "flow1_pred", "flow"]}},
-        ],
+        "losses": copy.deepcopy(PUBLISHED_LOSSES),
     }
     cfg.update(changes)
     return cfg
