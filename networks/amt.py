@@ -10,7 +10,7 @@ import torch.nn as nn
 from networks.blocks.corr import CORR_MODES, CorrMode, build_corr
 from networks.blocks.decoders import FirstDecoder, IntermediateDecoder, MultiFieldDecoder
 from networks.blocks.encoders import ContextPyramid, CorrEncoder, conv_prelu
-from networks.blocks.ops import coords_grid, resize, resize_to, rowwise, warp
+from networks.blocks.ops import coords_grid, resize, resize_to, row_bands, rowwise, warp
 from networks.blocks.update import UpdateBlock
 
 
@@ -179,8 +179,10 @@ class AMT(nn.Module):
             flows1.insert(0, flow1)
             fts.insert(0, ft)
 
-        flow0, flow1, mask, res = self.decoder1(ft, f0[0], f1[0], flow0, flow1)
         s = feats.scale_factor
+        if not self.training and s == 1:
+            return {"imgt_pred": self._banded_tail(feats, ft, flow0, flow1)}
+        flow0, flow1, mask, res = self.decoder1(ft, f0[0], f1[0], flow0, flow1)
         if s != 1:
             size = (full_h, full_w)
             flow0, flow1 = resize_to(flow0, size) * (1.0 / s), resize_to(flow1, size) * (1.0 / s)
@@ -203,17 +205,35 @@ class AMT(nn.Module):
         mode also 'flow0_pred', 'flow1_pred' (finest (B, N, 2, H, W) first) and 'ft_pred'."""
         return self.decode(self.encode(img0, img1, scale_factor), embt)
 
-    def _combine(self, img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor,
-                 flow1: torch.Tensor, mask: torch.Tensor, res: torch.Tensor, mean: torch.Tensor
-                 ) -> torch.Tensor:
-        """Blend the N warped candidates and refine them with comb_block.  -> (B, 3, H, W)"""
+    def _banded_tail(self, feats: PairFeatures, ft: torch.Tensor, flow0: torch.Tensor,
+                     flow1: torch.Tensor) -> torch.Tensor:
+        """decoder1 and the combine, band by band: no full-resolution flow, mask or residual
+        tensor is ever whole, so inference peaks far lower. Same result as the full path.
+        ft, flow0, flow1: level-2 outputs at 1/2 resolution.  -> (B, 3, H, W)"""
+        img0 = feats.img0
         b, _, h, w = img0.shape
+        imgt = img0.new_empty(b, 3, h, w)
+        for top, bottom, lo, hi in row_bands(h, w, self.comb_block[0].kernel_size[0]):
+            fl0, fl1, mask, res = self.decoder1.band(ft, feats.f0[0], feats.f1[0], flow0, flow1,
+                                                     lo, hi)
+            band = self._combine(img0, feats.img1, fl0, fl1, mask, res, feats.mean, top=lo)
+            imgt[..., top:bottom, :] = band[..., top - lo:bottom - lo, :]
+        return imgt
+
+    def _combine(self, img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor,
+                 flow1: torch.Tensor, mask: torch.Tensor, res: torch.Tensor, mean: torch.Tensor,
+                 top: int = 0) -> torch.Tensor:
+        """Blend the N warped candidates and refine them with comb_block.
+
+        flow0 .. res cover rows [top, top + h) of the frames.  -> (B, 3, h, W)
+        """
+        b, _, h, w = flow0.shape
         n = self.num_flows
         cands = []  # one candidate at a time keeps full-resolution temporaries small
         for k in range(n):
             m = mask[:, k:k + 1]
-            cands.append(m * warp(img0, flow0[:, 2 * k:2 * k + 2])
-                         + (1 - m) * warp(img1, flow1[:, 2 * k:2 * k + 2])
+            cands.append(m * warp(img0, flow0[:, 2 * k:2 * k + 2], top)
+                         + (1 - m) * warp(img1, flow1[:, 2 * k:2 * k + 2], top)
                          + mean + res[:, 3 * k:3 * k + 3])
         stacked = torch.cat(cands, dim=1)  # (B, 3N, H, W)
         del cands

@@ -80,15 +80,42 @@ class MultiFieldDecoder(nn.Module):
         self.num_flows = num_flows
         self.convblock = decoder_block(3 * c + 4, 3 * c, 8 * num_flows, skip)
 
+    def _features(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor,
+                  flow0: torch.Tensor, flow1: torch.Tensor, top: int = 0) -> torch.Tensor:
+        """The convblock's input for rows [top, top + h) of the 1/2-resolution grid, where
+        ft and the flows are (B, *, h, w) and f0, f1 whole.  -> (B, 3c + 4, h, w)"""
+        return torch.cat([ft, warp(f0, flow0, top), warp(f1, flow1, top), flow0, flow1], dim=1)
+
     def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor,
                 flow0: torch.Tensor, flow1: torch.Tensor
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        n = self.num_flows
-        x = torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1], dim=1)
+        x = self._features(ft, f0, f1, flow0, flow1)
         out = rowwise(self.convblock, x, DECODER_HALO, out_scale=2)
         del x
+        flow0, flow1, mask, res = self._head(out, flow0, flow1)
+        # A copy of the residuals lets the full-resolution `out` be freed on return.
+        return flow0, flow1, mask, res.contiguous()
+
+    def band(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor, flow0: torch.Tensor,
+             flow1: torch.Tensor, lo: int, hi: int
+             ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What `forward` returns, for full-resolution rows [lo, hi) only (same inputs).
+
+        Exact: the band is computed with DECODER_HALO rows of context at 1/2 resolution,
+        and one more for the 2x upsampling of the flows.
+        """
+        h = ft.shape[-2]
+        a, b = max(0, lo // 2 - DECODER_HALO - 1), min(h, (hi + 1) // 2 + DECODER_HALO + 1)
+        rows = slice(a, b)
+        fl0, fl1 = flow0[..., rows, :], flow1[..., rows, :]
+        out = self.convblock(self._features(ft[..., rows, :], f0, f1, fl0, fl1, top=a))
+        parts = self._head(out, fl0, fl1)
+        return tuple(p[..., lo - 2 * a:hi - 2 * a, :] for p in parts)
+
+    def _head(self, out: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor
+              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = self.num_flows
         delta0, delta1, logits, res = torch.split(out, [2 * n, 2 * n, n, 3 * n], dim=1)
         flow0 = delta0 + 2.0 * resize(flow0, 2.0).repeat(1, n, 1, 1)  # (B, 2N, H, W)
         flow1 = delta1 + 2.0 * resize(flow1, 2.0).repeat(1, n, 1, 1)
-        # A copy of the residuals lets the full-resolution `out` be freed on return.
-        return flow0, flow1, torch.sigmoid(logits), res.contiguous()
+        return flow0, flow1, torch.sigmoid(logits), res

@@ -1,7 +1,7 @@
 """Small tensor operations shared by the AMT blocks: resizing, backward warping, pixel grids."""
 from __future__ import annotations
 
-from typing import Callable, Tuple
+from typing import Callable, Iterator, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -29,17 +29,19 @@ def coords_grid(b: int, h: int, w: int, device: torch.device, dtype: torch.dtype
     return torch.stack([xs, ys], dim=0).unsqueeze(0).expand(b, -1, -1, -1)
 
 
-def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+def warp(img: torch.Tensor, flow: torch.Tensor, top: int = 0) -> torch.Tensor:
     """Backward warp: out(p) = img(p + flow(p)), bilinear, border padding.
 
-    img: (B, C, H, W), flow: (B, 2, H, W) in pixels.
+    img: (B, C, H, W); flow: (B, 2, h, W) in pixels, for rows [top, top + h) of img
+    (the whole image by default).  -> (B, C, h, W)
     """
-    b, _, h, w = flow.shape
+    h, w = img.shape[-2:]
+    fh = flow.shape[-2]
     # Normalise with the (W-1)/2 convention of align_corners=True; a 1-pixel side stays at 0.
     half_w = max(w - 1, 1) / 2.0
     half_h = max(h - 1, 1) / 2.0
     xs = torch.arange(w, device=flow.device, dtype=flow.dtype).view(1, 1, w)
-    ys = torch.arange(h, device=flow.device, dtype=flow.dtype).view(1, h, 1)
+    ys = torch.arange(top, top + fh, device=flow.device, dtype=flow.dtype).view(1, fh, 1)
     gx = (xs + flow[:, 0]) / half_w - 1.0
     gy = (ys + flow[:, 1]) / half_h - 1.0
     grid = torch.stack([gx, gy], dim=-1)
@@ -51,6 +53,15 @@ def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 TILE_PIXELS = 2 ** 18
 
 
+def row_bands(h: int, w: int, halo: int) -> Iterator[Tuple[int, int, int, int]]:
+    """(top, bottom, lo, hi) of each band of about TILE_PIXELS pixels: rows [top, bottom)
+    are kept, rows [lo, hi) are computed (the band plus `halo` rows each side, within 0..h)."""
+    rows = max(1, TILE_PIXELS // max(w, 1))
+    for top in range(0, h, rows):
+        bottom = min(h, top + rows)
+        yield top, bottom, max(0, top - halo), min(h, bottom + halo)
+
+
 def rowwise(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, halo: int,
             out_scale: int = 1) -> torch.Tensor:
     """fn(x) computed on horizontal bands of x, each with `halo` extra rows on both sides.
@@ -60,13 +71,14 @@ def rowwise(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, halo: i
     full-resolution layers. `out_scale` is fn's upsampling factor.
     """
     h, w = x.shape[-2:]
-    rows = max(1, TILE_PIXELS // max(w, 1))
-    if rows >= h:
+    if h * w <= TILE_PIXELS:
         return fn(x)
-    bands = []
-    for top in range(0, h, rows):
-        bottom = min(h, top + rows)
-        lo, hi = max(0, top - halo), min(h, bottom + halo)
+    out = None  # filled band by band: a list of bands and a cat would hold the output twice
+    for top, bottom, lo, hi in row_bands(h, w, halo):
         y = fn(x[..., lo:hi, :])
-        bands.append(y[..., (top - lo) * out_scale:(bottom - lo) * out_scale, :])
-    return torch.cat(bands, dim=-2)
+        if out is None:
+            out = y.new_empty(*y.shape[:-2], h * out_scale, y.shape[-1])
+        out[..., top * out_scale:bottom * out_scale, :] = \
+            y[..., (top - lo) * out_scale:(bottom - lo) * out_scale, :]
+        del y
+    return out
