@@ -34,6 +34,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--corr-mode", default="all", choices=["auto", "dense", "ondemand", "all"])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--dtype", default="fp32", choices=list(DTYPES))
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="scale_factor: the network runs at this fraction of the size (e.g. 0.5)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -84,10 +86,10 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
             rows.append(_measure_in_subprocess(args, mode))
             continue
         model.corr_mode = mode
-        ip = Interpolator(model, device, DTYPES[args.dtype])
+        ip = Interpolator(model, device, DTYPES[args.dtype], scale_factor=args.scale)
         rows.append({"corr_mode": mode, **measure(ip, (h, w), args.repeats, args.warmup)})
     return {"model": model.variant, "params": sum(p.numel() for p in model.parameters()),
-            "size": [h, w], "device": str(device), "dtype": args.dtype,
+            "size": [h, w], "scale": args.scale, "device": str(device), "dtype": args.dtype,
             "threads": torch.get_num_threads(), "machine": _machine(device), "results": rows}
 
 
@@ -96,7 +98,8 @@ def _measure_in_subprocess(args: argparse.Namespace, mode: str) -> Dict[str, obj
         out = os.path.join(tmp, "row.json")
         argv = [sys.executable, "-m", "benchmarks.speed_parameters", "--corr-mode", mode,
                 "--json", out, "--size", args.size, "--device", args.device, "--dtype", args.dtype,
-                "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+                "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+                "--scale", str(args.scale)]
         for flag, value in (("-c", args.config), ("-p", args.checkpoint),
                             ("--variant", args.variant), ("--threads", args.threads)):
             if value:
@@ -114,8 +117,9 @@ def _machine(device: torch.device) -> str:
 
 def format_table(report: Dict[str, object]) -> str:
     h, w = report["size"]
-    lines = [f"{report['model']}: {report['params']:,} parameters; {h}x{w}, {report['device']} "
-             f"({report['machine']}), {report['dtype']}, {report['threads']} threads",
+    lines = [f"{report['model']}: {report['params']:,} parameters; {h}x{w} (scale_factor "
+             f"{report['scale']}), {report['device']} ({report['machine']}), {report['dtype']}, "
+             f"{report['threads']} threads",
              "| corr mode | median latency (s) | min (s) | peak memory (GB) |",
              "|---|---|---|---|"]
     for r in report["results"]:

@@ -10,7 +10,8 @@ import torch.nn as nn
 from networks.blocks.corr import CORR_MODES, CorrMode, build_corr
 from networks.blocks.decoders import FirstDecoder, IntermediateDecoder, MultiFieldDecoder
 from networks.blocks.encoders import ContextPyramid, CorrEncoder, conv_prelu
-from networks.blocks.ops import coords_grid, resize, resize_to, row_bands, rowwise, warp
+from networks.blocks.ops import (coords_grid, resize, resize_rows, resize_to, row_bands, rowwise,
+                                source_rows, warp)
 from networks.blocks.update import UpdateBlock
 
 
@@ -180,7 +181,7 @@ class AMT(nn.Module):
             fts.insert(0, ft)
 
         s = feats.scale_factor
-        if not self.training and s == 1:
+        if not self.training:
             return {"imgt_pred": self._banded_tail(feats, ft, flow0, flow1)}
         flow0, flow1, mask, res = self.decoder1(ft, f0[0], f1[0], flow0, flow1)
         if s != 1:
@@ -207,18 +208,31 @@ class AMT(nn.Module):
 
     def _banded_tail(self, feats: PairFeatures, ft: torch.Tensor, flow0: torch.Tensor,
                      flow1: torch.Tensor) -> torch.Tensor:
-        """decoder1 and the combine, band by band: no full-resolution flow, mask or residual
-        tensor is ever whole, so inference peaks far lower. Same result as the full path.
-        ft, flow0, flow1: level-2 outputs at 1/2 resolution.  -> (B, 3, H, W)"""
+        """decoder1, the resize to full resolution and the combine, band by band: no
+        full-resolution flow, mask or residual is ever whole, so inference peaks far lower.
+        Same result as the whole-frame path. ft, flow0, flow1: level-2 outputs at 1/2
+        network resolution.  -> (B, 3, H, W)"""
         img0 = feats.img0
         b, _, h, w = img0.shape
         imgt = img0.new_empty(b, 3, h, w)
         for top, bottom, lo, hi in row_bands(h, w, self.comb_block[0].kernel_size[0]):
-            fl0, fl1, mask, res = self.decoder1.band(ft, feats.f0[0], feats.f1[0], flow0, flow1,
-                                                     lo, hi)
-            band = self._combine(img0, feats.img1, fl0, fl1, mask, res, feats.mean, top=lo)
+            fields = self._fields_band(feats, ft, flow0, flow1, lo, hi)
+            band = self._combine(img0, feats.img1, *fields, feats.mean, top=lo)
             imgt[..., top:bottom, :] = band[..., top - lo:bottom - lo, :]
         return imgt
+
+    def _fields_band(self, feats: PairFeatures, ft: torch.Tensor, flow0: torch.Tensor,
+                     flow1: torch.Tensor, lo: int, hi: int) -> Tuple[torch.Tensor, ...]:
+        """decoder1's flows, masks and residuals for full-resolution rows [lo, hi)."""
+        args = (ft, feats.f0[0], feats.f1[0], flow0, flow1)
+        s = feats.scale_factor
+        if s == 1:
+            return self.decoder1.band(*args, lo, hi)
+        size, net_h = tuple(feats.img0.shape[-2:]), 2 * ft.shape[-2]
+        a, b = source_rows(net_h, size[0], lo, hi)
+        fl0, fl1, mask, res = (resize_rows(p, a, size, net_h, lo, hi)
+                               for p in self.decoder1.band(*args, a, b))
+        return fl0 * (1.0 / s), fl1 * (1.0 / s), mask, res
 
     def _combine(self, img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor,
                  flow1: torch.Tensor, mask: torch.Tensor, res: torch.Tensor, mean: torch.Tensor,

@@ -17,6 +17,33 @@ def resize_to(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+def resize_rows(x: torch.Tensor, first: int, size: Tuple[int, int], in_h: int, lo: int, hi: int
+                ) -> torch.Tensor:
+    """Rows [lo, hi) of `resize_to(full, size)`, where x holds rows [first, first + h) of
+    the (in_h, w) map `full`, including rows `source_rows(in_h, size[0], lo, hi)`."""
+    i0, i1, frac = _bilinear_taps(in_h, size[0], lo, hi, x.device)
+    frac = frac.to(x.dtype).view(-1, 1)
+    rows = x[..., i0 - first, :] * (1 - frac) + x[..., i1 - first, :] * frac
+    return resize_to(rows, (hi - lo, size[1]))  # same height: only the width is resized
+
+
+def source_rows(in_h: int, out_h: int, lo: int, hi: int) -> Tuple[int, int]:
+    """The input rows [a, b) that bilinear resizing to out_h reads for output rows [lo, hi)."""
+    i0, i1, _ = _bilinear_taps(in_h, out_h, lo, hi, torch.device("cpu"))
+    return int(i0[0]), int(i1[-1]) + 1
+
+
+def _bilinear_taps(in_h: int, out_h: int, lo: int, hi: int, device: torch.device
+                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    # PyTorch's align_corners=False convention, in float32 as its CPU kernel computes it:
+    # src = (dst + 0.5) * in/out - 0.5, clamped at 0
+    f32 = torch.float32
+    scale = torch.tensor(in_h, dtype=f32) / torch.tensor(out_h, dtype=f32)
+    src = ((torch.arange(lo, hi, dtype=f32) + 0.5) * scale - 0.5).clamp(min=0).to(device)
+    i0 = src.floor().long().clamp(max=in_h - 1)
+    return i0, (i0 + 1).clamp(max=in_h - 1), src - i0
+
+
 def resize_flow(flow: torch.Tensor, scale_factor: float) -> torch.Tensor:
     """Resize a flow field and scale its vectors with it."""
     return resize(flow, scale_factor) * scale_factor

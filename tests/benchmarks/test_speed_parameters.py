@@ -18,3 +18,17 @@ def test_bad_size_is_one_line(capsys):
     assert main(["--size", "big", "--corr-mode", "dense"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1
+
+
+def test_scale_factor_is_measured_and_reported(tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    assert main(["--size", "128x160", "--corr-mode", "auto", "--scale", "0.5",
+                 "--repeats", "1", "--warmup", "0", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["scale"] == 0.5
+    assert "128x160 (scale_factor 0.5)" in capsys.readouterr().out
+
+
+def test_bad_scale_is_one_line(capsys):
+    assert main(["--size", "64x96", "--corr-mode", "auto", "--scale", "0.3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "scale" in err and err.count("\n") == 1

@@ -4,23 +4,38 @@ import torch
 
 import networks.blocks.ops as ops
 from networks import build_model
-from networks.blocks.ops import row_bands, rowwise, warp
+from networks.blocks.ops import resize_rows, resize_to, row_bands, rowwise, source_rows, warp
 
 
-@pytest.mark.parametrize("variant", ["AMT-S", "AMT-L"])  # comb kernels 3 and 7, 3 and 5 flows
-def test_banded_inference_equals_the_whole_frame_path(monkeypatch, variant):
+@pytest.mark.parametrize("variant,scale,size", [
+    ("AMT-S", 1.0, (128, 160)),
+    ("AMT-L", 1.0, (128, 160)),   # comb kernel 7 and 5 flows against AMT-S's 3 and 3
+    ("AMT-S", 0.5, (256, 320)),
+    ("AMT-S", 0.8, (160, 200)),   # the resize to full resolution does not land on whole rows
+])
+def test_banded_inference_equals_the_whole_frame_path(monkeypatch, variant, scale, size):
     torch.manual_seed(0)
     model = build_model(variant)
-    x0, x1 = torch.rand(1, 3, 128, 160), torch.rand(1, 3, 128, 160)
+    x0, x1 = torch.rand(1, 3, *size), torch.rand(1, 3, *size)
     with torch.no_grad():
         # training mode takes the whole-frame decoder1 + combine (no norm or dropout differs)
-        whole = model.train()(x0, x1, 0.5)["imgt_pred"]
-        monkeypatch.setattr(ops, "TILE_PIXELS", 160 * 7)  # bands of 7 rows, halos 3..9
-        banded = model.eval()(x0, x1, 0.5)["imgt_pred"]
-        tiled_whole = model.train()(x0, x1, 0.5)["imgt_pred"]
+        whole = model.train()(x0, x1, 0.5, scale)["imgt_pred"]
+        monkeypatch.setattr(ops, "TILE_PIXELS", size[1] * 7)  # bands of 7 rows, halos 3..9
+        banded = model.eval()(x0, x1, 0.5, scale)["imgt_pred"]
+        tiled_whole = model.train()(x0, x1, 0.5, scale)["imgt_pred"]
     assert banded.shape == whole.shape
     assert torch.allclose(whole, banded, atol=1e-5)
     assert torch.allclose(whole, tiled_whole, atol=1e-5)
+
+
+@pytest.mark.parametrize("in_h,out_h", [(64, 128), (128, 160), (40, 17)])
+def test_rows_of_a_resize_from_a_band_of_its_input(in_h, out_h):
+    x = torch.randn(1, 3, in_h, 9)
+    full = resize_to(x, (out_h, 23))
+    for lo, hi in [(0, 5), (3, out_h), (out_h - 1, out_h)]:
+        a, b = source_rows(in_h, out_h, lo, hi)
+        band = resize_rows(x[..., a:b, :], a, (out_h, 23), in_h, lo, hi)
+        assert torch.allclose(band, full[..., lo:hi, :], atol=2e-5)  # float32 source positions
 
 
 def test_row_bands_cover_every_row_once():
