@@ -18,6 +18,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from benchmarks.core import BenchmarkError, Sample
+from utils.video_io import last_line, video_frames
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg")
@@ -184,7 +185,7 @@ class VideoSource:
         try:
             total, _ = imageio_ffmpeg.count_frames_and_secs(path)
         except (RuntimeError, OSError, ValueError) as e:
-            raise LayoutError(f"cannot read video {path}: {str(e).strip().splitlines()[-1][:200]}")
+            raise LayoutError(f"cannot read video {path}: {last_line(e)}")
         last = total - 1 if end is None else min(end, total - 1)
         if start < 0 or start > last:
             raise BenchmarkError(f"frame range {start}..{end} is outside the video's {total} frames")
@@ -204,17 +205,16 @@ class VideoSource:
         return clone
 
     def __iter__(self) -> Iterator[Sample]:
-        reader = imageio_ffmpeg.read_frames(self.path, pix_fmt="rgb24")
+        reader = video_frames(self.path)
         try:
-            w, h = next(reader)["size"]
             window: deque = deque(maxlen=self.factor + 1)
             todo = deque(self.starts)
-            for index, raw in enumerate(reader):
+            for index, frame in enumerate(reader):
                 if index > self.end or not todo:
                     break
                 if index < self.start:
                     continue
-                window.append((index, np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy()))
+                window.append((index, frame.copy()))
                 if window[0][0] == todo[0] and len(window) == self.factor + 1:
                     todo.popleft()
                     frames = [f for _, f in window]

@@ -41,7 +41,9 @@ def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[n
     frames = video_io.video_frames(path)
     try:
         return [frame.copy() for frame in itertools.islice(frames, start, end)]
-    except (OSError, RuntimeError, ValueError) as e:
+    except video_io.VideoIOError as e:
+        raise DatasetError(str(e)) from None
+    except (OSError, RuntimeError) as e:  # ffmpeg stopping part way
         raise DatasetError(f"cannot decode video {path}: {video_io.last_line(e)}") from None
     finally:
         frames.close()

@@ -206,6 +206,11 @@ class AMT(nn.Module):
         mode also 'flow0_pred', 'flow1_pred' (finest (B, N, 2, H, W) first) and 'ft_pred'."""
         return self.decode(self.encode(img0, img1, scale_factor), embt)
 
+    @property
+    def _comb_halo(self) -> int:
+        """Rows of context comb_block needs (two k x k convs reach k - 1; k is ample)."""
+        return self.comb_block[0].kernel_size[0]
+
     def _banded_tail(self, feats: PairFeatures, ft: torch.Tensor, flow0: torch.Tensor,
                      flow1: torch.Tensor) -> torch.Tensor:
         """decoder1, the resize to full resolution and the combine, band by band: no
@@ -215,7 +220,7 @@ class AMT(nn.Module):
         img0 = feats.img0
         b, _, h, w = img0.shape
         imgt = img0.new_empty(b, 3, h, w)
-        for top, bottom, lo, hi in row_bands(h, w, self.comb_block[0].kernel_size[0]):
+        for top, bottom, lo, hi in row_bands(h, w, self._comb_halo):
             fields = self._fields_band(feats, ft, flow0, flow1, lo, hi)
             band = self._combine(img0, feats.img1, *fields, feats.mean, top=lo)
             imgt[..., top:bottom, :] = band[..., top - lo:bottom - lo, :]
@@ -230,8 +235,7 @@ class AMT(nn.Module):
             return self.decoder1.band(*args, lo, hi)
         size, net_h = tuple(feats.img0.shape[-2:]), 2 * ft.shape[-2]
         a, b = source_rows(net_h, size[0], lo, hi)
-        fl0, fl1, mask, res = (resize_rows(p, a, size, net_h, lo, hi)
-                               for p in self.decoder1.band(*args, a, b))
+        fl0, fl1, mask, res = resize_rows(self.decoder1.band(*args, a, b), a, size, net_h, lo, hi)
         return fl0 * (1.0 / s), fl1 * (1.0 / s), mask, res
 
     def _combine(self, img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor,
@@ -251,6 +255,6 @@ class AMT(nn.Module):
                          + mean + res[:, 3 * k:3 * k + 3])
         stacked = torch.cat(cands, dim=1)  # (B, 3N, H, W)
         del cands
-        refined = rowwise(self.comb_block, stacked, halo=self.comb_block[0].kernel_size[0])
+        refined = rowwise(self.comb_block, stacked, halo=self._comb_halo)
         imgt = stacked.reshape(b, n, 3, h, w).mean(dim=1) + refined
         return imgt.clamp(0, 1)

@@ -109,7 +109,7 @@ def video_frames(path: str) -> Iterator[np.ndarray]:
         meta = next(gen)
     except (OSError, RuntimeError, StopIteration) as e:
         gen.close()
-        raise VideoIOError(f"cannot read video {path}: {last_line(e)}") from None
+        raise VideoIOError(f"cannot decode video {path}: {last_line(e)}") from None
     w, h = meta["size"]
     try:
         for buf in gen:

@@ -1,7 +1,7 @@
 """Small tensor operations shared by the AMT blocks: resizing, backward warping, pixel grids."""
 from __future__ import annotations
 
-from typing import Callable, Iterator, Tuple
+from typing import Callable, Iterator, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -17,14 +17,19 @@ def resize_to(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-def resize_rows(x: torch.Tensor, first: int, size: Tuple[int, int], in_h: int, lo: int, hi: int
-                ) -> torch.Tensor:
-    """Rows [lo, hi) of `resize_to(full, size)`, where x holds rows [first, first + h) of
-    the (in_h, w) map `full`, including rows `source_rows(in_h, size[0], lo, hi)`."""
-    i0, i1, frac = _bilinear_taps(in_h, size[0], lo, hi, x.device)
-    frac = frac.to(x.dtype).view(-1, 1)
-    rows = x[..., i0 - first, :] * (1 - frac) + x[..., i1 - first, :] * frac
-    return resize_to(rows, (hi - lo, size[1]))  # same height: only the width is resized
+def resize_rows(maps: Sequence[torch.Tensor], first: int, size: Tuple[int, int], in_h: int,
+                lo: int, hi: int) -> List[torch.Tensor]:
+    """Rows [lo, hi) of `resize_to(full, size)` for each map, where a map holds rows
+    [first, first + h) of an (in_h, w) map `full`, including
+    `source_rows(in_h, size[0], lo, hi)`."""
+    i0, i1, frac = _bilinear_taps(in_h, size[0], lo, hi, maps[0].device)
+    i0, i1, frac = i0 - first, i1 - first, frac.view(-1, 1)
+    out = []
+    for x in maps:
+        f = frac.to(x.dtype)
+        rows = x[..., i0, :] * (1 - f) + x[..., i1, :] * f
+        out.append(resize_to(rows, (hi - lo, size[1])))  # same height: only the width resizes
+    return out
 
 
 def source_rows(in_h: int, out_h: int, lo: int, hi: int) -> Tuple[int, int]:

@@ -34,7 +34,7 @@ def test_rows_of_a_resize_from_a_band_of_its_input(in_h, out_h):
     full = resize_to(x, (out_h, 23))
     for lo, hi in [(0, 5), (3, out_h), (out_h - 1, out_h)]:
         a, b = source_rows(in_h, out_h, lo, hi)
-        band = resize_rows(x[..., a:b, :], a, (out_h, 23), in_h, lo, hi)
+        band, = resize_rows([x[..., a:b, :]], a, (out_h, 23), in_h, lo, hi)
         assert torch.allclose(band, full[..., lo:hi, :], atol=2e-5)  # float32 source positions
 
 
