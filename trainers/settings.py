@@ -33,6 +33,7 @@ class TrainSettings:
     val_batch_size: int          # global
     val_num_workers: int
     resume_state: Optional[str]
+    init_weights: Optional[str]  # network weights a fresh run starts from (fine-tuning)
     amp: str                     # 'none' | 'bf16' | 'fp16'
     grad_clip: float             # max global grad norm, 0: off
     deterministic: bool
@@ -85,7 +86,7 @@ def read_settings(cfg: Mapping[str, Any]) -> TrainSettings:
     pos, nonneg = (lambda v: v > 0), (lambda v: v >= 0)
     finite_pos = lambda v: math.isfinite(v) and v > 0  # noqa: E731
     ckpt = cfg.get("checkpoint") or {}
-    resume = cfg.get("resume_state")
+    resume, init = cfg.get("resume_state"), cfg.get("init_weights")
     s = TrainSettings(
         exp_name=_get(cfg, "exp_name", str), save_dir=_get(cfg, "save_dir", str, "work_dir"),
         seed=_get(cfg, "seed", _int, 2023), epochs=_get(cfg, "epochs", _int, None, pos, "> 0"),
@@ -98,6 +99,7 @@ def read_settings(cfg: Mapping[str, Any]) -> TrainSettings:
         val_batch_size=_get(cfg, "data.val_loader.batch_size", _int, 1, pos, "> 0"),
         val_num_workers=_get(cfg, "data.val_loader.num_workers", _int, 0, nonneg, ">= 0"),
         resume_state=str(resume) if resume else None,
+        init_weights=str(init) if init else None,
         amp=_get(cfg, "amp", lambda v: str(v).lower(), "none", lambda v: v in AMP_MODES,
                  f"one of {', '.join(AMP_MODES)}"),
         grad_clip=_get(cfg, "grad_clip", float, 0.0, lambda v: 0 <= v < math.inf, ">= 0"),

@@ -23,6 +23,7 @@ from trainers.logger import RunLog, sample_grid
 from trainers.rng import capture_rng, restore_rng, seed_everything
 from trainers.schedule import cosine_lr
 from trainers.settings import TrainingError, per_rank, read_settings
+from utils.checkpoint import CheckpointError, load_state_dict
 from utils.config import save_config
 from utils.inference import Interpolator, _is_arbitrary_time
 
@@ -69,13 +70,15 @@ class Trainer:
                       if world.size > 1 else self.net)
         self.iter, self.best_psnr, self.bad_run = 0, -math.inf, 0
         self.log = RunLog(self.run_dir, world.is_main, s.tensorboard)
-        if ckpt_path:
-            try:
+        try:
+            if ckpt_path:
                 self._load(ckpt_path)
-            except TrainingError:
-                self.log.close()
-                raise
-        else:
+            elif s.init_weights:
+                self._init_weights(s.init_weights)
+        except TrainingError:
+            self.log.close()
+            raise
+        if not ckpt_path:
             seed_everything(s.seed + world.rank)
         if world.is_main:
             save_config(self.cfg, os.path.join(self.run_dir, "config.yaml"))
@@ -88,6 +91,19 @@ class Trainer:
             torch.backends.cudnn.deterministic = True
         else:
             torch.backends.cudnn.benchmark = True
+
+    def _init_weights(self, path: str) -> None:
+        """Fine-tuning: the network starts from `path` (any checkpoint the inference loader
+        reads), the optimiser, schedule and iteration count start fresh."""
+        try:
+            weights = load_state_dict(path)
+            self.net.load_state_dict(weights, strict=True)
+        except CheckpointError as e:
+            raise TrainingError(f"init_weights: {e}") from None
+        except RuntimeError as e:
+            raise TrainingError(f"init_weights {path} does not fit this config's network: "
+                                f"{str(e).strip().splitlines()[0][:200]}") from None
+        self.log.info(f"network initialised from {path} (fresh optimiser and schedule)")
 
     def _load(self, path: str) -> None:
         ckpt = checkpoints.read(path)

@@ -95,6 +95,35 @@ def test_resume_refuses_a_weights_only_file(tmp_path, capsys):
     assert "cannot be resumed" in capsys.readouterr().err
 
 
+def test_init_weights_fine_tunes_from_a_weights_file(trained, tmp_path):
+    """A fresh run starts from the weights of another (lr ~0: they come through unchanged)."""
+    cfg, _ = trained
+    source = os.path.join(run_dir(cfg), "latest.pth")
+    tune = tiny_config(str(tmp_path), epochs=1, lr=1e-12, lr_min=0.0, eval_interval=0,
+                       init_weights=source)
+    assert train.main(["-c", write_config(tune, str(tmp_path / "cfg.yaml"))]) == 0
+    assert log_lines(run_dir(tune), f"network initialised from {source}")
+    tuned = torch.load(os.path.join(run_dir(tune), "latest.pth"), weights_only=True)
+    start = torch.load(source, weights_only=True)["state_dict"]
+    assert tuned["iter"] == 2 and tuned["optim"]["state"]
+    for key, value in start.items():
+        assert torch.allclose(tuned["state_dict"][key], value, atol=1e-6), key
+    fresh = build_model(cfg["network"]).state_dict()
+    assert any(not torch.allclose(fresh[k], v) for k, v in start.items() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("weights, message", [
+    ("missing.pth", "error: init_weights: checkpoint not found"),
+    ("other.pth", "does not fit this config's network"),
+])
+def test_init_weights_that_cannot_be_used_give_one_line(tmp_path, capsys, weights, message):
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, str(tmp_path / "other.pth"))
+    cfg = tiny_config(str(tmp_path), init_weights=str(tmp_path / weights))
+    assert train.main(["-c", write_config(cfg, str(tmp_path / "cfg.yaml"))]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
 @pytest.mark.parametrize("args, message", [
     (["-c", "/nonexistent.yaml"], "config file not found"),
     (["lr"], "is not of the form key.path=value"),
