@@ -19,6 +19,13 @@ def cases():
                 in MODEL_CASES}
 
 
+def close(value, reference) -> bool:
+    """Equal to the published float32 value within 1e-6 or two float32 steps of it: how the
+    CPU threads split a float32 sum moves a PSNR near 17 dB by one step (1.9e-6)."""
+    reference = float(np.asarray(reference).reshape(()))
+    return abs(float(value) - reference) <= max(1e-6, 2 * float(np.spacing(np.float32(reference))))
+
+
 def frames(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
 
@@ -27,17 +34,17 @@ def frames(x: np.ndarray) -> torch.Tensor:
 def test_parity_on_network_outputs(cases, case):
     pred = torch.from_numpy(cases[f"{case}/imgt_pred"])[:1]
     ref = frames(cases[f"{case}/imgt"])[:1]
-    assert abs(psnr(pred, ref).item() - cases[f"{case}/psnr"]) <= 1e-6
-    assert abs(ssim_matlab(pred, ref).item() - cases[f"{case}/ssim"]) <= 1e-6
+    assert close(psnr(pred, ref).item(), cases[f"{case}/psnr"])
+    assert close(ssim_matlab(pred, ref).item(), cases[f"{case}/ssim"])
 
 
 def test_parity_on_real_frames(cases):
     a, b, c = (frames(cases[f"metrics/bikes_{k}"]) for k in "abc")
-    assert abs(psnr(a, b).item() - cases["metrics/psnr_a_b"]) <= 1e-6
-    assert abs(ssim_matlab(a, b).item() - cases["metrics/ssim_a_b"]) <= 1e-6
+    assert close(psnr(a, b).item(), cases["metrics/psnr_a_b"])
+    assert close(ssim_matlab(a, b).item(), cases["metrics/ssim_a_b"])
     avg = (b + c) / 2
-    assert abs(psnr(avg, a).item() - cases["metrics/psnr_a_avgbc"]) <= 1e-6
-    assert abs(ssim_matlab(avg, a).item() - cases["metrics/ssim_a_avgbc"]) <= 1e-6
+    assert close(psnr(avg, a).item(), cases["metrics/psnr_a_avgbc"])
+    assert close(ssim_matlab(avg, a).item(), cases["metrics/ssim_a_avgbc"])
 
 
 def test_batched_values_equal_single_values(cases):
