@@ -28,11 +28,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     from trainers import TrainingError, run
     from utils.checkpoint import CheckpointError
     from utils.config import ConfigError, load_config
+    from utils.images import ImageReadError
     try:
         cfg = load_config(args.config, args.overrides)
         run(cfg, args.resume)
     except (ConfigError, TrainingError, LossError, CheckpointError, DatasetError,
-            BenchmarkError) as e:
+            ImageReadError, BenchmarkError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

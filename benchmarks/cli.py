@@ -21,12 +21,13 @@ from benchmarks.report import markdown_table, record, write_run
 from benchmarks.sources import check_complete
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
+from utils.images import ImageReadError
 from utils.inference import InputError, load_model
 from utils.metrics import METRIC_VARIANTS, MetricError
 
 DEFAULT_REPORT_DIR = os.path.join("out", "benchmarks")
-ERRORS = (BenchmarkError, CheckpointError, ConfigError, InputError, MetricError, OSError,
-          torch.OutOfMemoryError)
+ERRORS = (BenchmarkError, CheckpointError, ConfigError, ImageReadError, InputError, MetricError,
+          OSError, torch.OutOfMemoryError)
 TIME_MODES = {"auto": None, "direct": False, "recursive": True}  # -> Interpolator(recursive=)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
@@ -18,10 +17,9 @@ import imageio_ffmpeg
 import numpy as np
 
 from benchmarks.core import BenchmarkError, Sample
+from utils.images import list_images, natural_key, read_rgb
 from utils.video_io import last_line, video_frames
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg")
 FrameOp = Callable[[np.ndarray], np.ndarray]
 
 
@@ -43,25 +41,6 @@ def read_lines(path: str) -> List[str]:
             return [line.strip() for line in f if line.strip()]
     except (OSError, UnicodeDecodeError) as e:
         raise LayoutError(f"cannot read list file {path}: {e}") from None
-
-
-def read_rgb(path: str) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 RGB."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise LayoutError(f"cannot read image {path} (missing, truncated or not an image)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def natural_key(name: str) -> list:
-    """Sort key with digit runs compared as numbers: frame2 < frame10."""
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
-
-
-def list_images(folder: str) -> List[str]:
-    """Image files directly in `folder`, in natural order."""
-    names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS)]
-    return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
 
 
 def list_dirs(folder: str) -> List[str]:

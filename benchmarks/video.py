@@ -15,10 +15,11 @@ from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
 from benchmarks.core import BenchmarkError, Protocol
-from benchmarks.sources import (VIDEO_EXTENSIONS, FileSource, LayoutError, VideoSource,
-                                list_images, require, window_specs)
+from benchmarks.sources import FileSource, LayoutError, VideoSource, require, window_specs
+from utils.images import list_images
+from utils.video_io import VIDEO_EXTS
 
-LAYOUT = f"a video file ({', '.join(VIDEO_EXTENSIONS)}) or a folder of image frames"
+LAYOUT = f"a video file ({', '.join(VIDEO_EXTS)}) or a folder of image frames"
 
 
 def video_source(path: str, factor: int = 2, start: int = 0, end: Optional[int] = None,

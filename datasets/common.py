@@ -1,15 +1,11 @@
-"""Shared pieces of the data sets: errors, image reading, the sample dict, per-sample RNG."""
+"""Shared pieces of the data sets: errors, the sample dict, per-sample RNG."""
 from __future__ import annotations
 
 import os
-import re
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
-import cv2
 import numpy as np
 import torch
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class DatasetError(ValueError):
@@ -26,24 +22,6 @@ def require_file(path: str, layout: str) -> str:
     if not os.path.isfile(path):
         raise DatasetError(f"missing file {path} (expected {layout})")
     return path
-
-
-def natural_key(name: str) -> List[object]:
-    """'frame10.png' sorts after 'frame9.png'."""
-    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name)]
-
-
-def list_images(folder: str) -> List[str]:
-    names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTS)]
-    return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
-
-
-def read_rgb(path: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise DatasetError(f"cannot read image {path}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def sample_rng() -> np.random.Generator:

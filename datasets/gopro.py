@@ -9,8 +9,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import (DatasetError, list_images, natural_key, read_rgb, require_dir,
-                             sample_rng, to_sample)
+from datasets.common import DatasetError, require_dir, sample_rng, to_sample
+from utils.images import list_images, natural_key, read_rgb
 
 WINDOW = 9
 

@@ -17,7 +17,8 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import DatasetError, list_images, read_rgb, sample_rng, to_sample
+from datasets.common import DatasetError, sample_rng, to_sample
+from utils.images import list_images, read_rgb
 
 
 def default_photo_dir() -> str:

@@ -17,10 +17,9 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import (DatasetError, list_images, natural_key, read_rgb,
-                             require_dir, sample_rng, to_sample)
-# a module import: utils.video_io imports datasets.common, so its names resolve at call time
+from datasets.common import DatasetError, require_dir, sample_rng, to_sample
 from utils import video_io
+from utils.images import list_images, natural_key, read_rgb
 
 LAYOUT = "a folder of video files and/or folders of frames"
 

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from datasets.common import DatasetError, read_rgb
+from datasets.common import DatasetError
+from utils.images import ImageReadError, read_rgb
 from datasets.flow_io import write_flo
 from datasets.vimeo import read_list
 
@@ -98,7 +99,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         estimate = (dis_estimator() if a.method == "dis"
                     else raft_estimator(a.weights, a.device, small=a.method == "raft_small"))
         n = generate(a.root, estimate, ids)
-    except (DatasetError, RuntimeError, OSError) as e:
+    except (DatasetError, ImageReadError, RuntimeError, OSError) as e:
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     print(f"computed flows for {n} of {len(ids)} triplets under {os.path.join(a.root, 'flow')}")

@@ -16,7 +16,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from datasets.common import IMAGE_EXTS, natural_key
+from utils.images import IMAGE_EXTS, list_images, natural_key
 
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg", ".gif")
 
@@ -47,8 +47,7 @@ def open_source(inputs: Sequence[str]) -> Source:
     if len(inputs) == 1:
         item = inputs[0]
         if os.path.isdir(item):
-            images = [os.path.join(item, n) for n in sorted(os.listdir(item), key=natural_key)
-                      if n.lower().endswith(IMAGE_EXTS)]
+            images = list_images(item)
             if not images:
                 raise VideoIOError(f"folder {item} holds no images ({', '.join(IMAGE_EXTS)})")
             return Source(None, images)

@@ -1,0 +1,33 @@
+"""Image files: natural order, RGB channel order, one-line errors for unreadable files."""
+import cv2
+import numpy as np
+import pytest
+
+from utils.images import ImageReadError, list_images, natural_key, read_rgb
+
+
+def test_list_images_is_in_natural_order_and_skips_other_files(tmp_path):
+    for name in ("frame10.png", "Frame9.jpg", "frame100.PNG", "notes.txt", "frame2.webp"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "frame1.png").mkdir()
+    names = [p.split("/")[-1] for p in list_images(str(tmp_path))]
+    assert names == ["frame2.webp", "Frame9.jpg", "frame10.png", "frame100.PNG"]
+    assert natural_key("a9") < natural_key("A10")
+
+
+def test_read_rgb_returns_rgb_order(tmp_path):
+    bgr = np.zeros((4, 6, 3), np.uint8)
+    bgr[..., 2] = 200  # red in OpenCV's BGR
+    cv2.imwrite(str(tmp_path / "red.png"), bgr)
+    rgb = read_rgb(str(tmp_path / "red.png"))
+    assert rgb.shape == (4, 6, 3) and rgb.dtype == np.uint8
+    assert (rgb[..., 0] == 200).all() and (rgb[..., 1:] == 0).all()
+
+
+@pytest.mark.parametrize("content", [None, b"\x89PNG\r\n\x1a\n truncated"])
+def test_unreadable_images_raise_one_line(tmp_path, content):
+    path = tmp_path / "im1.png"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ImageReadError, match=r"^cannot read image .*im1.png \(missing, truncated"):
+        read_rgb(str(path))
