@@ -26,7 +26,8 @@ from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.inference import (DEFAULT_CHECKPOINT, InputError, Interpolator, load_model, to_tensor,
                              to_uint8)
-from utils.video_io import Source, VideoIOError, VideoWriter, copy_audio, open_source, read_frames
+from utils.video_io import (Source, VideoIOError, VideoWriter, copy_audio, last_line, open_source,
+                            read_frames)
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DEFAULT_IMAGE_FPS = 30.0
@@ -255,7 +256,7 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
         raise
     except (VideoIOError, OSError, RuntimeError) as e:
         summary.partial = True
-        summary.notes.append(f"input broke off ({str(e).strip().splitlines()[-1][:120]}): "
+        summary.notes.append(f"input broke off ({last_line(e)}): "
                              "the frames done so far were kept")
     finally:
         bar.close()

@@ -209,3 +209,23 @@ def test_ctrl_c_closes_and_keeps_the_partial_output(tmp_path, monkeypatch, capsy
     frames, src = _decode(out)
     assert len(frames) == 6  # pairs 0-1, 1-2, 2-3 done; each pair writes its start and middle
     assert not os.path.exists(out + ".partial.mp4")
+
+
+class FailingBlend(Blend):
+    """A model call that fails mid-stream with an exception that has no message."""
+    calls = 0
+
+    def interpolate(self, img0, img1, ts):
+        FailingBlend.calls += 1
+        if FailingBlend.calls == 3:
+            raise RuntimeError()
+        return super().interpolate(img0, img1, ts)
+
+
+def test_a_run_that_breaks_off_keeps_its_frames_and_names_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (FailingBlend(), "blend"))
+    video = _video(tmp_path / "in.mp4", _frames(10), 10)
+    s = run([video], str(tmp_path / "out.mp4"), n_iter=1)
+    frames, _ = _decode(str(tmp_path / "out.mp4"))
+    assert s.partial and len(frames) == s.frames == 4  # pairs 0-1 and 1-2: start and middle each
+    assert "input broke off (RuntimeError): the frames done so far were kept" in s.notes
