@@ -11,8 +11,8 @@ from torch.utils.data import Dataset
 
 from datasets.augment import Augment
 from datasets.common import DatasetError, require_dir, require_file, sample_rng, to_sample
-from utils.images import read_rgb
 from datasets.flow_io import read_flo
+from utils.images import read_rgb
 
 LAYOUT = "sequences/<5-digit>/<4-digit>/im1.png, im2.png, im3.png and tri_{train,test}list.txt"
 

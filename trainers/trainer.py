@@ -23,7 +23,7 @@ from trainers.logger import RunLog, sample_grid
 from trainers.rng import capture_rng, restore_rng, seed_everything
 from trainers.schedule import cosine_lr
 from trainers.settings import TrainingError, per_rank, read_settings
-from utils.checkpoint import CheckpointError, load_state_dict
+from utils.checkpoint import CheckpointError, describe_mismatch, load_state_dict, mismatched_names
 from utils.config import save_config
 from utils.inference import Interpolator, _is_arbitrary_time
 
@@ -92,17 +92,23 @@ class Trainer:
         else:
             torch.backends.cudnn.benchmark = True
 
+    def _load_network(self, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+        """Strict load, with the names or shapes that differ when it does not fit."""
+        own = {k: tuple(v.shape) for k, v in self.net.state_dict().items()}
+        wrong = mismatched_names(own, state_dict)
+        if wrong:
+            raise TrainingError(f"{source} does not fit this config's network "
+                                f"({self.net.variant}): {describe_mismatch(wrong)}")
+        self.net.load_state_dict(state_dict, strict=True)
+
     def _init_weights(self, path: str) -> None:
         """Fine-tuning: the network starts from `path` (any checkpoint the inference loader
         reads), the optimiser, schedule and iteration count start fresh."""
         try:
             weights = load_state_dict(path)
-            self.net.load_state_dict(weights, strict=True)
         except CheckpointError as e:
             raise TrainingError(f"init_weights: {e}") from None
-        except RuntimeError as e:
-            raise TrainingError(f"init_weights {path} does not fit this config's network: "
-                                f"{str(e).strip().splitlines()[0][:200]}") from None
+        self._load_network(weights, f"init_weights {path}")
         self.log.info(f"network initialised from {path} (fresh optimiser and schedule)")
 
     def _load(self, path: str) -> None:
@@ -112,8 +118,8 @@ class Trainer:
             raise TrainingError(f"{path} was written with {meta.get('iters_per_epoch')} iterations "
                                 f"per epoch, this config gives {self.iters_per_epoch}: the data set "
                                 "or the global batch size changed, so the run cannot continue")
+        self._load_network(ckpt["state_dict"], path)
         try:
-            self.net.load_state_dict(ckpt["state_dict"], strict=True)
             self.optim.load_state_dict(ckpt["optim"])
         except (RuntimeError, ValueError, KeyError) as e:
             raise TrainingError(f"{path} does not fit this config's network: "

@@ -5,7 +5,7 @@ import hashlib
 import os
 import pickle
 import zipfile
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Set, Tuple
 
 import torch
 
@@ -105,17 +105,26 @@ def _expected_shapes(variant: str) -> Dict[str, Tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def mismatched_names(expected: Mapping[str, Tuple[int, ...]],
+                     state_dict: Mapping[str, torch.Tensor]) -> Set[str]:
+    """Names missing from `state_dict`, extra in it, or of another shape than `expected`."""
+    shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
+    return {k for k in expected if shapes.get(k) != expected[k]} | (set(shapes) - set(expected))
+
+
+def describe_mismatch(wrong: Set[str]) -> str:
+    """'N names or shapes differ, e.g. a, b, c'."""
+    return f"{len(wrong)} names or shapes differ, e.g. {', '.join(sorted(wrong)[:3])}"
+
+
 def infer_variant(state_dict: Mapping[str, torch.Tensor], path: str = "checkpoint") -> str:
     """Which of AMT-S/L/G the weights belong to, from their names and shapes."""
-    shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
     best, best_missing = "", None
     for variant in VARIANTS:
-        expected = _expected_shapes(variant)
-        if expected == shapes:
+        wrong = mismatched_names(_expected_shapes(variant), state_dict)
+        if not wrong:
             return variant
-        wrong = {k for k in expected if shapes.get(k) != expected[k]} | (set(shapes) - set(expected))
         if best_missing is None or len(wrong) < len(best_missing):
             best, best_missing = variant, wrong
-    example = sorted(best_missing)[:3]
-    raise CheckpointError(f"{path} matches no AMT variant (closest {best}: {len(best_missing)} "
-                          f"names or shapes differ, e.g. {', '.join(example)})")
+    raise CheckpointError(f"{path} matches no AMT variant (closest {best}: "
+                          f"{describe_mismatch(best_missing)})")

@@ -22,9 +22,9 @@ import torch
 from tqdm import tqdm
 
 from datasets.common import DatasetError
-from utils.images import ImageReadError, read_rgb
 from datasets.flow_io import write_flo
 from datasets.vimeo import read_list
+from utils.images import ImageReadError, read_rgb
 
 Estimator = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (H,W,3) x2 -> (H,W,2) flow a->b
 
