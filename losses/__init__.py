@@ -10,11 +10,11 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import torch
 
-from losses.loss import (LOSSES, CharbonnierLoss, LossError, MultipleFlowLoss, TernaryLoss,
-                         WeightedLoss)
+from losses.loss import (LOSSES, CharbonnierLoss, LogMSELoss, LossError, MultipleFlowLoss,
+                         TernaryLoss, WeightedLoss)
 from utils.registry import build_from_cfg
 
-__all__ = ["LOSSES", "CharbonnierLoss", "LossError", "MultipleFlowLoss", "TernaryLoss",
+__all__ = ["LOSSES", "CharbonnierLoss", "LogMSELoss", "LossError", "MultipleFlowLoss", "TernaryLoss",
            "WeightedLoss", "build_losses", "compute_losses"]
 
 NamedLosses = List[Tuple[str, WeightedLoss]]

@@ -223,3 +223,23 @@ def test_mixed_concatenates_with_repeats_and_names_bad_parts(tmp_path):
         build_from_cfg({"name": "Mixed", "params": {"sets": [{**synthetic, "repeat": 0}]}}, DATASETS)
     with pytest.raises(DatasetError, match="non-empty"):
         build_from_cfg({"name": "Mixed", "params": {"sets": []}}, DATASETS)
+    with pytest.raises(DatasetError, match="still_p"):
+        build_from_cfg({"name": "Mixed", "params": {"sets": [{**synthetic, "still_p": 1.5}]}}, DATASETS)
+
+
+def test_mixed_still_p_makes_that_share_of_samples_still_with_zero_flow():
+    synthetic = {"name": "SyntheticMotion", "params": {"length": 40, "size": [32, 32]}}
+    torch.manual_seed(0)
+    ds = build_from_cfg({"name": "Mixed", "params": {"sets": [{**synthetic, "still_p": 0.5}]}},
+                        DATASETS)
+    still = 0
+    for i in range(len(ds)):
+        s = ds[i]
+        if not s["flow"].any():  # synthetic motion always moves, so these are the still ones
+            still += 1
+            assert torch.equal(s["img0"], s["imgt"]) and torch.equal(s["img1"], s["imgt"])
+    assert 8 <= still <= 32  # ~Binomial(40, 0.5)
+    always = build_from_cfg({"name": "Mixed", "params": {"sets": [{**synthetic, "still_p": 1}]}},
+                            DATASETS)
+    sample = always[3]
+    assert torch.equal(sample["img0"], sample["imgt"]) and not sample["flow"].any()

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from losses import (LOSSES, CharbonnierLoss, LossError, MultipleFlowLoss, TernaryLoss,
-                    build_losses, compute_losses)
+from losses import (LOSSES, CharbonnierLoss, LogMSELoss, LossError, MultipleFlowLoss,
+                    TernaryLoss, build_losses, compute_losses)
 from tests.parity import PUBLISHED_LOSSES, frames, load_cases
 
 LOSS_CASES = ("S_basic", "S_batch_embt", "L_basic", "G_basic")
@@ -51,6 +51,25 @@ def test_identical_images_give_the_loss_floor():
     x = torch.rand(2, 3, 32, 40)
     assert float(CharbonnierLoss(1.0, ["p", "g"])(x, x.clone())) == pytest.approx(1e-3, rel=1e-5)
     assert float(TernaryLoss(1.0, ["p", "g"])(x, x.clone())) == 0.0
+
+
+def test_log_mse_is_the_mean_per_sample_log_error_and_weighs_easy_samples_up():
+    gt = torch.zeros(2, 3, 8, 8)
+    pred = gt.clone()
+    pred[0] += 0.1    # mse 1e-2
+    pred[1] += 0.001  # mse 1e-6
+    loss = LogMSELoss(2.0, ["p", "g"], eps=1e-5)
+    expected = 2.0 * (np.log1p(1e-2 / 1e-5) + np.log1p(1e-6 / 1e-5)) / 2
+    assert float(loss(pred, gt)) == pytest.approx(expected, rel=1e-5)
+    assert float(loss(gt, gt.clone())) == 0.0
+    pred.requires_grad_(True)
+    loss(pred, gt).backward()
+    # per element the easy sample's gradient is far larger than the hard one's, unlike an L1
+    assert pred.grad[1].abs().mean() > 5 * pred.grad[0].abs().mean()
+    with pytest.raises(LossError, match="eps must be > 0"):
+        LogMSELoss(1.0, ["p", "g"], eps=0)
+    with pytest.raises(LossError, match="differ in shape"):
+        loss(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 9))
 
 
 def test_ternary_ignores_brightness_offset_and_the_border():
