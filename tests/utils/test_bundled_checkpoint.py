@@ -45,7 +45,7 @@ def test_default_model_is_the_bundled_float32_amt_s(bundled):
 def test_gives_sensible_frames_on_held_out_video(bundled):
     """carphone_pristine.mp4 is never trained on (cfgs/AMT-S_open.yaml). The bundled weights
     are trained (a broken load or export lands near the random model) and level with frame
-    averaging on these frames (+0.08 dB measured; the earlier 1,076-iteration checkpoint was
+    averaging on these frames (+0.07 dB measured; the earlier 1,076-iteration checkpoint was
     0.24 dB below it, so a regression to it fails). pretrained/README.md has the full scores."""
     src = open_source([os.path.join(default_video_dir(), "carphone_pristine.mp4")])
     frames = [to_tensor(f) for f in itertools.islice(read_frames(src), 0, 13)]
