@@ -73,11 +73,10 @@ class CharbonnierLoss(WeightedLoss):
 class LogMSELoss(WeightedLoss):
     """mean over the batch of ln(1 + mse_b / eps), mse_b being one sample's mean squared error.
 
-    Up to constants this is minus the mean per-sample PSNR (ln(mse_b + eps) - ln(eps), zero
-    for a perfect prediction), the figure benchmarks report: each
-    sample counts by its own error, so the easy, nearly still ones (whose last fraction of a
-    dB a pixel-mean loss hardly rewards) weigh as much as the hard ones. eps caps that weight
-    at 50 dB.
+    It is ln(mse_b + eps) - ln(eps): zero for a perfect prediction and, up to constants, minus
+    the mean per-sample PSNR that benchmarks report. Each sample counts by its own error, so
+    the easy, nearly still ones (whose last fraction of a dB a pixel-mean loss hardly rewards)
+    weigh as much as the hard ones; eps caps that weight at 50 dB.
     """
 
     def __init__(self, loss_weight: float = 1.0, keys: Sequence[str] = (), eps: float = 1e-5) -> None:

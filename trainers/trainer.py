@@ -122,7 +122,7 @@ class Trainer:
         try:
             self.optim.load_state_dict(ckpt["optim"])
         except (RuntimeError, ValueError, KeyError) as e:
-            raise TrainingError(f"{path} does not fit this config's network: "
+            raise TrainingError(f"{path}: its optimiser state does not fit this config's: "
                                 f"{str(e).strip().splitlines()[0][:200]}") from None
         if ckpt["scaler"] and self.scaler.is_enabled():
             self.scaler.load_state_dict(ckpt["scaler"])

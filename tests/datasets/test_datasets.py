@@ -225,6 +225,8 @@ def test_mixed_concatenates_with_repeats_and_names_bad_parts(tmp_path):
         build_from_cfg({"name": "Mixed", "params": {"sets": []}}, DATASETS)
     with pytest.raises(DatasetError, match="still_p"):
         build_from_cfg({"name": "Mixed", "params": {"sets": [{**synthetic, "still_p": 1.5}]}}, DATASETS)
+    with pytest.raises(DatasetError, match=r"sets\[0\].still_p must be a number"):
+        build_from_cfg({"name": "Mixed", "params": {"sets": [{**synthetic, "still_p": "abc"}]}}, DATASETS)
 
 
 def test_mixed_still_p_makes_that_share_of_samples_still_with_zero_flow():
