@@ -53,7 +53,8 @@ class FirstDecoder(nn.Module):
         b, _, h, w = f0.shape
         t = embt.expand(b, 1, h, w).to(f0.dtype)
         out = self.convblock(torch.cat([f0, f1, t], dim=1))
-        return out[:, 0:2], out[:, 2:4], out[:, 4:]  # flow0, flow1 (B, 2, 2h, 2w), ft
+        # Flows are float32 even under autocast; every later flow inherits it by promotion.
+        return out[:, 0:2].float(), out[:, 2:4].float(), out[:, 4:]  # (B, 2, 2h, 2w) x2, ft
 
 
 class IntermediateDecoder(nn.Module):

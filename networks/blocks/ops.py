@@ -69,16 +69,19 @@ def warp(img: torch.Tensor, flow: torch.Tensor, top: int = 0) -> torch.Tensor:
     """
     h, w = img.shape[-2:]
     fh = flow.shape[-2]
+    # The grid is float32 whatever the autocast dtype: in bfloat16, x = 1000 + 0.3 would
+    # round to 1000 and the normalised coordinates to steps of 2.5 pixels on a 1280-wide frame.
+    flow = flow.float()
     # Normalise with the (W-1)/2 convention of align_corners=True; a 1-pixel side stays at 0.
     half_w = max(w - 1, 1) / 2.0
     half_h = max(h - 1, 1) / 2.0
-    xs = torch.arange(w, device=flow.device, dtype=flow.dtype).view(1, 1, w)
-    ys = torch.arange(top, top + fh, device=flow.device, dtype=flow.dtype).view(1, fh, 1)
+    xs = torch.arange(w, device=flow.device, dtype=torch.float32).view(1, 1, w)
+    ys = torch.arange(top, top + fh, device=flow.device, dtype=torch.float32).view(1, fh, 1)
     gx = (xs + flow[:, 0]) / half_w - 1.0
     gy = (ys + flow[:, 1]) / half_h - 1.0
     grid = torch.stack([gx, gy], dim=-1)
-    return F.grid_sample(img, grid.to(img.dtype), mode="bilinear", padding_mode="border",
-                         align_corners=True)
+    return F.grid_sample(img.float(), grid, mode="bilinear", padding_mode="border",
+                         align_corners=True).to(img.dtype)
 
 
 # Above this many pixels per image, full-resolution conv stacks run in row tiles.

@@ -67,3 +67,16 @@ def test_demo_uses_and_names_the_bundled_weights(tmp_path, capsys):
     assert demo_2x(["-n", "1", "-o", str(out)]) == 0
     assert f"AMT-S from {DEFAULT_CHECKPOINT}" in capsys.readouterr().out
     assert out.stat().st_size > 0
+
+
+def test_bf16_autocast_gives_the_float32_frame(bundled):
+    """Low-precision inference changes the frame by far less than its error (47.5 dB): on a
+    256x640 crop of a held-out frame pair the bf16 and fp32 frames are 72 dB apart (measured).
+    They were 32.7 dB apart, 27.5 dB on the whole 1280x720 frame, while warp grids and flows
+    were bf16 under autocast."""
+    src = open_source([os.path.join(default_video_dir(), "bigbuckbunny.mp4")])
+    frames = [to_tensor(f)[..., 200:456, 300:940] for f in itertools.islice(read_frames(src), 89, 92)]
+    fp32 = Interpolator(bundled).interpolate(frames[0], frames[2])
+    bf16 = Interpolator(bundled, dtype=torch.bfloat16).interpolate(frames[0], frames[2])
+    assert bf16.dtype == torch.float32
+    assert float(psnr(bf16, fp32)) > 50
