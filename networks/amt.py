@@ -150,7 +150,7 @@ class AMT(nn.Module):
         # features as a stacked batch with half the peak memory.
         fmap0, fmap1 = self.feat_encoder(net0), self.feat_encoder(net1)
         corr_fn = build_corr(fmap0, fmap1, self.levels, self.radius, self.corr_mode)
-        coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device, torch.float32)
+        coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device)
         return PairFeatures(img0, img1, mean, self.encoder(net0), self.encoder(net1), corr_fn,
                             coord, scale_factor)
 

@@ -54,10 +54,12 @@ def resize_flow(flow: torch.Tensor, scale_factor: float) -> torch.Tensor:
     return resize(flow, scale_factor) * scale_factor
 
 
-def coords_grid(b: int, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Pixel coordinates, channel 0 = x (column), channel 1 = y (row).  # (B, 2, H, W)"""
-    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype),
-                            torch.arange(w, device=device, dtype=dtype), indexing="ij")
+def coords_grid(b: int, h: int, w: int, device: torch.device) -> torch.Tensor:
+    """Pixel coordinates, channel 0 = x (column), channel 1 = y (row).  # (B, 2, H, W)
+
+    Always float32, as the warp grids are: autocast dtypes would round the coordinates."""
+    ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
+                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
     return torch.stack([xs, ys], dim=0).unsqueeze(0).expand(b, -1, -1, -1)
 
 
