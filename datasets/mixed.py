@@ -21,9 +21,12 @@ from datasets.common import DatasetError
 
 def _number(value: Any, kind: type, name: str) -> Any:
     try:
-        return kind(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise DatasetError(f"{name} must be a number, got {value!r}") from None
+    if kind is int and not number.is_integer():  # int(2.5) would quietly weight the set 2x
+        raise DatasetError(f"{name} must be a whole number, got {value!r}")
+    return kind(number)
 
 
 class StillFrames(Dataset):

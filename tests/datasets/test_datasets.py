@@ -221,6 +221,8 @@ def test_mixed_concatenates_with_repeats_and_names_bad_parts(tmp_path):
         build_from_cfg({"name": "Mixed", "params": {"sets": [synthetic, {"name": "Nope"}]}}, DATASETS)
     with pytest.raises(DatasetError, match="repeat"):
         build_from_cfg({"name": "Mixed", "params": {"sets": [{**synthetic, "repeat": 0}]}}, DATASETS)
+    with pytest.raises(DatasetError, match=r"sets\[0\].repeat must be a whole number"):
+        build_from_cfg({"name": "Mixed", "params": {"sets": [{**synthetic, "repeat": 2.5}]}}, DATASETS)
     with pytest.raises(DatasetError, match="non-empty"):
         build_from_cfg({"name": "Mixed", "params": {"sets": []}}, DATASETS)
     with pytest.raises(DatasetError, match="still_p"):
