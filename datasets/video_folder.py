@@ -54,7 +54,7 @@ class VideoFolderTrain(Dataset):
     def __init__(self, dataset_dir: Optional[str] = None, window: int = 3,
                  frame_range: Optional[Sequence[int]] = None, videos: Optional[Sequence[str]] = None,
                  augment: bool = True, crop_size: Sequence[int] = (224, 224), stride: int = 1,
-                 flow: Optional[str] = None) -> None:
+                 flow: Optional[str] = None, downscale_p: float = 0.0) -> None:
         if window not in (3, 9):
             raise DatasetError(f"window must be 3 (2x) or 9 (8x), got {window}")
         if flow not in (None, "dis"):
@@ -81,7 +81,10 @@ class VideoFolderTrain(Dataset):
                       for s in range(0, len(frames) - window + 1, self.stride)]
         if not self.index:
             raise DatasetError(f"{dataset_dir} yields no {window}-frame windows (expected {LAYOUT})")
-        self.augment = Augment(crop=tuple(crop_size) if crop_size else None) if augment else None
+        if not 0.0 <= float(downscale_p) <= 1.0:
+            raise DatasetError(f"downscale_p must be in [0, 1], got {downscale_p}")
+        self.augment = (Augment(crop=tuple(crop_size) if crop_size else None,
+                                downscale_p=float(downscale_p)) if augment else None)
         self.flow = flow
         self._estimate = None  # made on first use, in the process (loader worker) that uses it
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from datasets import DATASETS, DatasetError
-from datasets.augment import hflip, reverse_time, transpose, vflip
+from datasets.augment import Augment, downscale, hflip, reverse_time, transpose, vflip
 from datasets.flow_io import FlowFileError, read_flo, write_flo
 from datasets.video_folder import read_video
 from utils.registry import build_from_cfg
@@ -155,7 +155,7 @@ def _warp_error(s):
     return max(e0.item(), e1.item()), (s["img0"] - s["imgt"]).abs().mean().item()
 
 
-@pytest.mark.parametrize("op", [None, vflip, hflip, transpose, "reverse"])
+@pytest.mark.parametrize("op", [None, vflip, hflip, transpose, "reverse", "downscale"])
 def test_synthetic_flows_warp_frames_onto_the_middle_one(op):
     ds = DATASETS.get("SyntheticMotion")(length=4, size=(96, 128), seed=3, augment=False)
     s = ds[1]
@@ -164,12 +164,27 @@ def test_synthetic_flows_warp_frames_onto_the_middle_one(op):
         flow = s["flow"].permute(1, 2, 0).numpy()
         if op == "reverse":
             frames, _, flow = reverse_time(frames, 0.5, flow)
+        elif op == "downscale":
+            frames, flow = downscale(frames, flow, 0.6)
+            assert flow.shape[:2] == frames[0].shape[:2] == (58, 77)
         else:
             frames, flow = op(frames, flow)
         s = {k: torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)
              for k, f in zip(("img0", "imgt", "img1", "flow"), frames + [flow])}
     warped, unwarped = _warp_error(s)
     assert warped < 0.02 < unwarped
+
+
+def test_downscale_keeps_frames_at_least_as_large_as_the_crop():
+    aug = Augment(crop=(160, 160), downscale_p=1.0, downscale_min=0.05)
+    assert aug._scale((720, 1280), np.random.default_rng(0)) >= 160 / 720
+    assert aug._scale((160, 300), np.random.default_rng(0)) == 1.0  # no room: left as it is
+    frames = [np.zeros((720, 1280, 3), np.uint8)] * 3
+    for seed in range(20):
+        out, _, _ = aug(frames, 0.5, None, np.random.default_rng(seed))
+        assert all(f.shape == (160, 160, 3) for f in out)
+    # the smallest factor lands exactly on the crop size, not a pixel short
+    assert downscale(frames, None, 160 / 720)[0][0].shape == (160, 285, 3)
 
 
 def test_synthetic_is_deterministic_and_arbitrary_time(tmp_path):
@@ -204,6 +219,8 @@ def test_video_folder_dis_pseudo_flow_points_at_the_neighbours(tmp_path):
     assert inner[[1, 3]].abs().median().item() < 0.5
     with pytest.raises(DatasetError, match="flow must be"):
         DATASETS.get("VideoFolderTrain")(str(tmp_path), flow="raft")
+    with pytest.raises(DatasetError, match="downscale_p must be in"):
+        DATASETS.get("VideoFolderTrain")(str(tmp_path), downscale_p=2)
 
 
 def test_mixed_concatenates_with_repeats_and_names_bad_parts(tmp_path):
