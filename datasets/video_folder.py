@@ -10,8 +10,9 @@ ground-truth flows (OpenCV DIS on the augmented crop) for the flow-distillation 
 from __future__ import annotations
 
 import itertools
+import math
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -48,6 +49,16 @@ def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[n
         frames.close()
 
 
+def _probability(value: Any, name: str) -> float:
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        p = math.nan
+    if not 0.0 <= p <= 1.0:
+        raise DatasetError(f"{name} must be in [0, 1], got {value!r}")
+    return p
+
+
 class VideoFolderTrain(Dataset):
     """Triplets (window 3) or 8x windows (window 9) from every video / frame folder."""
 
@@ -81,10 +92,9 @@ class VideoFolderTrain(Dataset):
                       for s in range(0, len(frames) - window + 1, self.stride)]
         if not self.index:
             raise DatasetError(f"{dataset_dir} yields no {window}-frame windows (expected {LAYOUT})")
-        if not 0.0 <= float(downscale_p) <= 1.0:
-            raise DatasetError(f"downscale_p must be in [0, 1], got {downscale_p}")
         self.augment = (Augment(crop=tuple(crop_size) if crop_size else None,
-                                downscale_p=float(downscale_p)) if augment else None)
+                                downscale_p=_probability(downscale_p, "downscale_p"))
+                        if augment else None)
         self.flow = flow
         self._estimate = None  # made on first use, in the process (loader worker) that uses it
 

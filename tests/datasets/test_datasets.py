@@ -221,6 +221,8 @@ def test_video_folder_dis_pseudo_flow_points_at_the_neighbours(tmp_path):
         DATASETS.get("VideoFolderTrain")(str(tmp_path), flow="raft")
     with pytest.raises(DatasetError, match="downscale_p must be in"):
         DATASETS.get("VideoFolderTrain")(str(tmp_path), downscale_p=2)
+    with pytest.raises(DatasetError, match="downscale_p must be in"):
+        DATASETS.get("VideoFolderTrain")(str(tmp_path), downscale_p="half")
 
 
 def test_mixed_concatenates_with_repeats_and_names_bad_parts(tmp_path):
