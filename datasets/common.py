@@ -1,8 +1,9 @@
 """Shared pieces of the data sets: errors, the sample dict, per-sample RNG."""
 from __future__ import annotations
 
+import math
 import os
-from typing import Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -10,6 +11,17 @@ import torch
 
 class DatasetError(ValueError):
     """A data set root that is missing or not in the expected layout."""
+
+
+def probability(value: Any, name: str) -> float:
+    """`value` as a float in [0, 1], or a one-line DatasetError naming `name`."""
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        p = math.nan
+    if not 0.0 <= p <= 1.0:
+        raise DatasetError(f"{name} must be in [0, 1], got {value!r}")
+    return p
 
 
 def require_dir(path: str, layout: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Sequence
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
-from datasets.common import DatasetError
+from datasets.common import DatasetError, probability
 
 
 def _number(value: Any, kind: type, name: str) -> Any:
@@ -60,9 +60,8 @@ class Mixed(ConcatDataset):
             repeat = _number(section.pop("repeat", 1), int, f"sets[{i}].repeat")
             if repeat < 1:
                 raise DatasetError(f"sets[{i}].repeat must be >= 1, got {repeat}")
-            still_p = _number(section.pop("still_p", 0.0), float, f"sets[{i}].still_p")
-            if not 0.0 <= still_p <= 1.0:
-                raise DatasetError(f"sets[{i}].still_p must be in [0, 1], got {still_p}")
+            name = f"sets[{i}].still_p"
+            still_p = probability(_number(section.pop("still_p", 0.0), float, name), name)
             try:
                 part = build_from_cfg(section, DATASETS)
             except (KeyError, ValueError, TypeError) as e:

@@ -10,15 +10,14 @@ ground-truth flows (OpenCV DIS on the augmented crop) for the flow-distillation 
 from __future__ import annotations
 
 import itertools
-import math
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import DatasetError, require_dir, sample_rng, to_sample
+from datasets.common import DatasetError, probability, require_dir, sample_rng, to_sample
 from utils import video_io
 from utils.images import list_images, natural_key, read_rgb
 
@@ -47,16 +46,6 @@ def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[n
         raise DatasetError(f"cannot decode video {path}: {video_io.last_line(e)}") from None
     finally:
         frames.close()
-
-
-def _probability(value: Any, name: str) -> float:
-    try:
-        p = float(value)
-    except (TypeError, ValueError):
-        p = math.nan
-    if not 0.0 <= p <= 1.0:
-        raise DatasetError(f"{name} must be in [0, 1], got {value!r}")
-    return p
 
 
 class VideoFolderTrain(Dataset):
@@ -93,7 +82,7 @@ class VideoFolderTrain(Dataset):
         if not self.index:
             raise DatasetError(f"{dataset_dir} yields no {window}-frame windows (expected {LAYOUT})")
         self.augment = (Augment(crop=tuple(crop_size) if crop_size else None,
-                                downscale_p=_probability(downscale_p, "downscale_p"))
+                                downscale_p=probability(downscale_p, "downscale_p"))
                         if augment else None)
         self.flow = flow
         self._estimate = None  # made on first use, in the process (loader worker) that uses it
