@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Any, Dict, Iterable
+from typing import Any, Dict, Iterable, List, Union
 
 import yaml
 
@@ -31,7 +31,11 @@ def load_config(path: str, overrides: Iterable[str] = ()) -> Dict[str, Any]:
 
 
 def apply_overrides(cfg: Dict[str, Any], overrides: Iterable[str]) -> Dict[str, Any]:
-    """Return a copy of ``cfg`` with each ``a.b.c=value`` set (intermediate dicts created)."""
+    """Return a copy of ``cfg`` with each ``a.b.c=value`` set (intermediate dicts created).
+
+    A whole-number component indexes a list, so one entry of a list of sets can be changed
+    from the command line: ``data.train.params.sets.2.repeat=4``.
+    """
     out = copy.deepcopy(cfg)
     for item in overrides:
         if "=" not in item:
@@ -42,14 +46,34 @@ def apply_overrides(cfg: Dict[str, Any], overrides: Iterable[str]) -> Dict[str, 
             raise ConfigError(f"override {item!r} has an empty key component")
         node = out
         for p in parts[:-1]:
-            nxt = node.get(p)
-            if nxt is None:
-                nxt = node[p] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"override {item!r}: {p!r} is not a section")
-            node = nxt
-        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+            node = _child(node, p, item)
+        value = yaml.safe_load(raw) if raw.strip() else None
+        if isinstance(node, list):
+            node[_index(node, parts[-1], item)] = value
+        else:
+            node[parts[-1]] = value
     return out
+
+
+def _child(node: Union[Dict[str, Any], List[Any]], part: str, item: str) -> Any:
+    """The section or list that `part` names inside `node` (a missing section is created)."""
+    if isinstance(node, list):
+        nxt = node[_index(node, part, item)]
+    else:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+    if not isinstance(nxt, (dict, list)):
+        raise ConfigError(f"override {item!r}: {part!r} is not a section")
+    return nxt
+
+
+def _index(node: List[Any], part: str, item: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        valid = f"0-{len(node) - 1}" if node else "none, it is empty"
+        raise ConfigError(f"override {item!r}: {part!r} is not an index of that list "
+                          f"(valid: {valid})")
+    return int(part)
 
 
 def save_config(cfg: Dict[str, Any], path: str) -> None:

@@ -45,8 +45,22 @@ def test_dotted_overrides_do_not_touch_the_original(published):
     assert load_config(published, ["seed=7"])["seed"] == 7
 
 
+def test_overrides_index_lists(published):
+    cfg = apply_overrides(load_config(published), ["losses.0.params.loss_weight=0.5",
+                                                   "losses.0.params.keys.1=imgt_gt",
+                                                   "losses.0.extra.x=1"])
+    assert cfg["losses"][0]["params"] == {"loss_weight": 0.5, "keys": ["imgt_pred", "imgt_gt"]}
+    assert cfg["losses"][0]["extra"] == {"x": 1}
+    with pytest.raises(ConfigError, match="none, it is empty"):
+        apply_overrides({"sets": []}, ["sets.0=1"])
+
+
 @pytest.mark.parametrize("item,msg", [("lr", "key.path=value"), ("a..b=1", "empty key"),
-                                      ("seed.x=1", "not a section")])
+                                      ("seed.x=1", "not a section"),
+                                      ("losses.1.nickname=x", r"'1' is not an index .*0-0"),
+                                      ("losses.name=x", "'name' is not an index"),
+                                      ("losses.-1=x", "'-1' is not an index"),
+                                      ("losses.0.params.keys.0.x=1", "'0' is not a section")])
 def test_bad_overrides(published, item, msg):
     with pytest.raises(ConfigError, match=msg):
         load_config(published, [item])
