@@ -69,7 +69,7 @@ def _child(node: Union[Dict[str, Any], List[Any]], part: str, item: str) -> Any:
 
 
 def _index(node: List[Any], part: str, item: str) -> int:
-    if not part.isdigit() or int(part) >= len(node):
+    if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
         valid = f"0-{len(node) - 1}" if node else "none, it is empty"
         raise ConfigError(f"override {item!r}: {part!r} is not an index of that list "
                           f"(valid: {valid})")
