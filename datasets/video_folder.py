@@ -59,6 +59,7 @@ class VideoFolderTrain(Dataset):
             raise DatasetError(f"window must be 3 (2x) or 9 (8x), got {window}")
         if flow not in (None, "dis"):
             raise DatasetError(f"flow must be null or 'dis', got {flow!r}")
+        downscale_p = probability(downscale_p, "downscale_p")
         dataset_dir = dataset_dir or default_video_dir()
         require_dir(dataset_dir, LAYOUT)
         names = list(videos) if videos else sorted(os.listdir(dataset_dir), key=natural_key)
@@ -82,8 +83,7 @@ class VideoFolderTrain(Dataset):
         if not self.index:
             raise DatasetError(f"{dataset_dir} yields no {window}-frame windows (expected {LAYOUT})")
         self.augment = (Augment(crop=tuple(crop_size) if crop_size else None,
-                                downscale_p=probability(downscale_p, "downscale_p"))
-                        if augment else None)
+                                downscale_p=downscale_p) if augment else None)
         self.flow = flow
         self._estimate = None  # made on first use, in the process (loader worker) that uses it
 
