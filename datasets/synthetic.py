@@ -17,7 +17,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import DatasetError, sample_rng, to_sample
+from datasets.common import DatasetError, probability, sample_rng, to_sample
 from utils.images import list_images, read_rgb
 
 
@@ -70,7 +70,8 @@ class SyntheticMotion(Dataset):
 
     def __init__(self, photo_dir: Optional[str] = None, length: int = 10000,
                  size: Sequence[int] = (224, 224), foreground: Sequence[int] = (1, 3),
-                 max_motion: float = 12.0, arbitrary_time: bool = False, augment: bool = True,
+                 max_motion: float = 12.0, static_background_p: float = 0.0,
+                 arbitrary_time: bool = False, augment: bool = True,
                  seed: Optional[int] = None, min_photo_side: int = 128) -> None:
         folder = photo_dir or default_photo_dir()
         if not os.path.isdir(folder):
@@ -81,6 +82,7 @@ class SyntheticMotion(Dataset):
                                f"(>= {min_photo_side} px per side)")
         self.length, self.size = int(length), (int(size[0]), int(size[1]))
         self.foreground, self.max_motion = tuple(foreground), float(max_motion)
+        self.static_background_p = probability(static_background_p, "static_background_p")
         self.arbitrary_time, self.seed = arbitrary_time, seed
         self.augment = Augment(crop=None, upscale_p=0.0) if augment else None
         self._cache: Dict[str, np.ndarray] = {}
@@ -97,7 +99,8 @@ class SyntheticMotion(Dataset):
             self._cache[path] = read_rgb(path).astype(np.float32) / 255
         return self._cache[path]
 
-    def _layer(self, rng: np.random.Generator, foreground: bool) -> Layer:
+    def _layer(self, rng: np.random.Generator, foreground: bool, still: bool = False) -> Layer:
+        """still: no motion at all, so the layer's pixels are identical in every frame."""
         tex = self._photo(rng)
         th, tw = tex.shape[:2]
         h, w = self.size
@@ -108,6 +111,8 @@ class SyntheticMotion(Dataset):
         d = rng.normal(0, 0.04 if foreground else 0.02, (2, 2)).astype(np.float32)
         speed = self.max_motion * (1.6 if foreground else 1.0)
         v = rng.uniform(-speed, speed, 2).astype(np.float32)
+        if still:
+            d, v = np.zeros_like(d), np.zeros_like(v)
         center = np.array([rng.uniform(0.3, 0.7) * tw, rng.uniform(0.3, 0.7) * th], np.float32)
         if foreground:
             c = np.array([rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h], np.float32)
@@ -119,7 +124,10 @@ class SyntheticMotion(Dataset):
 
     def __getitem__(self, i: int) -> Dict[str, object]:
         rng = sample_rng() if self.seed is None else np.random.default_rng([self.seed, i])
-        layers = [self._layer(rng, False)]
+        # a locked-off camera: real video often moves only in front of an exactly still scene
+        # (no draw at p = 0, so existing seeded sets, validation among them, stay the same)
+        still = self.static_background_p > 0 and rng.random() < self.static_background_p
+        layers = [self._layer(rng, False, still)]
         layers += [self._layer(rng, True)
                    for _ in range(int(rng.integers(self.foreground[0], self.foreground[1] + 1)))]
         t = int(rng.integers(1, 8)) / 8 if self.arbitrary_time else 0.5

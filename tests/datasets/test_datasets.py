@@ -198,6 +198,25 @@ def test_synthetic_is_deterministic_and_arbitrary_time(tmp_path):
         DATASETS.get("SyntheticMotion")(photo_dir=str(tmp_path))
 
 
+
+def test_synthetic_static_background_stays_exactly_still_behind_moving_objects():
+    def identical(ds):  # per sample: share of pixels equal in all three frames
+        return [float(((ds[i]["img0"] == ds[i]["img1"]) & (ds[i]["img0"] == ds[i]["imgt"]))
+                      .all(0).float().mean()) for i in range(len(ds))]
+
+    still = DATASETS.get("SyntheticMotion")(length=8, size=(64, 96), seed=2, static_background_p=1)
+    assert min(identical(still)) > 0.4  # the background, where no object covers it
+    assert all(float((still[i]["flow"].abs().amax(0) < 1e-3).float().mean()) > 0.4
+               for i in range(8))  # (4, H, W): zero flow to both inputs there
+    moving = DATASETS.get("SyntheticMotion")(length=8, size=(64, 96), seed=2)
+    assert np.mean(identical(moving)) < 0.15
+    unchanged = DATASETS.get("SyntheticMotion")(length=2, size=(64, 64), seed=5,
+                                                static_background_p=0.0)
+    assert torch.equal(unchanged[1]["imgt"], DATASETS.get("SyntheticMotion")(
+        length=2, size=(64, 64), seed=5)[1]["imgt"])  # seeded sets (validation) unchanged
+    with pytest.raises(DatasetError, match=r"static_background_p must be in \[0, 1\], got 2"):
+        DATASETS.get("SyntheticMotion")(static_background_p=2)
+
 def _moving_clip(path, n=5, shift=3):
     """A textured picture sliding right by `shift` pixels per frame."""
     rng = np.random.default_rng(0)
