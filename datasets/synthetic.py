@@ -1,7 +1,8 @@
 """Synthetic motion with exact ground truth, from any folder of real photos.
 
 A sample is a background and a few foreground patches (elliptic cut-outs) of photos, each
-moving with its own affine motion that is linear in time: a texture point u is on screen at
+moving with its own affine motion that is linear in time (the background, with probability
+`static_background_p`, not at all): a texture point u is on screen at
 x(tau) = (A0 + tau*D)(u - u_c) + c + tau*v. Every frame, the middle one included, is
 rendered by sampling the textures (not by interpolating frames), and the flows from time t to
 times 0 and 1 follow from the motion of the topmost layer at each pixel.

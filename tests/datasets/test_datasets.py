@@ -198,7 +198,6 @@ def test_synthetic_is_deterministic_and_arbitrary_time(tmp_path):
         DATASETS.get("SyntheticMotion")(photo_dir=str(tmp_path))
 
 
-
 def test_synthetic_static_background_stays_exactly_still_behind_moving_objects():
     def identical(ds):  # per sample: share of pixels equal in all three frames
         return [float(((ds[i]["img0"] == ds[i]["img1"]) & (ds[i]["img0"] == ds[i]["imgt"]))
@@ -216,6 +215,7 @@ def test_synthetic_static_background_stays_exactly_still_behind_moving_objects()
         length=2, size=(64, 64), seed=5)[1]["imgt"])  # seeded sets (validation) unchanged
     with pytest.raises(DatasetError, match=r"static_background_p must be in \[0, 1\], got 2"):
         DATASETS.get("SyntheticMotion")(static_background_p=2)
+
 
 def _moving_clip(path, n=5, shift=3):
     """A textured picture sliding right by `shift` pixels per frame."""
