@@ -12,8 +12,10 @@ import argparse
 import glob
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import time
 from typing import Dict, List, Optional
 
 import torch
@@ -24,6 +26,7 @@ from utils.inference import PROJECT_ROOT
 AVERAGE, DIS = "frame averaging (no network)", "DIS optical flow (no network)"
 RANDOM = "random AMT-S (no checkpoint found: for testing only)"
 MODES = ("2^n frames per pair", "target frame rate")
+KEEP_S = 3600  # results (ours and gradio's cached uploads) are deleted after an hour
 
 
 def weight_choices(folder: str = os.path.join(PROJECT_ROOT, "pretrained")) -> Dict[str, Optional[str]]:
@@ -50,12 +53,26 @@ def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[st
     if weights not in choices:
         raise DemoError(f"unknown weights {weights!r}")
     baseline = {AVERAGE: "average", DIS: "dis"}.get(weights)
+    prune(workdir)
     out = tempfile.mkdtemp(prefix="run-", dir=workdir)
     rate = dict(fps=float(fps)) if mode == MODES[1] else dict(n_iter=int(n_iter))
     summary = run(inputs, os.path.join(out, "interpolated.mp4"), checkpoint=choices[weights],
                   baseline=baseline, device="cuda" if torch.cuda.is_available() else "cpu",
                   progress=report, **rate)
     return summary.output, f"{summary.frames} frames at {summary.fps:g} fps; weights: {summary.weights}"
+
+
+def prune(workdir: str, keep_s: float = KEEP_S) -> None:
+    """Deletes the results of earlier requests older than keep_s, so a server left running
+    does not fill the disk."""
+    cutoff = time.time() - keep_s
+    for old in glob.glob(os.path.join(workdir, "run-*")):
+        if os.path.getmtime(old) < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt  # gradio then closes its server and main() cleans up
 
 
 def build_app(choices: Dict[str, Optional[str]], workdir: str):
@@ -70,7 +87,7 @@ def build_app(choices: Dict[str, Optional[str]], workdir: str):
         except DemoError as e:
             raise gr.Error(str(e)) from None
 
-    with gr.Blocks(title="AMT frame interpolation") as app:
+    with gr.Blocks(title="AMT frame interpolation", delete_cache=(KEEP_S, KEEP_S)) as app:
         gr.Markdown("# AMT frame interpolation\nDrop two images **or** a short video.")
         with gr.Row():
             image0 = gr.Image(type="filepath", label="first frame", elem_id="frame0")
@@ -101,6 +118,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ImportError:
         print('error: the web demo needs gradio: pip install -e ".[web]"', file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _stop)  # `kill`, service managers: clean up as on Ctrl-C
     workdir = tempfile.mkdtemp(prefix="amt-web-")
     try:
         app = build_app(weight_choices(), workdir)

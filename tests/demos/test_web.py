@@ -10,7 +10,7 @@ import urllib.request
 import imageio.v3 as iio
 import pytest
 
-from demos.app import AVERAGE, DIS, RANDOM, interpolate, weight_choices
+from demos.app import AVERAGE, DIS, RANDOM, interpolate, prune, weight_choices
 from demos.pipeline import DemoError
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -46,6 +46,18 @@ def test_interpolate_without_the_browser(tmp_path):
         interpolate(a, b, None, "nope.pth", "2^n frames per pair", 2, 60, choices, str(tmp_path))
 
 
+def test_prune_deletes_only_old_results(tmp_path):
+    old, new, other = tmp_path / "run-old", tmp_path / "run-new", tmp_path / "keep"
+    for d in (old, new, other):
+        d.mkdir()
+        (d / "interpolated.mp4").write_bytes(b"x")
+    hour_ago = time.time() - 3601
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    prune(str(tmp_path), keep_s=3600)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep", "run-new"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,20 +77,38 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float = 90) -> None:
     raise AssertionError(f"the app did not answer on {url} within {seconds} s")
 
 
+class Server:
+    """demos/app.py in a subprocess whose temporary files all go under `tmp`."""
+
+    def __init__(self, tmp) -> None:
+        self.tmp = tmp
+        port = _free_port()
+        env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "TMPDIR": str(tmp),
+               "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+        self.process = subprocess.Popen(
+            [sys.executable, "demos/app.py", "--port", str(port)], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def stop(self) -> int:
+        """SIGTERM, as `kill` or a service manager sends; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(timeout=30)
+
+    def leftovers(self) -> list:
+        return sorted(str(p.relative_to(self.tmp)) for p in self.tmp.rglob("*") if p.is_file())
+
+
 @pytest.fixture
-def served():
-    port = _free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen([sys.executable, "demos/app.py", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-    url = f"http://127.0.0.1:{port}/"
+def served(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("server"))
     try:
-        _wait_for(url, server)
-        yield url
+        _wait_for(server.url, server.process)
+        yield server
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 @pytest.mark.slow
@@ -91,7 +121,7 @@ def test_two_frames_in_a_headless_browser(served, tmp_path):
                                      args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
             page = browser.new_page()
-            page.goto(served)
+            page.goto(served.url)
             page.locator("#frame0 input[type=file]").set_input_files(a)
             page.locator("#frame1 input[type=file]").set_input_files(b)
             page.locator("#frame1 img").wait_for(timeout=30_000)  # both uploads shown
@@ -105,3 +135,5 @@ def test_two_frames_in_a_headless_browser(served, tmp_path):
             browser.close()
     assert src and src.split("?")[0].endswith(".mp4"), src
     assert info.startswith("5 frames"), info  # n = 2 by default: 2^2 * (2 - 1) + 1
+    # stopped with SIGTERM, the server exits cleanly and deletes the uploads and the result
+    assert served.stop() == 0 and served.leftovers() == []
