@@ -24,9 +24,9 @@ setup(
         "psutil>=5.9",
     ],
     extras_require={
-        "test": ["pytest>=7", "scikit-image>=0.20", "scikit-video>=1.1.11", "gradio>=4",
+        "test": ["pytest>=7", "scikit-image>=0.20", "scikit-video>=1.1.11", "gradio>=4.22",
                  "playwright>=1.40"],
-        "web": ["gradio>=4"],
+        "web": ["gradio>=4.22"],
     },
     entry_points={
         "console_scripts": [
