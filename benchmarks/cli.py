@@ -112,6 +112,8 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
     g.add_argument("--scale-factor", type=float, help="override the set's scale factor")
     g.add_argument("--pad-divisor", type=int, help="override the set's padding divisor")
     g.add_argument("--tta", action="store_true", help="vertical-flip test-time augmentation")
+    g.add_argument("--keep-still", action="store_true",
+                   help="copy the pixels that are identical in both inputs")
     g.add_argument("--limit", type=int, help="score only the first N samples")
     g = p.add_argument_group("data and reports")
     g.add_argument("--allow-missing", action="store_true",
@@ -162,6 +164,8 @@ def _protocol(run: Run, args: argparse.Namespace) -> Protocol:
         changes["pad_divisor"] = args.pad_divisor
     if args.tta:
         changes["tta"] = True
+    if args.keep_still:
+        changes["keep_still"] = True
     return dataclasses.replace(run.protocol, **changes)
 
 

@@ -44,6 +44,7 @@ class Protocol:
     pad_divisor: Optional[int] = 16
     scale_factor: float = 1.0
     tta: bool = False  # average with the vertically flipped prediction of flipped inputs
+    keep_still: bool = False  # copy the pixels that are identical in both inputs
     metric: str = "float"  # 'float': the published protocol; 'uint8': 8-bit-rounded prediction
     crop: Optional[Tuple[int, int]] = None  # (H, W)
 

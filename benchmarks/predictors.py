@@ -17,7 +17,7 @@ import torch
 
 from benchmarks.core import BenchmarkError, Predictor, Protocol
 from utils.checkpoint import sha256_file
-from utils.inference import Interpolator
+from utils.inference import Interpolator, keep_still
 
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
                "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -41,6 +41,13 @@ def flip_tta(predictor: Predictor) -> Predictor:
         b = img0.shape[0]
         both = predictor(torch.cat([img0, img0.flip(-2)]), torch.cat([img1, img1.flip(-2)]), times)
         return (both[:, :b] + both[:, b:].flip(-2)) / 2  # (T, B, 3, H, W)
+    return predict
+
+
+def still_copy(predictor: Predictor) -> Predictor:
+    """The prediction with every pixel that is identical in both inputs copied from them."""
+    def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
+        return keep_still(predictor(img0, img1, times), img0, img1)  # (T, B, 3, H, W)
     return predict
 
 
@@ -105,7 +112,8 @@ class Method:
 
     def predictor(self, protocol: Protocol) -> Predictor:
         predictor = self.make(protocol)
-        return flip_tta(predictor) if protocol.tta else predictor
+        predictor = flip_tta(predictor) if protocol.tta else predictor
+        return still_copy(predictor) if protocol.keep_still else predictor
 
 
 def baseline_method(name: str, dis_preset: str = "medium") -> Method:

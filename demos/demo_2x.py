@@ -35,6 +35,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--gif", action="store_true", help="also write a GIF")
     p.add_argument("--scale", type=float, default=1.0,
                    help="network resolution factor (e.g. 0.5 for 4K)")
+    p.add_argument("--keep-still", action="store_true",
+                   help="copy the pixels that are identical in both frames of a pair")
     p.add_argument("--baseline", choices=["average", "dis"],
                    help="a model-free method instead of AMT (frame averaging or DIS flow)")
     p.add_argument("--device", default="cuda" if _cuda() else "cpu")
@@ -69,7 +71,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         a.input, output_path(a.out_path, a.input, label), n_iter=a.n_iter, fps=a.fps,
         factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
         device=a.device, dtype=dtype, scale=a.scale, save_images=a.save_images, gif=a.gif,
-        scene_detect=a.scene_detect, scene_threshold=a.scene_threshold, baseline=a.baseline))
+        scene_detect=a.scene_detect, scene_threshold=a.scene_threshold, baseline=a.baseline,
+        keep_still=a.keep_still))
 
 
 if __name__ == "__main__":

@@ -64,17 +64,18 @@ class _Baseline:
 
 
 def load_interpolator(checkpoint: Optional[str], config: Optional[str], device: str,
-                      dtype: str = "fp32", scale: float = 1.0, baseline: Optional[str] = None
-                      ) -> tuple:
+                      dtype: str = "fp32", scale: float = 1.0, baseline: Optional[str] = None,
+                      keep_still: bool = False) -> tuple:
     """(Interpolator or baseline, description of the weights)."""
     if baseline:
         from benchmarks.core import BenchmarkError
-        from benchmarks.predictors import baseline_method
+        from benchmarks.predictors import baseline_method, still_copy
         try:
             method = baseline_method(baseline)
         except BenchmarkError as e:
             raise DemoError(str(e)) from None
-        return _Baseline(method.make(None)), method.info["model"]
+        predictor = method.make(None)
+        return _Baseline(still_copy(predictor) if keep_still else predictor), method.info["model"]
     if checkpoint is None and config is None and not os.path.isfile(DEFAULT_CHECKPOINT):
         model = load_model(variant="AMT-S", device=device)
         label = "randomly initialised AMT-S (no checkpoint given and none bundled: output is not meaningful)"
@@ -82,7 +83,7 @@ def load_interpolator(checkpoint: Optional[str], config: Optional[str], device: 
         model = load_model(checkpoint, config, device=device)
         label = f"{model.variant} from {model.checkpoint}" if model.checkpoint else \
             f"randomly initialised {model.variant} (config without checkpoint)"
-    ip = Interpolator(model, device, DTYPES[dtype], scale_factor=scale)
+    ip = Interpolator(model, device, DTYPES[dtype], scale_factor=scale, keep_still=keep_still)
     return ip, label
 
 
@@ -185,17 +186,18 @@ def run(inputs: Sequence[str], output: str, n_iter: int = 1, fps: Optional[float
         dtype: str = "fp32", scale: float = 1.0, save_images: bool = False, gif: bool = False,
         scene_detect: bool = True, scene_threshold: float = 0.35,
         progress: Optional[Callable[[int, int], None]] = None,
-        baseline: Optional[str] = None) -> RunSummary:
+        baseline: Optional[str] = None, keep_still: bool = False) -> RunSummary:
     """Interpolate `inputs` (a video, a glob, a folder, or 2+ images) into the MP4 `output`.
 
     The output rate is `fps`, or `factor` x the source rate, or 2^n_iter x the source rate.
     `frame_rate` (the published -r) is the rate the 2^n frames are played at; None or 0
-    keeps the source timing (source fps x 2^n; 30 fps x 2^n for images).
+    keeps the source timing (source fps x 2^n; 30 fps x 2^n for images). `keep_still` copies
+    the pixels that are identical in both frames of a pair (utils.inference.keep_still).
     """
     try:
         return _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device,
                     dtype, scale, save_images, gif, scene_detect, scene_threshold, progress,
-                    baseline)
+                    baseline, keep_still)
     except (VideoIOError, InputError, CheckpointError, ConfigError) as e:
         raise DemoError(str(e)) from None
 
@@ -221,7 +223,8 @@ def _rates(src: Source, n_iter: int, fps: Optional[float], factor: Optional[int]
 
 
 def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device, dtype,
-         scale, save_images, gif, scene_detect, scene_threshold, progress, baseline) -> RunSummary:
+         scale, save_images, gif, scene_detect, scene_threshold, progress, baseline,
+         keep_still) -> RunSummary:
     src = open_source(inputs)
     out_dir = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(out_dir):
@@ -232,7 +235,7 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
     if not os.access(out_dir, os.W_OK):
         raise DemoError(f"output folder {out_dir} is not writable")
     src_fps, out_fps, play_fps = _rates(src, n_iter, fps, factor, frame_rate)
-    ip, weights = load_interpolator(checkpoint, config, device, dtype, scale, baseline)
+    ip, weights = load_interpolator(checkpoint, config, device, dtype, scale, baseline, keep_still)
     summary = RunSummary(output, fps=float(play_fps), weights=weights,
                          times="recursive 2x (fixed-time model)" if ip.recursive else "direct t")
     if baseline and (checkpoint or config):

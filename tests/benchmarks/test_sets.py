@@ -20,7 +20,7 @@ def test_vimeo90k(tmp_path):
     assert (rec["benchmark"], rec["samples"], rec["frames"], rec["missing"]) == ("Vimeo90K", 2, 2, 0)
     assert rec["psnr"] > PERFECT and rec["ssim"] > 0.9999
     assert rec["protocol"] == {"pad_divisor": 16, "scale_factor": 1.0, "tta": False,
-                               "metric": "float", "crop": None}
+                               "keep_still": False, "metric": "float", "crop": None}
     rows = csv_rows(tmp_path / "rep", "vimeo90k")
     assert [(r["name"], float(r["t"])) for r in rows] == [("00001/0001", 0.5), ("00002/0003", 0.5)]
 

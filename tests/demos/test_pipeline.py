@@ -188,6 +188,22 @@ def test_baseline_methods_through_the_cli(tmp_path, capsys):
     assert len(frames) == 3
 
 
+def test_keep_still_copies_unchanged_pixels_into_the_saved_frames(tmp_path):
+    a, b = _frames(2)
+    b = b.copy()
+    b[:, :64] = a[:, :64]  # the left half does not change
+    paths = _pngs(tmp_path / "in", [a, b])
+    middles = {}
+    for flag in ([], ["--keep-still"]):
+        out = tmp_path / f"o{len(flag)}.mp4"
+        assert demo_2x(["-i", *paths, "-n", "1", "-o", str(out), "--save_images", *flag]) == 0
+        middle = tmp_path / f"o{len(flag)}_frames" / "0000001.png"
+        middles[bool(flag)] = cv2.imread(str(middle))[..., ::-1]
+    assert not np.array_equal(middles[False][:, :64], a[:, :64])  # the network: close, not exact
+    assert np.array_equal(middles[True][:, :64], a[:, :64])
+    assert np.array_equal(middles[True][:, 72:], middles[False][:, 72:])
+
+
 class InterruptedBlend(Blend):
     """Blends, then acts as if Ctrl-C arrived during the fourth pair."""
     calls = 0

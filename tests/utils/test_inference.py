@@ -6,7 +6,7 @@ import torch
 
 from networks import build_model
 from tests.parity import frames, load_cases, parity_weights
-from utils.inference import InputError, Interpolator, load_model, to_tensor, to_uint8
+from utils.inference import InputError, Interpolator, keep_still, load_model, to_tensor, to_uint8
 from utils.padding import InputPadder
 
 
@@ -56,6 +56,21 @@ def test_dense_model_on_unpadded_small_input_is_what_the_api_avoids(model):
     assert torch.isnan(raw).any()
     out = Interpolator(m).interpolate(torch.rand(1, 3, 96, 96), torch.rand(1, 3, 96, 96))
     assert torch.isfinite(out).all()
+
+
+def test_keep_still_copies_only_pixels_identical_in_both_inputs(model):
+    x0 = torch.rand(2, 3, 64, 80)
+    x1 = x0.clone()
+    x1[:, :, 10:30, 20:50] = torch.rand(2, 3, 20, 30)  # a moving patch
+    x1[0, 1, 40, 5] += 0.25  # one channel of one pixel changes: not still
+    plain = Interpolator(model).interpolate(x0, x1, [0.25, 0.5])
+    kept = Interpolator(model, keep_still=True).interpolate(x0, x1, [0.25, 0.5])
+    still = (x0 == x1).all(1, keepdim=True).expand_as(x0)
+    assert kept.shape == plain.shape == (2, *x0.shape)
+    assert (plain[:, still] != x0[still]).any()  # the network alone does not copy them
+    assert torch.equal(kept[:, still], x0[still].expand(2, -1))
+    assert torch.equal(kept[:, ~still], plain[:, ~still])
+    assert torch.equal(keep_still(plain[0], x0, x1), kept[0])
 
 
 def test_batching_and_times(model):
