@@ -240,6 +240,8 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
                          times="recursive 2x (fixed-time model)" if ip.recursive else "direct t")
     if baseline and (checkpoint or config):
         summary.notes.append(f"--baseline {baseline}: the checkpoint/config were not used")
+    if keep_still:
+        summary.notes.append("--keep-still: pixels identical in both frames of a pair are copied")
     n_src = src.frames if src.frames else (len(src.images) or None)
     total = int((n_src - 1) * out_fps / src_fps) + 1 if n_src else None
     frames = _background(read_frames(src))

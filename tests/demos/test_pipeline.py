@@ -188,7 +188,7 @@ def test_baseline_methods_through_the_cli(tmp_path, capsys):
     assert len(frames) == 3
 
 
-def test_keep_still_copies_unchanged_pixels_into_the_saved_frames(tmp_path):
+def test_keep_still_copies_unchanged_pixels_into_the_saved_frames(tmp_path, capsys):
     a, b = _frames(2)
     b = b.copy()
     b[:, :64] = a[:, :64]  # the left half does not change
@@ -201,6 +201,7 @@ def test_keep_still_copies_unchanged_pixels_into_the_saved_frames(tmp_path):
         middles[bool(flag)] = cv2.imread(str(middle))[..., ::-1]
     assert not np.array_equal(middles[False][:, :64], a[:, :64])  # the network: close, not exact
     assert np.array_equal(middles[True][:, :64], a[:, :64])
+    assert capsys.readouterr().out.count("note: --keep-still: pixels identical") == 1  # 2nd run
     assert np.array_equal(middles[True][:, 72:], middles[False][:, 72:])
 
 
