@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterable, List, Union
 
 import yaml
 
-from utils.atomic import atomic_open
+from utils.atomic import OutputError, atomic_open
 
 
 class ConfigError(ValueError):
@@ -96,6 +96,9 @@ def _index(node: List[Any], part: str, item: str) -> int:
 
 
 def save_config(cfg: Dict[str, Any], path: str) -> None:
-    """Write a config as YAML atomically."""
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump(cfg, f, sort_keys=False)
+    """Write a config as YAML atomically; a failure (full disk) is one ConfigError line."""
+    try:
+        with atomic_open(path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(cfg, f, sort_keys=False)
+    except OutputError as e:
+        raise ConfigError(e.strerror or str(e)) from None  # str() adds an "[Errno N]" prefix
