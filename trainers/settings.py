@@ -84,7 +84,8 @@ def _bool(x: Any) -> bool:
 
 # top-level keys that are valid although read_settings does not read them
 READ_ELSEWHERE = ("distributed",     # informational: processes come from torchrun
-                  "arbitrary_time")  # read by utils.inference from a checkpoint's config
+                  "arbitrary_time",  # read by utils.inference from a checkpoint's config
+                  "logger")          # the published configs' W&B section; TensorBoard here
 
 
 class _Tracked(Mapping):

@@ -52,7 +52,7 @@ def test_unknown_keys_are_refused_with_the_nearest_valid_one(changes, message):
 
 
 def test_informational_keys_and_unread_sections_pass():
-    s = read_settings(_cfg(distributed=True, arbitrary_time=False,
+    s = read_settings(_cfg(distributed=True, arbitrary_time=False, logger={"use_wandb": False},
                            checkpoint={"keep_every_epochs": 5}))
     assert s.keep_every_epochs == 5
 
