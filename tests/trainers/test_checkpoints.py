@@ -76,3 +76,15 @@ def test_a_full_disk_during_a_save_is_one_line_and_keeps_latest(tmp_path, monkey
     assert "no space left on device" in message and "\n" not in message
     assert os.listdir(run) == [checkpoints.LATEST]
     assert torch.load(path, weights_only=True)["iter"] == 1
+
+
+def test_an_unwritable_save_dir_is_one_line_at_the_start(tmp_path, monkeypatch):
+    import tempfile
+
+    def refuse(*args, **kwargs):  # what a folder without write permission does (tests run as root)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(TrainingError, match="permission denied") as err:
+        checkpoints.resume_path(None, None, str(tmp_path / "run"))
+    assert "\n" not in str(err.value) and "save_dir" in str(err.value)
