@@ -14,23 +14,16 @@ import cv2
 import numpy as np
 
 from benchmarks.core import Case, Result
+from utils.atomic import write_bytes
 
 STRIP_PANEL_WIDTH = 960  # 4K frames are shrunk so that a strip stays viewable
 ERROR_GAIN = 4  # error maps show |prediction - truth| x 4
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Writes to a temporary file beside `path`, then renames: never half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """utils.atomic's write into a folder made if needed: never half a file."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_bytes(path, data)
 
 
 def slug(text: str) -> str:

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 
 import torch
 
+from utils.atomic import write_text
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.inference import InputError, Interpolator, load_model
@@ -137,10 +138,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     print(format_table(report))
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-        os.replace(tmp, args.json)
+        write_text(args.json, json.dumps(report, indent=2))
     return 0
 
 

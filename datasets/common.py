@@ -2,15 +2,32 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from utils.images import ImageReadError, read_rgb
+
+MIN_CROP = 128  # the network refuses smaller training frames (its coarsest level collapses)
+CROP_MULTIPLE = 16  # and other sizes fail part way: its feature pyramids stop lining up
+
 
 class DatasetError(ValueError):
-    """A data set root that is missing or not in the expected layout."""
+    """A data set root that is missing or not in the expected layout, or a file of it that
+    cannot be read; str() is one line."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        # A DataLoader worker's error is re-raised in the main process as
+        # DatasetError("Caught DatasetError in DataLoader worker process N.\nOriginal
+        # Traceback ...\n<module>.DatasetError: <message>"): the message is the last line.
+        if text.startswith("Caught ") and "\nOriginal Traceback" in text:
+            last = text.rstrip().splitlines()[-1]
+            return last.split(": ", 1)[1] if ": " in last else last
+        return text
 
 
 def probability(value: Any, name: str) -> float:
@@ -34,6 +51,32 @@ def require_file(path: str, layout: str) -> str:
     if not os.path.isfile(path):
         raise DatasetError(f"missing file {path} (expected {layout})")
     return path
+
+
+def check_crop(crop_size: Any) -> Tuple[int, int]:
+    """`crop_size` as (height, width), or a DatasetError when the network cannot train on it."""
+    ok = (isinstance(crop_size, Sequence) and not isinstance(crop_size, str)
+          and len(crop_size) == 2
+          and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in crop_size))
+    if not ok:
+        raise DatasetError(f"crop_size must be two whole numbers [height, width], got {crop_size!r}")
+    h, w = int(crop_size[0]), int(crop_size[1])
+    if min(h, w) < MIN_CROP:
+        raise DatasetError(f"crop_size {[h, w]}: training crops must be at least "
+                           f"{MIN_CROP}x{MIN_CROP}, the smallest the network trains on")
+    if h % CROP_MULTIPLE or w % CROP_MULTIPLE:
+        raise DatasetError(f"crop_size {[h, w]}: height and width must be multiples of "
+                           f"{CROP_MULTIPLE} (e.g. {[h - h % CROP_MULTIPLE, w - w % CROP_MULTIPLE]})")
+    return h, w
+
+
+def read_frame(path: str) -> np.ndarray:
+    """read_rgb with a DatasetError, which train.py reports in one line also from a loader
+    worker."""
+    try:
+        return read_rgb(path)
+    except ImageReadError as e:
+        raise DatasetError(str(e)) from None
 
 
 def sample_rng() -> np.random.Generator:

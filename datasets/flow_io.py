@@ -6,11 +6,14 @@ import os
 
 import numpy as np
 
+from datasets.common import DatasetError
+from utils.atomic import atomic_open
+
 MAGIC = b"PIEH"  # the float 202021.25 in little-endian bytes
 MAX_SIDE = 1 << 16
 
 
-class FlowFileError(ValueError):
+class FlowFileError(DatasetError):
     """A .flo file that is missing, truncated or not a .flo file."""
 
 
@@ -38,9 +41,7 @@ def write_flo(path: str, flow: np.ndarray) -> None:
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise FlowFileError(f"flow to write must be (H, W, 2), got {flow.shape}")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         f.write(MAGIC)
         f.write(np.array([flow.shape[1], flow.shape[0]], dtype="<i4").tobytes())
         f.write(np.ascontiguousarray(flow).tobytes())
-    os.replace(tmp, path)

@@ -9,8 +9,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import DatasetError, require_dir, sample_rng, to_sample
-from utils.images import list_images, natural_key, read_rgb
+from datasets.common import DatasetError, check_crop, read_frame, require_dir, sample_rng, to_sample
+from utils.images import list_images, natural_key
 
 WINDOW = 9
 
@@ -41,7 +41,7 @@ class _Windows(Dataset):
     def __init__(self, items: List[Tuple[str, List[str]]], train: bool,
                  augment: bool, crop_size: Optional[Sequence[int]]) -> None:
         self.items, self.train = items, train
-        self.augment = Augment(crop=tuple(crop_size) if crop_size else None) if augment else None
+        self.augment = Augment(crop=check_crop(crop_size) if crop_size else None) if augment else None
 
     def __len__(self) -> int:
         return len(self.items) * (1 if self.train else WINDOW - 2)
@@ -52,7 +52,7 @@ class _Windows(Dataset):
             (video, paths), k = self.items[i], int(rng.integers(1, WINDOW - 1))
         else:
             (video, paths), k = self.items[i // (WINDOW - 2)], i % (WINDOW - 2) + 1
-        frames, t = [read_rgb(paths[0]), read_rgb(paths[k]), read_rgb(paths[-1])], k / (WINDOW - 1)
+        frames, t = [read_frame(paths[0]), read_frame(paths[k]), read_frame(paths[-1])], k / (WINDOW - 1)
         if self.augment is not None:
             frames, t, _ = self.augment(frames, t, None, rng)
         return to_sample(frames, t, name=f"{video}/{os.path.basename(paths[k])}")

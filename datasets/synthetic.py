@@ -18,8 +18,8 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import DatasetError, probability, sample_rng, to_sample
-from utils.images import list_images, read_rgb
+from datasets.common import DatasetError, probability, read_frame, sample_rng, to_sample
+from utils.images import list_images
 
 
 def default_photo_dir() -> str:
@@ -97,7 +97,7 @@ class SyntheticMotion(Dataset):
     def _photo(self, rng: np.random.Generator) -> np.ndarray:
         path = self.paths[int(rng.integers(len(self.paths)))]
         if path not in self._cache:
-            self._cache[path] = read_rgb(path).astype(np.float32) / 255
+            self._cache[path] = read_frame(path).astype(np.float32) / 255
         return self._cache[path]
 
     def _layer(self, rng: np.random.Generator, foreground: bool, still: bool = False) -> Layer:

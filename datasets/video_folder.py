@@ -18,9 +18,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import DatasetError, probability, require_dir, sample_rng, to_sample
+from datasets.common import (DatasetError, check_crop, probability, read_frame, require_dir,
+                             sample_rng, to_sample)
 from utils import video_io
-from utils.images import list_images, natural_key, read_rgb
+from utils.images import list_images, natural_key
 
 LAYOUT = "a folder of video files and/or folders of frames"
 
@@ -63,6 +64,7 @@ class VideoFolderTrain(Dataset):
         if flow not in (None, "dis"):
             raise DatasetError(f"flow must be null or 'dis', got {flow!r}")
         downscale_p = probability(downscale_p, "downscale_p")
+        crop = check_crop(crop_size) if augment and crop_size else None
         dataset_dir = dataset_dir or default_video_dir()
         require_dir(dataset_dir, LAYOUT)
         names = list(videos) if videos else sorted(os.listdir(dataset_dir), key=natural_key)
@@ -88,8 +90,7 @@ class VideoFolderTrain(Dataset):
             raise DatasetError(f"{dataset_dir} yields no {window}-frame windows"
                                f"{f' of every {frame_step} frames' if frame_step > 1 else ''}"
                                f" (expected {LAYOUT})")
-        self.augment = (Augment(crop=tuple(crop_size) if crop_size else None,
-                                downscale_p=downscale_p) if augment else None)
+        self.augment = Augment(crop=crop, downscale_p=downscale_p) if augment else None
         self.flow = flow
         self._estimate = None  # made on first use, in the process (loader worker) that uses it
 
@@ -103,7 +104,7 @@ class VideoFolderTrain(Dataset):
         k = 1 if self.window == 3 else int(rng.integers(1, self.window - 1))
         step = self.step
         picked = [frames[start], frames[start + k * step], frames[start + (self.window - 1) * step]]
-        picked = [read_rgb(f) if isinstance(f, str) else f for f in picked]
+        picked = [read_frame(f) if isinstance(f, str) else f for f in picked]
         t = k / (self.window - 1)
         if self.augment is not None:
             picked, t, _ = self.augment(picked, t, None, rng)

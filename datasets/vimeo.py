@@ -10,9 +10,9 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import DatasetError, require_dir, require_file, sample_rng, to_sample
+from datasets.common import (DatasetError, check_crop, read_frame, require_dir, require_file,
+                             sample_rng, to_sample)
 from datasets.flow_io import read_flo
-from utils.images import read_rgb
 
 LAYOUT = "sequences/<5-digit>/<4-digit>/im1.png, im2.png, im3.png and tri_{train,test}list.txt"
 
@@ -38,20 +38,34 @@ class _Vimeo90K(Dataset):
         if missing:
             raise DatasetError(f"{os.path.join(dataset_dir, 'sequences', missing[0])} has no "
                                f"im1.png (expected {LAYOUT})")
+        if flow:
+            self._check_flows()
+
+    def _flow_paths(self, sid: str) -> List[str]:
+        folder = os.path.join(self.root, "flow", sid)
+        return [os.path.join(folder, "flow_t0.flo"), os.path.join(folder, "flow_t1.flo")]
+
+    def _check_flows(self) -> None:
+        """All pseudo ground-truth flows are there, checked now (one stat per file) rather
+        than found missing hours into a run."""
+        paths = [p for sid in self.ids for p in self._flow_paths(sid)]
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            raise DatasetError(f"{len(missing)} of {len(paths)} flow files are missing, e.g. "
+                               f"{missing[0]} (expected flow/<seq>/<id>/flow_t0.flo, flow_t1.flo; "
+                               "make them with utils/flow_generation.py or set flow: false)")
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def _frames(self, sid: str) -> List[np.ndarray]:
         folder = os.path.join(self.root, "sequences", sid)
-        return [read_rgb(os.path.join(folder, n)) for n in ("im1.png", "im2.png", "im3.png")]
+        return [read_frame(os.path.join(folder, n)) for n in ("im1.png", "im2.png", "im3.png")]
 
     def _flow(self, sid: str) -> Optional[np.ndarray]:
         if not self.flow:
             return None
-        folder = os.path.join(self.root, "flow", sid)
-        return np.concatenate([read_flo(os.path.join(folder, "flow_t0.flo")),
-                               read_flo(os.path.join(folder, "flow_t1.flo"))], axis=-1)
+        return np.concatenate([read_flo(p) for p in self._flow_paths(sid)], axis=-1)
 
 
 class Vimeo90KTrain(_Vimeo90K):
@@ -60,8 +74,8 @@ class Vimeo90KTrain(_Vimeo90K):
 
     def __init__(self, dataset_dir: str, flow: bool = True, augment: bool = True,
                  crop_size: Sequence[int] = (224, 224)) -> None:
+        self.augment = Augment(crop=check_crop(crop_size)) if augment else None
         super().__init__(dataset_dir, flow)
-        self.augment = Augment(crop=tuple(crop_size)) if augment else None
 
     def __getitem__(self, i: int) -> Dict[str, object]:
         sid = self.ids[i]

@@ -5,10 +5,11 @@ never mutated (the per-rank batch size is derived, not written back).
 """
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set
 
 AMP_MODES = ("none", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -58,7 +59,7 @@ def _get(cfg: Mapping[str, Any], path: str, cast: Callable[[Any], Any], default:
         node = node.get(part) if isinstance(node, Mapping) else None
     if node is None:
         if default is None:
-            raise TrainingError(f"config is missing '{path}'")
+            raise TrainingError(f"config is missing '{path}'{_typo_hint(cfg, path)}")
         return default
     try:
         value = cast(node)
@@ -81,8 +82,90 @@ def _bool(x: Any) -> bool:
     return x
 
 
+# top-level keys that are valid although read_settings does not read them
+READ_ELSEWHERE = ("distributed",     # informational: processes come from torchrun
+                  "arbitrary_time",  # read by utils.inference from a checkpoint's config
+                  "logger")          # the published configs' W&B section; TensorBoard here
+
+
+class _Tracked(Mapping):
+    """A read-only view of a config that records every key looked up in it (nested sections
+    too), so that the keys nothing reads (typos) can be told from the valid ones without a
+    second list of keys to keep in step with the reading code."""
+
+    def __init__(self, data: Mapping[str, Any], path: str = "",
+                 seen: Optional[Dict[str, Set[str]]] = None) -> None:
+        self.data, self.path = data, path
+        self.seen: Dict[str, Set[str]] = {} if seen is None else seen  # section -> keys read
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.setdefault(self.path, set()).add(key)
+        value = self.data[key]
+        return _Tracked(value, f"{self.path}{key}.", self.seen) if isinstance(value, Mapping) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return repr(self.data)
+
+
+def _typo_hint(cfg: Mapping[str, Any], path: str) -> str:
+    """' (found 'epoch': a typo?)' when the section of a missing key has a key close to it."""
+    *parents, last = path.split(".")
+    node: Any = cfg
+    for part in parents:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    if not isinstance(node, Mapping):
+        return ""
+    close = difflib.get_close_matches(last, [str(k) for k in node if k != last], n=1)
+    return f" (found '{'.'.join([*parents, close[0]])}': a typo?)" if close else ""
+
+
+def refuse_unknown_keys(cfg: Mapping[str, Any], seen: Mapping[str, Set[str]]) -> None:
+    """Raise for the first key of a section that the settings read from but that nothing
+    reads: such a key (`lrr: 1e-4`) would otherwise be ignored without a word."""
+    for section, read in sorted(seen.items()):
+        node: Any = cfg
+        for part in section.split(".")[:-1]:
+            node = node.get(part)
+        valid = sorted(read | set(READ_ELSEWHERE if section == "" else ()))
+        for key in node:
+            if key in valid:
+                continue
+            close = difflib.get_close_matches(str(key), valid, n=1)
+            hint = (f"; did you mean '{section}{close[0]}'?" if close
+                    else f" (valid: {', '.join(section + v for v in valid)})")
+            raise TrainingError(f"unknown config key '{section}{key}'{hint}")
+
+
+def _check_network(section: Any) -> None:
+    """Build the network on the meta device (no memory, no weights), so that an unknown
+    variant or parameter is one line now rather than a traceback once the trainer builds it."""
+    import torch
+    from networks import build_model
+    try:
+        with torch.device("meta"):
+            build_model(section)
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        reason = e.args[0] if e.args else type(e).__name__
+        raise TrainingError(f"config 'network' cannot be built: {reason}") from None
+
+
 def read_settings(cfg: Mapping[str, Any]) -> TrainSettings:
-    """TrainSettings from a config in the published layout (plus this project's extras)."""
+    """TrainSettings from a config in the published layout (plus this project's extras);
+    unknown keys of the sections read here and an unbuildable network are refused."""
+    view = _Tracked(cfg)
+    settings = _read(view)
+    refuse_unknown_keys(cfg, view.seen)
+    _check_network(cfg["network"])
+    return settings
+
+
+def _read(cfg: Mapping[str, Any]) -> TrainSettings:
     pos, nonneg = (lambda v: v > 0), (lambda v: v >= 0)
     finite_pos = lambda v: math.isfinite(v) and v > 0  # noqa: E731
     ckpt = cfg.get("checkpoint") or {}
@@ -120,7 +203,8 @@ def read_settings(cfg: Mapping[str, Any]) -> TrainSettings:
             raise TrainingError(f"config is missing '{name}'")
     for name in ("train", "val"):
         if not isinstance((cfg.get("data") or {}).get(name), Mapping):
-            raise TrainingError(f"config is missing the 'data.{name}' data set section")
+            raise TrainingError(f"config is missing the 'data.{name}' data set section"
+                                f"{_typo_hint(cfg, f'data.{name}')}")
     return s
 
 

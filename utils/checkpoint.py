@@ -4,29 +4,51 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import zipfile
-from typing import Any, Dict, Mapping, Set, Tuple
+from typing import Any, Dict, Mapping, Optional, Set, Tuple
 
 import torch
 
 from networks.amt import AMT, VARIANTS
+from utils.atomic import OutputError, atomic_open, describe_os_error, write_text
 
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, of an unknown layout or of the wrong variant."""
 
 
+def _os_error_in(e: BaseException) -> Optional[OSError]:
+    """The OSError behind an exception, if any (torch wraps failed writes in RuntimeErrors)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, OSError):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def save_atomic(obj: Any, path: str) -> None:
-    """torch.save to a temporary file beside `path`, then rename: a crash never leaves half a file."""
+    """torch.save through utils.atomic: a crash or a full disk never leaves half a file, and
+    the previous file stays. Raises OutputError with a one-line cause."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
     try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise OutputError(e.errno, f"cannot write {path}: {describe_os_error(e)}") from None
+    try:
+        # an open file rather than a path: torch then surfaces the OSError (e.g. ENOSPC)
+        # instead of its own "file write failed" RuntimeErrors
+        with atomic_open(path, "wb") as f:
+            torch.save(obj, f)
+    except OutputError:
+        raise
+    except RuntimeError as e:
+        cause = _os_error_in(e)
+        if cause is None:
+            raise
+        raise OutputError(cause.errno, f"cannot write {path}: {describe_os_error(cause)}") from None
 
 
 def sha256_file(path: str) -> str:
@@ -54,10 +76,7 @@ def verify_sha256(path: str) -> None:
 def write_sha256(path: str) -> str:
     """Writes `path.sha256` in `sha256sum` format; returns the digest."""
     digest = sha256_file(path)
-    tmp = f"{path}.sha256.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{digest}  {os.path.basename(path)}\n")
-    os.replace(tmp, path + ".sha256")
+    write_text(path + ".sha256", f"{digest}  {os.path.basename(path)}\n")
     return digest
 
 
@@ -71,12 +90,40 @@ def read_checkpoint(path: str) -> Dict[str, Any]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError,
             OSError, AttributeError, TypeError, IndexError, KeyError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint "
-                              f"(truncated or another format?): {reason[:200]}") from None
+        raise CheckpointError(_unreadable(path, e)) from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint dict")
     return dict(obj)
+
+
+_CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x1f\x7f]+")
+# torch's refusal names the offending global after this; the rest of its text is advice to
+# load with weights_only=False, which would run whatever code the file holds
+_REFUSED_GLOBAL = re.compile(r"WeightsUnpickler error:\s*([^.]*)")
+
+
+def _clean(text: str) -> str:
+    """One printable line: terminal escapes and control characters become single spaces."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def _unreadable(path: str, e: BaseException) -> str:
+    text = str(e)
+    if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in text:
+        found = _REFUSED_GLOBAL.search(text)
+        detail = f" ({_clean(found.group(1))[:200]})" if found else ""
+        return (f"{path} holds Python objects besides tensors and plain values{detail}; "
+                "it is not loaded, since unpickling them could run any code")
+    reason = _clean(text.strip().splitlines()[0]) if text.strip() else type(e).__name__
+    return f"{path} is not a readable PyTorch checkpoint (truncated or another format?): {reason[:200]}"
+
+
+def first_non_finite(state_dict: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """The name of the first floating-point tensor holding a NaN or an infinity, else None."""
+    for key, value in state_dict.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return key
+    return None
 
 
 def extract_state_dict(obj: Mapping[str, Any], path: str = "checkpoint") -> Dict[str, torch.Tensor]:
@@ -91,6 +138,11 @@ def extract_state_dict(obj: Mapping[str, Any], path: str = "checkpoint") -> Dict
                                   f"(not a model state dict)")
         key = key[len("module."):] if key.startswith("module.") else key
         out[key] = value.float() if value.is_floating_point() else value
+    bad = first_non_finite(out)
+    if bad is not None:
+        # such weights make every output pixel NaN (black frames) without any error
+        raise CheckpointError(f"{path} holds non-finite weights (NaN or inf), first in {bad!r}: "
+                              "the run that wrote it diverged; use an earlier checkpoint")
     return out
 
 

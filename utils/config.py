@@ -11,6 +11,8 @@ from typing import Any, Dict, Iterable, List, Union
 
 import yaml
 
+from utils.atomic import OutputError, atomic_open
+
 
 class ConfigError(ValueError):
     """A config file that is missing, unreadable or malformed."""
@@ -24,7 +26,12 @@ def load_config(path: str, overrides: Iterable[str] = ()) -> Dict[str, Any]:
         with open(path, "r", encoding="utf-8") as f:
             cfg = yaml.safe_load(f)
     except yaml.YAMLError as e:
-        raise ConfigError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise ConfigError(f"config {path} is not valid YAML: {_yaml_reason(e)}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config {path} is not UTF-8 text (byte {e.start} is "
+                          f"{e.object[e.start]:#04x}); save it as UTF-8") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"config {path} must be a mapping at top level")
     return apply_overrides(cfg, overrides)
@@ -47,12 +54,24 @@ def apply_overrides(cfg: Dict[str, Any], overrides: Iterable[str]) -> Dict[str, 
         node = out
         for p in parts[:-1]:
             node = _child(node, p, item)
-        value = yaml.safe_load(raw) if raw.strip() else None
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as e:  # also python/... tags, which safe_load refuses to build
+            raise ConfigError(f"override {item!r} is not valid YAML: {_yaml_reason(e)} "
+                              "(quote a string value)") from None
         if isinstance(node, list):
             node[_index(node, parts[-1], item)] = value
         else:
             node[parts[-1]] = value
     return out
+
+
+def _yaml_reason(e: yaml.YAMLError) -> str:
+    """PyYAML's cause in one line, with the line and column where it has them."""
+    problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
+    mark = getattr(e, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
 
 
 def _child(node: Union[Dict[str, Any], List[Any]], part: str, item: str) -> Any:
@@ -77,8 +96,9 @@ def _index(node: List[Any], part: str, item: str) -> int:
 
 
 def save_config(cfg: Dict[str, Any], path: str) -> None:
-    """Write a config as YAML atomically."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml.safe_dump(cfg, f, sort_keys=False)
-    os.replace(tmp, path)
+    """Write a config as YAML atomically; a failure (full disk) is one ConfigError line."""
+    try:
+        with atomic_open(path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(cfg, f, sort_keys=False)
+    except OutputError as e:
+        raise ConfigError(e.strerror or str(e)) from None  # str() adds an "[Errno N]" prefix

@@ -6,18 +6,25 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from typing import Any, Dict, List, Optional
 
 import torch
 
+from utils.atomic import OutputError, same_file
 from utils.checkpoint import (CheckpointError, extract_state_dict, infer_variant, read_checkpoint,
                               save_atomic, write_sha256)
 
 
 def export(src: str, dst: str, half: bool = True) -> Dict[str, Any]:
-    """Writes `dst` (+ `dst.sha256`); returns its metadata."""
+    """Writes `dst` (+ `dst.sha256`) atomically; returns its metadata. Refuses a `dst` that
+    is `src` (also through a link): the training checkpoint would be lost for good."""
+    for out in (dst, dst + ".sha256"):
+        if same_file(out, src):
+            raise OutputError(errno.EEXIST, f"the output is the input: {out} is {src}, which the "
+                                            "export would replace; choose another output file")
     raw = read_checkpoint(src)
     state = extract_state_dict(raw, src)
     variant = infer_variant(state, src)
@@ -40,8 +47,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = p.parse_args(argv)
     try:
         meta = export(args.src, args.dst, half=not args.fp32)
-    except (CheckpointError, OSError) as e:
+    except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # OutputError among them; str() would add an "[Errno N]" prefix
+        print(f"error: {e.strerror or e}", file=sys.stderr)
         return 2
     size = os.path.getsize(args.dst) / 2 ** 20
     print(f"wrote {args.dst} ({size:.1f} MiB, {meta['variant']}, {meta['iterations']} iterations), "

@@ -9,7 +9,7 @@ import numbers
 import os
 from fractions import Fraction
 from contextlib import nullcontext
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -107,6 +107,10 @@ class Interpolator:
                  max_depth: int = 6, keep_still: bool = False) -> None:
         if dtype not in (torch.float32, torch.float16, torch.bfloat16):
             raise InputError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
+        scale_factor = _check_scale(scale_factor)
+        _check_pad_divisor(pad_divisor)
+        if not _is_whole(max_depth) or max_depth < 1:
+            raise InputError(f"max_depth must be a whole number >= 1, got {max_depth!r}")
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = model.to(self.device).eval()
         self.dtype, self.max_batch = dtype, max(1, int(max_batch))
@@ -130,8 +134,12 @@ class Interpolator:
                     ) -> torch.Tensor:
         """img0, img1: (B, 3, H, W) floats in [0, 1]. A number t gives (B, 3, H, W); a sequence
         of T times gives (T, B, 3, H, W). Float32 output on the input's device."""
+        t = _as_number(t)  # a 0-d tensor or array is one time: no time axis in the output
         times = _check_times(t)
         _check_frames(img0, img1)
+        if scale_factor is not None:
+            scale_factor = _check_scale(scale_factor)
+        _check_pad_divisor(pad_divisor)
         s = float(self.scale_factor if scale_factor is None else scale_factor)
         divisor = pad_divisor or self.pad_divisor or _pad_divisor(s)
         padder = InputPadder(img0.shape[-2:], divisor, math.ceil(MIN_NET_SIZE / s))
@@ -195,26 +203,100 @@ def _dyadic(t: float, max_depth: int) -> Fraction:
     return min(max(best, Fraction(1, 2 ** max_depth)), 1 - Fraction(1, 2 ** max_depth))
 
 
+def _as_number(x: Any) -> Any:
+    """A 0-d tensor or array (what indexing or a reduction gives) as a Python number;
+    anything else unchanged."""
+    if (torch.is_tensor(x) or isinstance(x, np.ndarray)) and x.ndim == 0:
+        return x.item()
+    return x
+
+
+def _is_whole(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _check_scale(scale_factor: Any) -> float:
+    s = _as_number(scale_factor)
+    if isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(s) or s <= 0:
+        raise InputError(f"scale_factor must be a positive number (e.g. 1, 0.5, 0.25), "
+                         f"got {scale_factor!r}")
+    return float(s)
+
+
+def _check_pad_divisor(pad_divisor: Any) -> None:
+    # 0 has always meant "from the scale factor", as None does
+    if pad_divisor is not None and (not _is_whole(pad_divisor) or pad_divisor < 0):
+        raise InputError(f"pad_divisor must be a whole number >= 1 (or None), got {pad_divisor!r}")
+
+
 def _check_times(t: Times) -> List[float]:
-    times = [t] if isinstance(t, numbers.Real) else list(t)
+    t = _as_number(t)
+    what = "t must be a number or a sequence of numbers strictly between 0 and 1"
+    if isinstance(t, numbers.Real):
+        times = [t]
+    elif (isinstance(t, (str, bytes, Mapping)) or not isinstance(t, Iterable)
+          or ((torch.is_tensor(t) or isinstance(t, np.ndarray)) and t.ndim != 1)):
+        shape = f" of shape {tuple(t.shape)}" if hasattr(t, "shape") else ""
+        raise InputError(f"{what}, got {type(t).__name__}{shape} {_short(t)}")
+    else:
+        times = [_as_number(tt) for tt in t]
     if not times:
         raise InputError("no target time given")
     for tt in times:
-        if not isinstance(tt, numbers.Real) or not math.isfinite(tt) or not 0 < tt < 1:
+        if isinstance(tt, bool) or not isinstance(tt, numbers.Real):
+            raise InputError(f"{what}, got {type(tt).__name__} {_short(tt)} among them")
+        if not math.isfinite(tt) or not 0 < tt < 1:
             raise InputError(f"target time t must lie strictly between 0 and 1, got {tt!r}")
     return [float(tt) for tt in times]
+
+
+def _short(x: Any) -> str:
+    text = " ".join(repr(x).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+RANGE_TOLERANCE = 1e-3  # resampling and colour conversion overshoot [0, 1] by rounding errors
+
+
+def _range_problem(lo: float, hi: float) -> Optional[str]:
+    """Why float pixel values from `lo` to `hi` are not frames in [0, 1], with the likely fix."""
+    if lo >= -RANGE_TOLERANCE and hi <= 1 + RANGE_TOLERANCE:
+        return None
+    if hi > 1.5:
+        fix = " - divide by 255"
+    elif lo >= -1 - RANGE_TOLERANCE and lo < -RANGE_TOLERANCE:
+        fix = " - frames in [-1, 1]? map them with (x + 1) / 2"
+    else:
+        fix = ""
+    return f"float images must be in [0, 1]; got min {lo:.4g}, max {hi:.4g}{fix}"
 
 
 def _check_frames(img0: torch.Tensor, img1: torch.Tensor) -> None:
     for name, x in (("img0", img0), ("img1", img1)):
         if not torch.is_tensor(x) or x.dim() != 4:
-            raise InputError(f"{name} must be a (B, 3, H, W) tensor")
+            got = f"a {x.dim()}-d tensor" if torch.is_tensor(x) else f"a {type(x).__name__}"
+            raise InputError(f"{name} must be a (B, 3, H, W) tensor, got {got} "
+                             "(utils.inference.to_tensor makes one from an image)")
         if x.shape[1] != 3:
             raise InputError(f"{name} has {x.shape[1]} channels; RGB (3) is required")
         if x.numel() == 0:
             raise InputError(f"{name} is empty (shape {tuple(x.shape)})")
+        if not x.is_floating_point():
+            # uint8 frames come out white, as values up to 255 saturate a model that expects 1
+            raise InputError(f"{name} is {x.dtype}; frames must be float in [0, 1] "
+                             "(divide 8-bit frames by 255)")
     if img0.shape != img1.shape:
         raise InputError(f"frame sizes differ: {tuple(img0.shape)} vs {tuple(img1.shape)}")
+    for name, x in (("img0", img0), ("img1", img1)):
+        lo, hi = (float(v) for v in torch.stack(torch.aminmax(x)).tolist())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            # one NaN or inf spreads through the correlation volume to every output pixel
+            where = (~torch.isfinite(x)).nonzero()[0].tolist()
+            raise InputError(f"{name} holds a non-finite value (NaN or inf) at (batch, channel, "
+                             f"y, x) = {tuple(where)}; it would make every output pixel NaN")
+        problem = _range_problem(lo, hi)
+        if problem:
+            raise InputError(f"{name}: {problem}")
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -232,15 +314,27 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(img.astype(np.float32) / 65535)
     elif np.issubdtype(img.dtype, np.floating):
         x = torch.from_numpy(img.astype(np.float32))
+        lo, hi = float(x.min()), float(x.max())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise InputError("image holds non-finite values (NaN or inf)")
+        problem = _range_problem(lo, hi)
+        if problem:
+            raise InputError(problem.replace(f"min {lo:.4g}, max", "max") if lo >= 0 else problem)
     else:
-        raise InputError(f"unsupported image dtype {img.dtype}")
+        raise InputError(f"unsupported image dtype {img.dtype} (uint8, uint16 or float in [0, 1])")
     return x.permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """(3, H, W) or (1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8, rounded."""
+    if not torch.is_tensor(x) or x.dim() not in (3, 4) or x.shape[-3] != 3:
+        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+        raise InputError(f"to_uint8 takes a (3, H, W) or (1, 3, H, W) tensor, got {shape}")
     if x.dim() == 4:
         if x.shape[0] != 1:
             raise InputError(f"to_uint8 takes one image, got a batch of {x.shape[0]}")
         x = x[0]
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise InputError("to_uint8: the image holds non-finite values (NaN or inf), which "
+                         "would come out black")
     return (x.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()

@@ -26,10 +26,10 @@ def vimeo(tmp_path):
     ids = ["00001/0001", "00001/0002"]
     for n, sid in enumerate(ids):
         for k in (1, 2, 3):
-            _png(tmp_path / "sequences" / sid / f"im{k}.png", 10 * n + k)
+            _png(tmp_path / "sequences" / sid / f"im{k}.png", 10 * n + k, (128, 160))
         rng = np.random.default_rng(n)
-        write_flo(str(tmp_path / "flow" / sid / "flow_t0.flo"), rng.normal(size=(64, 64, 2)))
-        write_flo(str(tmp_path / "flow" / sid / "flow_t1.flo"), rng.normal(size=(64, 64, 2)))
+        write_flo(str(tmp_path / "flow" / sid / "flow_t0.flo"), rng.normal(size=(128, 160, 2)))
+        write_flo(str(tmp_path / "flow" / sid / "flow_t1.flo"), rng.normal(size=(128, 160, 2)))
     (tmp_path / "tri_trainlist.txt").write_text("\n".join(ids) + "\n\n")
     (tmp_path / "tri_testlist.txt").write_text(ids[1] + "\n")
     return tmp_path
@@ -54,15 +54,15 @@ def test_flo_round_trip_and_errors(tmp_path):
 
 def test_vimeo_train_and_test(vimeo):
     train = build_from_cfg({"name": "datasets.vimeo_datasets.Vimeo90K_Train_Dataset",
-                            "params": {"dataset_dir": str(vimeo), "crop_size": [32, 48]}}, DATASETS)
+                            "params": {"dataset_dir": str(vimeo), "crop_size": [128, 144]}}, DATASETS)
     assert len(train) == 2
     s = train[0]
-    assert s["img0"].shape == (3, 32, 48) and s["flow"].shape == (4, 32, 48)
+    assert s["img0"].shape == (3, 128, 144) and s["flow"].shape == (4, 128, 144)
     assert float(s["embt"]) == 0.5
     test = DATASETS.get("Vimeo90K_Test_Dataset")(str(vimeo))
     assert len(test) == 1 and test[0]["name"] == "00001/0002"
     s = test[0]
-    assert s["imgt"].shape == (3, 64, 64)
+    assert s["imgt"].shape == (3, 128, 160)
     assert abs(s["img0"][0, 10, 10].item() - 11 / 255) < 1e-6  # im1 of sample 2
     assert abs(s["imgt"][0, 10, 10].item() - 12 / 255) < 1e-6
 
@@ -78,10 +78,10 @@ def test_vimeo_layout_errors(tmp_path, vimeo):
         DATASETS.get("Vimeo90KTest")(str(vimeo))
 
 
-def _video_folders(root, videos, frames):
+def _video_folders(root, videos, frames, size=(64, 64)):
     for v in videos:
         for f in range(frames):
-            _png(root / v / f"{f:05d}.png", f)
+            _png(root / v / f"{f:05d}.png", f, size)
 
 
 def test_gopro_windows_and_times(tmp_path):
@@ -93,8 +93,8 @@ def test_gopro_windows_and_times(tmp_path):
     assert s["img0"][0, 5, 5].item() == pytest.approx(8 / 255)
     assert s["imgt"][0, 5, 5].item() == pytest.approx(11 / 255)
     assert s["img1"][0, 5, 5].item() == pytest.approx(16 / 255)
-    _video_folders(tmp_path / "train", ["a"], 9)
-    train = DATASETS.get("GoProTrain")(str(tmp_path), crop_size=[32, 32])
+    _video_folders(tmp_path / "train", ["a"], 9, (128, 128))
+    train = DATASETS.get("GoProTrain")(str(tmp_path), crop_size=[128, 128])
     for i in range(8):
         torch.manual_seed(i)
         s = train[0]
@@ -116,13 +116,13 @@ def test_adobe_takes_every_tenth_sorted_video(tmp_path):
 
 
 def test_video_folder_from_a_video_and_a_frame_folder(tmp_path):
-    frames = [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(6)]
+    frames = [np.full((128, 160, 3), 20 * i, np.uint8) for i in range(6)]
     iio.imwrite(tmp_path / "clip.mp4", np.stack(frames), fps=10, codec="libx264", plugin="FFMPEG")
-    _video_folders(tmp_path, ["shots"], 5)
-    ds = DATASETS.get("VideoFolderTrain")(str(tmp_path), crop_size=[32, 32], frame_range=[0, 4])
+    _video_folders(tmp_path, ["shots"], 5, (128, 144))
+    ds = DATASETS.get("VideoFolderTrain")(str(tmp_path), crop_size=[128, 128], frame_range=[0, 4])
     assert len(ds) == 2 + 2  # 4 frames of each -> 2 triplets each
     s = ds[0]
-    assert s["img0"].shape == (3, 32, 32) and float(s["embt"]) == 0.5
+    assert s["img0"].shape == (3, 128, 128) and float(s["embt"]) == 0.5
     with pytest.raises(DatasetError, match="windows"):
         DATASETS.get("VideoFolderTrain")(str(tmp_path), frame_range=[0, 2])
 
@@ -260,14 +260,15 @@ def test_video_folder_dis_pseudo_flow_points_at_the_neighbours(tmp_path):
 
 def test_mixed_concatenates_with_repeats_and_names_bad_parts(tmp_path):
     _moving_clip(tmp_path / "slide.mp4")
+    # uncropped (the clip is smaller than the smallest training crop), as large as the clip
     video = {"name": "VideoFolderTrain", "params": {"dataset_dir": str(tmp_path), "flow": "dis",
-                                                    "crop_size": [64, 64]}}
-    synthetic = {"name": "SyntheticMotion", "params": {"length": 4, "size": [64, 64]}}
+                                                    "augment": False}}
+    synthetic = {"name": "SyntheticMotion", "params": {"length": 4, "size": [96, 128]}}
     ds = build_from_cfg({"name": "Mixed", "params": {"sets": [synthetic, {**video, "repeat": 2}]}},
                         DATASETS)
     assert len(ds) == 4 + 2 * 3
     batch = torch.utils.data.default_collate([ds[0], ds[5]])  # the parts stack together
-    assert batch["flow"].shape == (2, 4, 64, 64)
+    assert batch["flow"].shape == (2, 4, 96, 128)
     assert ds[9]["name"].startswith("slide.mp4/")
     with pytest.raises(DatasetError, match=r"sets\[1\].*Nope"):
         build_from_cfg({"name": "Mixed", "params": {"sets": [synthetic, {"name": "Nope"}]}}, DATASETS)

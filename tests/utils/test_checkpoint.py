@@ -102,3 +102,83 @@ def test_save_atomic_leaves_no_temporary(tmp_path):
     assert os.listdir(tmp_path / "sub") == ["x.pth"]
     assert torch.load(path, weights_only=True)["a"].sum() == 0
     assert len(sha256_file(path)) == 64
+
+
+def test_save_atomic_writes_through_the_shared_atomic_writer(tmp_path, monkeypatch):
+    """The temporary name carries utils.atomic's tag and pid, so remove_orphans finds it."""
+    from utils import atomic
+    seen = []
+    real_save = torch.save
+
+    def spy(obj, f, *args, **kwargs):
+        seen.append(os.path.basename(getattr(f, "name", f)))
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", spy)
+    save_atomic({"a": torch.ones(2)}, str(tmp_path / "latest.pth"))
+    assert len(seen) == 1 and f"{atomic.TMP_TAG}{os.getpid()}-" in seen[0]
+    assert os.listdir(tmp_path) == ["latest.pth"]
+
+
+def _full_disk(monkeypatch, folder):
+    """Every temporary file of utils.atomic in `folder` is a link to /dev/full: a write to it
+    fails with ENOSPC, as on a full disk."""
+    from utils import atomic
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    real = atomic.temp_name
+
+    def to_dev_full(target, directory=False):
+        path = real(target, directory)
+        os.remove(path)
+        os.symlink("/dev/full", path)
+        return path
+
+    monkeypatch.setattr(atomic, "temp_name", to_dev_full)
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
+    from utils.atomic import OutputError
+    path = str(tmp_path / "latest.pth")
+    save_atomic({"a": torch.zeros(2)}, path)
+    _full_disk(monkeypatch, tmp_path)
+    with pytest.raises(OutputError) as err:
+        save_atomic({"a": torch.ones(100000)}, path)
+    message = str(err.value)
+    assert "no space left on device" in message and path in message and "\n" not in message
+    assert os.listdir(tmp_path) == ["latest.pth"]
+    assert torch.load(path, weights_only=True)["a"].sum() == 0
+
+
+def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, small_sd):
+    sd = {k: v.clone() for k, v in small_sd.items()}
+    bad = next(k for k, v in sd.items() if v.is_floating_point() and v.numel() > 1)
+    sd[bad][0] = float("nan")
+    path = str(tmp_path / "nan.pth")
+    torch.save({"state_dict": sd}, path)
+    with pytest.raises(CheckpointError, match=f"non-finite.*{bad}"):
+        load_state_dict(path)
+    with pytest.raises(CheckpointError, match=f"non-finite.*{bad}"):
+        load_model(path)
+
+
+def test_a_refused_pickle_is_one_clean_line_without_torchs_advice(tmp_path):
+    unsafe = str(tmp_path / "unsafe.pth")
+    torch.save({"state_dict": {"a": object()}}, unsafe)
+    with pytest.raises(CheckpointError) as err:
+        load_state_dict(unsafe)
+    message = str(err.value)
+    assert unsafe in message and "Python objects" in message
+    assert "weights_only" not in message and "truncated" not in message
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in message), repr(message)
+
+
+def test_write_sha256_goes_through_the_atomic_writer(tmp_path, monkeypatch):
+    from utils import atomic
+    from utils.checkpoint import write_sha256
+    path = str(tmp_path / "w.pth")
+    save_atomic({"a": torch.ones(2)}, path)
+    _full_disk(monkeypatch, tmp_path)
+    with pytest.raises(atomic.OutputError, match="no space left on device"):
+        write_sha256(path)
+    assert sorted(os.listdir(tmp_path)) == ["w.pth"]

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from networks import build_model
@@ -103,3 +105,55 @@ def test_registry_and_builder():
         build_from_cfg({"params": {}}, reg)
     with pytest.raises(KeyError, match="twice"):
         reg.add("Thing", object)
+
+
+@pytest.mark.parametrize("item, msg", [
+    ("lr=[1", r"override 'lr=\[1' is not valid YAML"),
+    ("lr=!!python/object:os.system", "override 'lr=!!python/object:os.system' is not valid YAML"),
+    ("lr={a: 1", "is not valid YAML"),
+])
+def test_override_values_that_are_not_safe_yaml_are_one_line(published, item, msg):
+    with pytest.raises(ConfigError, match=msg) as err:
+        load_config(published, [item])
+    assert "\n" not in str(err.value)
+
+
+def test_a_config_that_is_not_utf8_or_not_a_file_is_one_line(tmp_path):
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("exp_name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8 text") as err:
+        load_config(str(latin))
+    assert "\n" not in str(err.value) and str(latin) in str(err.value)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(str(tmp_path))
+
+
+def test_save_config_goes_through_the_atomic_writer(tmp_path, monkeypatch):
+    from utils import atomic
+    names = []
+    real = atomic.temp_name
+    monkeypatch.setattr(atomic, "temp_name", lambda t, d=False: names.append(t) or real(t, d))
+    out = tmp_path / "config.yaml"
+    save_config({"lr": 1e-4}, str(out))
+    assert len(names) == 1 and os.listdir(tmp_path) == ["config.yaml"]
+    assert load_config(str(out)) == {"lr": 1e-4}
+
+
+def test_a_config_that_cannot_be_written_is_one_config_error_line(tmp_path, monkeypatch):
+    from utils import atomic
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    real = atomic.temp_name
+
+    def to_dev_full(target, directory=False):  # as on a full disk
+        tmp = real(target, directory)
+        os.remove(tmp)
+        os.symlink("/dev/full", tmp)
+        return tmp
+
+    monkeypatch.setattr(atomic, "temp_name", to_dev_full)
+    out = tmp_path / "config.yaml"
+    with pytest.raises(ConfigError, match="no space left on device") as err:
+        save_config({"lr": 1e-4, "blob": "x" * 100000}, str(out))
+    assert "\n" not in str(err.value) and "Errno" not in str(err.value)
+    assert os.listdir(tmp_path) == []

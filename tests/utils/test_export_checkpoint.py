@@ -1,3 +1,4 @@
+import os
 import subprocess
 
 import pytest
@@ -50,3 +51,42 @@ def test_bad_source_is_one_line(tmp_path, capsys):
     assert main([str(tmp_path / "none.pth"), str(tmp_path / "x.pth")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: checkpoint not found") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink"])
+def test_exporting_onto_the_source_is_refused_before_reading(trained_file, tmp_path, capsys, how):
+    _, src = trained_file
+    before = src.read_bytes()
+    dst = tmp_path / "alias.pth"
+    if how == "same":
+        dst = src
+    elif how == "symlink":
+        dst.symlink_to(src)
+    else:
+        os.link(src, dst)
+    assert main([str(src), str(dst)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the output is the input") and err.count("\n") == 1, err
+    assert src.read_bytes() == before
+    assert not (tmp_path / "latest.pth.sha256").exists()
+
+
+def test_an_export_that_fails_leaves_no_partial_file(trained_file, tmp_path, capsys, monkeypatch):
+    from utils import atomic
+    _, src = trained_file
+    dst = tmp_path / "out.pth"
+    dst.write_bytes(b"previous export")
+    real = atomic.temp_name
+
+    def to_dev_full(target, directory=False):
+        tmp = real(target, directory)
+        os.remove(tmp)
+        os.symlink("/dev/full", tmp)
+        return tmp
+
+    monkeypatch.setattr(atomic, "temp_name", to_dev_full)
+    assert main([str(src), str(dst)]) == 2
+    err = capsys.readouterr().err
+    assert "no space left on device" in err and err.count("\n") == 1 and "Errno" not in err, err
+    assert dst.read_bytes() == b"previous export"
+    assert sorted(os.listdir(tmp_path)) == ["latest.pth", "out.pth"]
