@@ -12,7 +12,7 @@ setup(
     packages=find_packages(include=[p + suffix for p in PACKAGES for suffix in ("", ".*")]),
     py_modules=["train"],
     install_requires=[
-        "torch>=2.1",
+        "torch>=2.6",  # torch.nn.utils.get_total_norm and clip_grads_with_norm_ (the trainer)
         "torchvision>=0.16",
         "numpy>=1.23",
         "opencv-python-headless>=4.7",

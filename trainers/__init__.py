@@ -12,7 +12,8 @@ __all__ = ["Trainer", "TrainingError", "TrainSettings", "read_settings", "run"]
 
 def run(cfg: Mapping[str, Any], resume: Optional[str] = None) -> Dict[str, float]:
     """Train `cfg` to its last epoch in this process (one of torchrun's, or alone)."""
-    world = init_world(str(cfg.get("device", "auto")))
+    s = read_settings(cfg)  # the process-group options, and bad configs fail before joining
+    world = init_world(s.device, s.dist_timeout_s, s.dist_backend)
     try:
         return Trainer(cfg, world, resume).fit()
     finally:

@@ -3,14 +3,16 @@ mid-epoch.
 
 Every sample's augmentation is drawn from RNGs seeded by (run seed, epoch, index), so a
 sample looks the same whichever process or loader worker makes it, and a resumed run sees
-exactly the batches the interrupted one would have seen.
+exactly the batches the interrupted one would have seen. The sampler hands the epoch to the
+data set with every index, so loader workers may live across epochs (persistent_workers).
 """
 from __future__ import annotations
 
 import itertools
 import random
-from typing import Any, Dict, Iterator, Mapping, Optional
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
@@ -30,8 +32,10 @@ class SeededSamples(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> Dict[str, Any]:
-        s = sample_seed(self.seed, self.epoch, index)
+    def __getitem__(self, key: Union[int, Tuple[int, int]]) -> Dict[str, Any]:
+        """`key`: an index (of the current `epoch`) or an (epoch, index) pair."""
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        s = sample_seed(self.seed, epoch, index)
         py, npy = random.getstate(), np.random.get_state()
         try:
             with torch.random.fork_rng(devices=[]):
@@ -58,8 +62,10 @@ class ResumableSampler(DistributedSampler):
         self.set_epoch(epoch)
         self.start = start
 
-    def __iter__(self) -> Iterator[int]:
-        return itertools.islice(super().__iter__(), self.start, None)
+    def __iter__(self) -> Iterator[Tuple[int, int]]:
+        """(epoch, index) pairs: a worker started in an earlier epoch still draws this one's."""
+        epoch = self.epoch
+        return ((epoch, i) for i in itertools.islice(super().__iter__(), self.start, None))
 
     def __len__(self) -> int:
         return self.num_samples - self.start
@@ -80,6 +86,18 @@ def build_dataset(section: Mapping[str, Any], what: str) -> Dataset:
     return dataset
 
 
+def worker_init(worker_id: int) -> None:
+    """Each loader worker decodes and warps with one OpenCV thread: the workers already use
+    the cores, and OpenCV's own pool per worker would oversubscribe them."""
+    cv2.setNumThreads(1)
+
+
+def _loader_options(world: World, workers: int) -> Dict[str, Any]:
+    return {"num_workers": workers, "pin_memory": world.device.type == "cuda",
+            "persistent_workers": workers > 0,
+            "worker_init_fn": worker_init if workers > 0 else None}
+
+
 def train_loader(dataset: SeededSamples, world: World, batch: int, workers: int,
                  generator: torch.Generator) -> DataLoader:
     """Per-process loader of `batch` samples; its sampler is a ResumableSampler."""
@@ -87,10 +105,8 @@ def train_loader(dataset: SeededSamples, world: World, batch: int, workers: int,
     if sampler.num_samples < batch:
         raise TrainingError(f"the training set ({len(dataset)} samples) is smaller than one "
                             f"global batch ({batch * world.size})")
-    # Workers are not persistent: each epoch's workers get the current epoch of the wrapper.
-    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers,
-                      drop_last=True, pin_memory=world.device.type == "cuda",
-                      generator=generator, persistent_workers=False)
+    return DataLoader(dataset, batch_size=batch, sampler=sampler, drop_last=True,
+                      generator=generator, **_loader_options(world, workers))
 
 
 def val_loader(dataset: Dataset, world: World, batch: int, workers: int) -> Optional[DataLoader]:
@@ -99,4 +115,4 @@ def val_loader(dataset: Dataset, world: World, batch: int, workers: int) -> Opti
     share = Subset(dataset, range(world.rank, len(dataset), world.size))
     if len(share) == 0:
         return None
-    return DataLoader(share, batch_size=batch, shuffle=False, num_workers=workers)
+    return DataLoader(share, batch_size=batch, shuffle=False, **_loader_options(world, workers))

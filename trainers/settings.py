@@ -13,6 +13,8 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set
 
 AMP_MODES = ("none", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
+DIST_BACKENDS = ("auto", "nccl", "gloo")
+AUTO_WORKERS_CAP = 8  # loader processes per training process beyond which a step waits on the GPU, not the data
 
 
 class TrainingError(ValueError):
@@ -30,15 +32,18 @@ class TrainSettings:
     weight_decay: float
     eval_interval: int           # epochs between validations (0: never)
     batch_size: int              # global: split across processes
-    num_workers: int             # per process
+    num_workers: Optional[int]   # per process; None: 'auto' (see auto_workers)
     val_batch_size: int          # global
-    val_num_workers: int
+    val_num_workers: Optional[int]
     resume_state: Optional[str]
     init_weights: Optional[str]  # network weights a fresh run starts from (fine-tuning)
     amp: str                     # 'none' | 'bf16' | 'fp16'
     grad_clip: float             # max global grad norm, 0: off
     deterministic: bool
     device: str                  # 'auto' | 'cpu' | 'cuda'
+    dist_backend: str            # 'auto' (NCCL on GPUs, Gloo on CPU) | 'nccl' | 'gloo'
+    dist_timeout_s: float        # longest wait on the other processes before an error
+    tf32: bool                   # TF32 matmuls and convolutions on Ampere and later GPUs
     log_interval: int            # iterations between log lines / scalars
     image_interval: int          # iterations between image grids (0: off)
     max_nonfinite: int           # consecutive non-finite steps that stop the run
@@ -60,7 +65,7 @@ def _get(cfg: Mapping[str, Any], path: str, cast: Callable[[Any], Any], default:
     if node is None:
         if default is None:
             raise TrainingError(f"config is missing '{path}'{_typo_hint(cfg, path)}")
-        return default
+        return cast(default)
     try:
         value = cast(node)
     except (TypeError, ValueError):
@@ -74,6 +79,19 @@ def _int(x: Any) -> int:
     if isinstance(x, bool) or float(x) != int(float(x)):
         raise ValueError(x)
     return int(float(x))
+
+
+def _workers(x: Any) -> Optional[int]:
+    """A loader worker count or 'auto' (None)."""
+    if x == "auto":
+        return None
+    n = _int(x)
+    if n < 0:
+        raise ValueError(x)
+    return n
+
+
+_workers.__name__ = "worker count (an integer >= 0 or 'auto')"
 
 
 def _bool(x: Any) -> bool:
@@ -178,9 +196,9 @@ def _read(cfg: Mapping[str, Any]) -> TrainSettings:
         weight_decay=_get(cfg, "weight_decay", float, 0.0, lambda v: 0 <= v < math.inf, ">= 0"),
         eval_interval=_get(cfg, "eval_interval", _int, 1, nonneg, ">= 0"),
         batch_size=_get(cfg, "data.train_loader.batch_size", _int, None, pos, "> 0"),
-        num_workers=_get(cfg, "data.train_loader.num_workers", _int, 0, nonneg, ">= 0"),
+        num_workers=_get(cfg, "data.train_loader.num_workers", _workers, "auto"),
         val_batch_size=_get(cfg, "data.val_loader.batch_size", _int, 1, pos, "> 0"),
-        val_num_workers=_get(cfg, "data.val_loader.num_workers", _int, 0, nonneg, ">= 0"),
+        val_num_workers=_get(cfg, "data.val_loader.num_workers", _workers, 0),
         resume_state=str(resume) if resume else None,
         init_weights=str(init) if init else None,
         amp=_get(cfg, "amp", lambda v: str(v).lower(), "none", lambda v: v in AMP_MODES,
@@ -188,6 +206,10 @@ def _read(cfg: Mapping[str, Any]) -> TrainSettings:
         grad_clip=_get(cfg, "grad_clip", float, 0.0, lambda v: 0 <= v < math.inf, ">= 0"),
         deterministic=_get(cfg, "deterministic", _bool, False),
         device=_get(cfg, "device", str, "auto", lambda v: v in DEVICES, f"one of {', '.join(DEVICES)}"),
+        dist_backend=_get(cfg, "dist_backend", str, "auto", lambda v: v in DIST_BACKENDS,
+                          f"one of {', '.join(DIST_BACKENDS)}"),
+        dist_timeout_s=_get(cfg, "dist_timeout_s", float, 600.0, finite_pos, "a positive number"),
+        tf32=_get(cfg, "tf32", _bool, False),
         log_interval=_get(cfg, "log_interval", _int, 100, pos, "> 0"),
         image_interval=_get(cfg, "image_interval", _int, 0, nonneg, ">= 0"),
         max_nonfinite=_get(cfg, "max_nonfinite", _int, 10, pos, "> 0"),
@@ -206,6 +228,13 @@ def _read(cfg: Mapping[str, Any]) -> TrainSettings:
             raise TrainingError(f"config is missing the 'data.{name}' data set section"
                                 f"{_typo_hint(cfg, f'data.{name}')}")
     return s
+
+
+def auto_workers(cpu_count: Optional[int], local_size: int) -> int:
+    """Loader workers per process for 'auto': this machine's cores shared by its training
+    processes, at most AUTO_WORKERS_CAP; 0 (load in the training process) when there are
+    fewer cores than processes."""
+    return min(AUTO_WORKERS_CAP, (cpu_count or 1) // max(1, local_size))
 
 
 def per_rank(global_batch: int, world_size: int, what: str = "data.train_loader.batch_size") -> int:

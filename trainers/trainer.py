@@ -18,20 +18,79 @@ from losses import build_losses, compute_losses
 from networks import build_model
 from trainers import checkpoints
 from trainers.data import SeededSamples, build_dataset, train_loader, val_loader
-from trainers.distributed import World, all_gather_objects, all_reduce_sum, barrier
+from trainers.distributed import (World, all_gather_objects, all_reduce_sum, barrier,
+                                  broadcast_object)
 from trainers.logger import RunLog, sample_grid
 from trainers.rng import capture_rng, restore_rng, seed_everything
 from trainers.schedule import cosine_lr
-from trainers.settings import TrainingError, per_rank, read_settings
+from trainers.settings import TrainSettings, TrainingError, auto_workers, per_rank, read_settings
 from utils.checkpoint import CheckpointError, describe_mismatch, load_state_dict, mismatched_names
 from utils.config import save_config
 from utils.inference import Interpolator, _is_arbitrary_time
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# cuBLAS picks reproducible reductions only with a fixed workspace (CUDA's documented value)
+CUBLAS_DETERMINISTIC = ":4096:8"
 
 
 def _to_device(batch: Mapping[str, Any], device: torch.device) -> Dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def _local_resume_decision(resume: Optional[str], s: TrainSettings) -> Optional[str]:
+    """The checkpoint to continue from as this process's disk sees it (None: fresh start);
+    raises when a fresh start would overwrite an existing run."""
+    path = checkpoints.resume_path(resume, s.resume_state, s.run_dir)
+    if path is None and os.path.isfile(checkpoints.latest_path(s.run_dir)):
+        raise TrainingError(f"{s.run_dir} already holds a run; continue it with "
+                            "--resume auto or choose another exp_name/save_dir")
+    return path
+
+
+def agreed_resume_path(resume: Optional[str], s: TrainSettings, world: World) -> Optional[str]:
+    """Rank 0 (the one process that writes checkpoints) decides what the run continues from,
+    or that it must not start; every process follows, and all fail together when some cannot
+    read the file rank 0 named (save_dir must be one folder that every node sees)."""
+    decision: Dict[str, Optional[str]] = {"path": None, "error": None}
+    if world.is_main:
+        try:
+            decision["path"] = _local_resume_decision(resume, s)
+        except TrainingError as e:
+            decision["error"] = str(e)
+    decision = broadcast_object(decision, world)
+    if decision["error"]:
+        raise TrainingError(decision["error"])
+    path = decision["path"]
+    if path is None:
+        return None
+    seen = all_gather_objects(os.path.isfile(path), world)
+    blind = [rank for rank, ok in enumerate(seen) if not ok]
+    if blind:
+        raise TrainingError(f"rank 0 resumes from {path}, but process(es) of rank "
+                            f"{', '.join(map(str, blind))} cannot see that file: save_dir must be "
+                            "a folder shared by every node (only rank 0 writes checkpoints)")
+    return path
+
+
+def configure_cuda_numerics(deterministic: bool, tf32: bool) -> List[str]:
+    """Reproducibility and TF32 switches, set before the first CUDA kernel; returns the
+    lines to log."""
+    notes = []
+    if deterministic:
+        current = os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
+        if current not in (":4096:8", ":16:8"):
+            notes.append(f"note: CUBLAS_WORKSPACE_CONFIG={current} is kept; deterministic "
+                         f"cuBLAS needs {CUBLAS_DETERMINISTIC} (or :16:8)")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    else:
+        torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    notes.append(f"tf32 {'on' if tf32 else 'off'} for matmuls and convolutions, deterministic "
+                 f"{'on' if deterministic else 'off'}")
+    return notes
 
 
 class Trainer:
@@ -46,11 +105,8 @@ class Trainer:
         self.s = s = read_settings(self.cfg)
         self.world = world
         self.run_dir = s.run_dir
-        ckpt_path = checkpoints.resume_path(resume, s.resume_state, self.run_dir)
-        if ckpt_path is None and os.path.isfile(checkpoints.latest_path(self.run_dir)):
-            raise TrainingError(f"{self.run_dir} already holds a run; continue it with "
-                                "--resume auto or choose another exp_name/save_dir")
-        self._configure_determinism()
+        ckpt_path = agreed_resume_path(resume, s, world)
+        notes = configure_cuda_numerics(s.deterministic, s.tf32)
         seed_everything(s.seed)  # the same initial weights on every process
         self.net = build_model(self.cfg["network"]).to(world.device).train()
         self.losses = build_losses(self.cfg["losses"])
@@ -58,18 +114,24 @@ class Trainer:
         self.train_set = SeededSamples(build_dataset(self.cfg["data"]["train"], "train"), s.seed)
         self.val_set = SeededSamples(build_dataset(self.cfg["data"]["val"], "val"), s.seed)
         self.generator = torch.Generator().manual_seed(s.seed + world.rank)
-        self.loader = train_loader(self.train_set, world, self.batch, s.num_workers, self.generator)
+        workers, val_workers = (auto_workers(os.cpu_count(), world.local_size) if n is None else n
+                                for n in (s.num_workers, s.val_num_workers))
+        self.loader = train_loader(self.train_set, world, self.batch, workers, self.generator)
         self.val_loader = val_loader(self.val_set, world, max(1, s.val_batch_size // world.size),
-                                     s.val_num_workers)
+                                     val_workers)
         self.iters_per_epoch = self.loader.sampler.num_samples // self.batch
         self.total_iters = s.epochs * self.iters_per_epoch
         self.optim = torch.optim.AdamW(self.net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
         self.scaler = torch.amp.GradScaler(world.device.type, enabled=s.amp == "fp16")
-        self.model = (DistributedDataParallel(self.net, device_ids=[world.local_rank]
+        self.model = (DistributedDataParallel(self.net, device_ids=[world.device.index]
                                               if world.device.type == "cuda" else None)
                       if world.size > 1 else self.net)
         self.iter, self.best_psnr, self.bad_run = 0, -math.inf, 0
         self.log = RunLog(self.run_dir, world.is_main, s.tensorboard)
+        for line in [*notes, f"data loader workers per process: {workers} (train), "
+                             f"{val_workers} (val)",
+                     f"correlation: corr_mode {self.net.corr_mode}"]:
+            self.log.info(line, echo=False)
         try:
             if ckpt_path:
                 self._load(ckpt_path)
@@ -84,14 +146,6 @@ class Trainer:
             save_config(self.cfg, os.path.join(self.run_dir, "config.yaml"))
 
     # ---- set-up -------------------------------------------------------------------------
-    def _configure_determinism(self) -> None:
-        if self.s.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.benchmark = False
-            torch.backends.cudnn.deterministic = True
-        else:
-            torch.backends.cudnn.benchmark = True
-
     def _load_network(self, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
         """Strict load, with the names or shapes that differ when it does not fit."""
         own = {k: tuple(v.shape) for k, v in self.net.state_dict().items()}
@@ -194,7 +248,7 @@ class Trainer:
         # one collective for the logged values and the skip decision, so all processes agree
         values = torch.stack([total.detach(), *(t.detach() for t in terms.values())]).double()
         flag = (~torch.isfinite(values)).any().double().reshape(1)
-        stats = all_reduce_sum(torch.cat([values, flag]).cpu(), self.world)
+        stats = all_reduce_sum(torch.cat([values, flag]), self.world).cpu()
         if stats[-1] > 0:
             self.optim.zero_grad(set_to_none=True)
             return None
@@ -300,7 +354,6 @@ class Trainer:
         last = {}
         tick, ticks = time.perf_counter(), 0
         for epoch in range(self.iter // ipe, s.epochs):
-            self.train_set.epoch = epoch
             self.loader.sampler.set_position(epoch, (self.iter - epoch * ipe) * self.batch)
             for batch in self.loader:
                 stats = self._step(batch)

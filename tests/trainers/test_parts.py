@@ -1,5 +1,6 @@
 """The trainer's parts on their own: settings, schedule, RNG states, samplers, resume paths."""
 import math
+import os
 import random
 
 import numpy as np
@@ -151,3 +152,111 @@ def test_resume_path_choices(tmp_path):
 
 def test_schedule_total_zero_is_safe():
     assert math.isfinite(cosine_lr(0, 0, 1e-3, 1e-4))
+
+
+def test_gpu_settings_defaults_and_checks():
+    s = read_settings(_cfg())
+    assert (s.dist_timeout_s, s.dist_backend, s.tf32) == (600.0, "auto", False)
+    assert s.num_workers is None and s.val_num_workers == 0   # 'auto' / the published 0
+    loaders = {"batch_size": 4, "num_workers": "auto"}
+    s = read_settings(_cfg(dist_timeout_s="30", tf32=True, dist_backend="gloo",
+                           data={**BASE["data"], "train_loader": {**loaders, "num_workers": 6},
+                                 "val_loader": loaders}))
+    assert (s.dist_timeout_s, s.tf32, s.dist_backend, s.num_workers, s.val_num_workers) == \
+        (30.0, True, "gloo", 6, None)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"dist_timeout_s": 0}, "'dist_timeout_s' = 0: must be a positive number"),
+    ({"dist_backend": "mpi"}, "must be one of auto, nccl, gloo"),
+    ({"tf32": "on"}, "'tf32' = 'on' is not a valid _bool"),
+    ({"data": {**BASE["data"], "train_loader": {"batch_size": 2, "num_workers": -1}}},
+     r"'data.train_loader.num_workers' = -1 is not a valid worker count \(an integer >= 0 or 'auto'\)"),
+    ({"data": {**BASE["data"], "train_loader": {"batch_size": 2, "num_workers": "many"}}},
+     "is not a valid worker count"),
+])
+def test_bad_gpu_settings_raise_one_line(changes, message):
+    with pytest.raises(TrainingError, match=message):
+        read_settings(_cfg(**changes))
+
+
+@pytest.mark.parametrize("cpus, local_size, expected", [
+    (64, 8, 8),     # 8 GPUs on a 64-core node
+    (32, 8, 4),
+    (128, 1, 8),    # capped: more workers than this do not make one GPU faster
+    (2, 1, 2),
+    (4, 8, 0),      # fewer cores than processes: load in the training process
+    (None, 1, 1),   # os.cpu_count() may not know
+])
+def test_auto_workers(cpus, local_size, expected):
+    from trainers.settings import auto_workers
+    assert auto_workers(cpus, local_size) == expected
+
+
+@pytest.fixture
+def _restore_numerics():
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+             torch.backends.cudnn.deterministic, torch.backends.cuda.matmul.allow_tf32,
+             torch.backends.cudnn.allow_tf32)
+    yield
+    torch.use_deterministic_algorithms(saved[0])
+    (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
+     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) = saved[1:]
+
+
+def test_deterministic_runs_fix_the_cublas_workspace(monkeypatch, _restore_numerics):
+    from trainers.trainer import configure_cuda_numerics
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    notes = configure_cuda_numerics(deterministic=True, tf32=False)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    assert torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.benchmark
+    assert notes == ["tf32 off for matmuls and convolutions, deterministic on"]
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":0:0")      # the user's own: kept, noted
+    notes = configure_cuda_numerics(deterministic=True, tf32=False)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":0:0"
+    assert "CUBLAS_WORKSPACE_CONFIG=:0:0 is kept" in notes[0]
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG")
+    configure_cuda_numerics(deterministic=False, tf32=False)
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ           # only deterministic runs pay
+
+
+@pytest.mark.parametrize("tf32", [True, False])
+def test_tf32_follows_the_config(tf32, _restore_numerics):
+    from trainers.trainer import configure_cuda_numerics
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = not tf32
+    notes = configure_cuda_numerics(deterministic=False, tf32=tf32)
+    assert torch.backends.cuda.matmul.allow_tf32 is tf32 and torch.backends.cudnn.allow_tf32 is tf32
+    assert notes == [f"tf32 {'on' if tf32 else 'off'} for matmuls and convolutions, deterministic off"]
+
+
+class _WorkerFacts(Dataset):
+    """An augmentation draw and the OpenCV thread count of whoever makes the item."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        import cv2
+        return torch.tensor([float(np.random.rand()), float(cv2.getNumThreads())])
+
+
+def _epochs_of_draws(workers):
+    from trainers.data import train_loader
+    ds = SeededSamples(_WorkerFacts(), seed=3)
+    loader = train_loader(ds, _world(0, 1), 2, workers, torch.Generator().manual_seed(0))
+    epochs = []
+    for epoch in range(2):
+        loader.sampler.set_position(epoch, 0)
+        epochs.append(torch.cat(list(loader)))
+    return loader, epochs
+
+
+def test_persistent_workers_draw_each_epochs_augmentation_with_one_cv2_thread():
+    loader, (first, second) = _epochs_of_draws(workers=1)
+    assert loader.persistent_workers
+    _, (first_in_process, second_in_process) = _epochs_of_draws(workers=0)
+    # the workers outlive epoch 0, yet epoch 1 draws its own samples, as without workers
+    assert torch.equal(first[:, 0], first_in_process[:, 0])
+    assert torch.equal(second[:, 0], second_in_process[:, 0])
+    assert not torch.equal(first[:, 0], second[:, 0])
+    assert first[:, 1].eq(1).all() and second[:, 1].eq(1).all()

@@ -246,3 +246,13 @@ def test_two_torchrun_processes_match_one_process(tmp_path):
     assert "2 process(es)" in log_lines(run_dir(two), "training AMT-S")[0]
     p2, p1 = (log_lines(run_dir(c), "val PSNR")[0].split("val PSNR ")[1].split()[0] for c in (two, one))
     assert float(p2) == pytest.approx(float(p1), abs=1e-2)
+
+
+def test_the_log_says_how_the_run_computes(trained):
+    """Correlation mode, TF32, determinism and loader workers: what decides speed and
+    reproducibility on a GPU is in the log from the first lines on."""
+    cfg, _ = trained
+    run = run_dir(cfg)
+    assert log_lines(run, "correlation: corr_mode auto")
+    assert log_lines(run, "tf32 off for matmuls and convolutions, deterministic off")
+    assert log_lines(run, "data loader workers per process: 0 (train), 0 (val)")
