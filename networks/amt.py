@@ -13,6 +13,7 @@ from networks.blocks.encoders import ContextPyramid, CorrEncoder, conv_prelu
 from networks.blocks.ops import (coords_grid, resize, resize_rows, resize_to, row_bands, rowwise,
                                 source_rows, warp)
 from networks.blocks.update import UpdateBlock
+from networks.plan import CPU_PLAN, ExecutionPlan, free_memory_bytes, plan_for
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class PairFeatures:
     corr_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     coord: torch.Tensor         # (B, 2, h, w) pixel grid at 1/8
     scale_factor: float
+    plan: ExecutionPlan = CPU_PLAN  # how decode bands the tail
 
 
 class AMT(nn.Module):
@@ -77,6 +79,9 @@ class AMT(nn.Module):
             raise ValueError(f"{self.variant} has num_flows={v.num_flows}, config says {num_flows}")
         self.radius, self.levels, self.num_flows = corr_radius, corr_lvls, v.num_flows
         self.corr_mode = corr_mode
+        # None: each pair gets plan_for(its device, the free memory, its size); set a plan to
+        # fix the choices (tests, benchmarks).
+        self.plan: Optional[ExecutionPlan] = None
         c1, c2, c3, c4 = v.channels
         corr_channels = 2 * corr_lvls * (2 * corr_radius + 1) ** 2
 
@@ -138,8 +143,25 @@ class AMT(nn.Module):
             flow1 = flow1 + delta_flow[:, 2:4]
         return ft, flow0, flow1
 
-    def encode(self, img0: torch.Tensor, img1: torch.Tensor, scale_factor: float = 1.0) -> PairFeatures:
-        """Everything that does not depend on t: run once per frame pair, decode at many t."""
+    def execution_plan(self, img0: torch.Tensor, scale_factor: float = 1.0) -> ExecutionPlan:
+        """`self.plan`, or the plan for frames like img0 (B, 3, H, W) on their device now
+        (the correlation's itemsize is autocast's when autocast is on)."""
+        if self.plan is not None:
+            return self.plan
+        device = img0.device
+        itemsize = img0.element_size()
+        if device.type in ("cpu", "cuda") and torch.is_autocast_enabled(device.type):
+            itemsize = torch.empty((), dtype=torch.get_autocast_dtype(device.type)).element_size()
+        v = VARIANTS[self.variant]
+        return plan_for(device.type, free_memory_bytes(device), tuple(img0.shape[-2:]), img0.shape[0],
+                        itemsize, scale_factor, v.num_flows, v.channels[0],
+                        training=self.training and torch.is_grad_enabled())
+
+    def encode(self, img0: torch.Tensor, img1: torch.Tensor, scale_factor: float = 1.0,
+               plan: Optional[ExecutionPlan] = None) -> PairFeatures:
+        """Everything that does not depend on t: run once per frame pair, decode at many t.
+        plan: how to execute (None: `execution_plan(img0, scale_factor)`)."""
+        plan = plan if plan is not None else self.execution_plan(img0, scale_factor)
         b, _, full_h, full_w = img0.shape
         mean = torch.cat([img0, img1], dim=2).mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
         img0, img1 = img0 - mean, img1 - mean
@@ -149,10 +171,10 @@ class AMT(nn.Module):
         # Instance norm is per sample, so encoding the frames one by one gives the same
         # features as a stacked batch with half the peak memory.
         fmap0, fmap1 = self.feat_encoder(net0), self.feat_encoder(net1)
-        corr_fn = build_corr(fmap0, fmap1, self.levels, self.radius, self.corr_mode)
+        corr_fn = build_corr(fmap0, fmap1, self.levels, self.radius, self.corr_mode, plan)
         coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device)
         return PairFeatures(img0, img1, mean, self.encoder(net0), self.encoder(net1), corr_fn,
-                            coord, scale_factor)
+                            coord, scale_factor, plan)
 
     def _check_trainable_size(self, size: Sequence[int]) -> None:
         """Smaller frames leave a 1-pixel coarsest correlation level: the forward pass runs
@@ -183,14 +205,14 @@ class AMT(nn.Module):
         s = feats.scale_factor
         if not self.training:
             return {"imgt_pred": self._banded_tail(feats, ft, flow0, flow1)}
-        flow0, flow1, mask, res = self.decoder1(ft, f0[0], f1[0], flow0, flow1)
+        band_pixels = feats.plan.band_pixels
+        flow0, flow1, mask, res = self.decoder1(ft, f0[0], f1[0], flow0, flow1, band_pixels)
         if s != 1:
             size = (full_h, full_w)
             flow0, flow1 = resize_to(flow0, size) * (1.0 / s), resize_to(flow1, size) * (1.0 / s)
             mask, res = resize_to(mask, size), resize_to(res, size)
-        imgt = self._combine(img0, feats.img1, flow0, flow1, mask, res, feats.mean)
-        if not self.training:
-            return {"imgt_pred": imgt}
+        imgt = self._combine(img0, feats.img1, flow0, flow1, mask, res, feats.mean,
+                             band_pixels=band_pixels)
         n = self.num_flows
         return {
             "imgt_pred": imgt,
@@ -220,16 +242,22 @@ class AMT(nn.Module):
         img0 = feats.img0
         b, _, h, w = img0.shape
         imgt = img0.new_empty(b, 3, h, w)
-        for top, bottom, lo, hi in row_bands(h, w, self._comb_halo):
-            fields = self._fields_band(feats, ft, flow0, flow1, lo, hi)
-            band = self._combine(img0, feats.img1, *fields, feats.mean, top=lo)
+        # The bands warp the whole 1/2-resolution features in float32: under autocast they
+        # are cast once here, not in every band.
+        halves = (feats.f0[0].float(), feats.f1[0].float())
+        for top, bottom, lo, hi in row_bands(h, w, self._comb_halo, feats.plan.band_pixels):
+            fields = self._fields_band(feats, halves, ft, flow0, flow1, lo, hi)
+            # A band is already the tile: comb_block runs once on it, not in sub-bands.
+            band = self._combine(img0, feats.img1, *fields, feats.mean, top=lo, band_pixels=None)
             imgt[..., top:bottom, :] = band[..., top - lo:bottom - lo, :]
         return imgt
 
-    def _fields_band(self, feats: PairFeatures, ft: torch.Tensor, flow0: torch.Tensor,
-                     flow1: torch.Tensor, lo: int, hi: int) -> Tuple[torch.Tensor, ...]:
-        """decoder1's flows, masks and residuals for full-resolution rows [lo, hi)."""
-        args = (ft, feats.f0[0], feats.f1[0], flow0, flow1)
+    def _fields_band(self, feats: PairFeatures, halves: Tuple[torch.Tensor, torch.Tensor],
+                     ft: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor, lo: int, hi: int
+                     ) -> Tuple[torch.Tensor, ...]:
+        """decoder1's flows, masks and residuals for full-resolution rows [lo, hi); halves:
+        the float32 1/2-resolution features of both frames."""
+        args = (ft, *halves, flow0, flow1)
         s = feats.scale_factor
         if s == 1:
             return self.decoder1.band(*args, lo, hi)
@@ -240,8 +268,9 @@ class AMT(nn.Module):
 
     def _combine(self, img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor,
                  flow1: torch.Tensor, mask: torch.Tensor, res: torch.Tensor, mean: torch.Tensor,
-                 top: int = 0) -> torch.Tensor:
-        """Blend the N warped candidates and refine them with comb_block.
+                 top: int = 0, band_pixels: Optional[int] = None) -> torch.Tensor:
+        """Blend the N warped candidates and refine them with comb_block (in row bands of
+        about band_pixels pixels; None: at once).
 
         flow0 .. res cover rows [top, top + h) of the frames.  -> (B, 3, h, W)
         """
@@ -255,6 +284,6 @@ class AMT(nn.Module):
                          + mean + res[:, 3 * k:3 * k + 3])
         stacked = torch.cat(cands, dim=1)  # (B, 3N, H, W)
         del cands
-        refined = rowwise(self.comb_block, stacked, halo=self._comb_halo)
+        refined = rowwise(self.comb_block, stacked, self._comb_halo, band_pixels)
         imgt = stacked.reshape(b, n, 3, h, w).mean(dim=1) + refined
         return imgt.clamp(0, 1)

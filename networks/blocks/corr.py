@@ -19,14 +19,10 @@ from typing import List, Literal
 import torch
 import torch.nn.functional as F
 
+from networks.plan import CPU_PLAN, ExecutionPlan, dense_volume_bytes
+
 CorrMode = Literal["auto", "dense", "ondemand"]
 CORR_MODES = ("auto", "dense", "ondemand")
-
-# 'auto' uses the dense volume while both volumes (with pyramids and the transposed copy)
-# stay under this many bytes; measured in benchmarks/speed_parameters.py.
-DENSE_BUDGET_BYTES = 256 * 2 ** 20
-# Rows of gathered features per on-demand chunk: bounds the lookup's scratch memory.
-GATHER_CHUNK_BYTES = 32 * 2 ** 20
 
 
 def _pool_pyramid(x: torch.Tensor, levels: int) -> List[torch.Tensor]:
@@ -69,16 +65,29 @@ class DenseCorr:
             # the inference API pads inputs so that never happens).
             gx = 2 * pts[..., 0] / (wl - 1) - 1
             gy = 2 * pts[..., 1] / (hl - 1) - 1
-            s = F.grid_sample(corr, torch.stack([gx, gy], -1), align_corners=True)
+            s = _sample(corr, torch.stack([gx, gy], -1))
             out.append(s.reshape(b, h, w, -1))
         return torch.cat(out, dim=-1).permute(0, 3, 1, 2)  # (B, L*(2r+1)^2, h, w)
+
+
+def _sample(corr: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Bilinear window reads of a volume (BN, 1, h, w) at a float32 grid (BN, k, k, 2).
+
+    Autocast runs grid_sample in float32, which would copy a half-precision volume to float32
+    at every lookup (the whole volume, 12 times per pair): a low-precision volume is sampled
+    in its own dtype instead, with autocast off so that nothing is promoted."""
+    if corr.dtype == grid.dtype:
+        return F.grid_sample(corr, grid, align_corners=True)
+    with torch.autocast(corr.device.type, enabled=False):
+        return F.grid_sample(corr, grid.to(corr.dtype), align_corners=True)
 
 
 class OnDemandCorr:
     """Computes lookups from (pooled) features without the (h*w)^2 volume."""
 
-    def __init__(self, fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int) -> None:
-        self.radius = radius
+    def __init__(self, fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int,
+                 chunk_bytes: int = CPU_PLAN.gather_chunk_bytes) -> None:
+        self.radius, self.chunk_bytes = radius, chunk_bytes
         self.scale = 1.0 / math.sqrt(fmap0.shape[1])
         self.fmap0, self.fmap1 = fmap0, fmap1
         self.targets1 = [_RowWindows(x, radius) for x in _pool_pyramid(fmap1, levels)]
@@ -94,7 +103,8 @@ class OnDemandCorr:
         q = query.reshape(b, d, h * w).transpose(1, 2).contiguous()  # (B, P, D)
         xy = coords.reshape(b, 2, h * w).transpose(1, 2)  # (B, P, 2)
         k = 2 * self.radius + 2
-        chunk = max(1, GATHER_CHUNK_BYTES // (b * k * k * d * q.element_size()))
+        # Rows of gathered features per chunk: bounds the lookup's scratch memory.
+        chunk = max(1, self.chunk_bytes // (b * k * k * d * q.element_size()))
         levels = []
         for lvl, target in enumerate(targets):
             parts = [self._lookup_level(q[:, s:s + chunk], xy[:, s:s + chunk] / 2 ** lvl, target)
@@ -146,19 +156,21 @@ class _RowWindows:
         return self.rows[start.reshape(-1)].reshape(b, p, k, k, -1)
 
 
-def dense_volume_bytes(b: int, h: int, w: int, itemsize: int = 4) -> int:
-    """Memory of both dense volumes with their pyramids and the transposed copy."""
-    return int(3 * b * (h * w) ** 2 * itemsize * 4 / 3)
+def resolve_mode(mode: CorrMode, b: int, h: int, w: int, itemsize: int,
+                 plan: ExecutionPlan = CPU_PLAN) -> str:
+    """'dense' or 'ondemand' for B pairs of (h, w) feature maps: 'auto' takes the dense volume
+    while it fits the plan's budget."""
+    if mode not in CORR_MODES:
+        raise ValueError(f"corr_mode must be one of {CORR_MODES}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "dense" if dense_volume_bytes(b, h, w, itemsize) <= plan.dense_budget_bytes else "ondemand"
 
 
 def build_corr(fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int,
-               mode: CorrMode = "auto"):
+               mode: CorrMode = "auto", plan: ExecutionPlan = CPU_PLAN):
     """Pick the correlation implementation for this pair of (B, D, h, w) feature maps."""
-    if mode not in CORR_MODES:
-        raise ValueError(f"corr_mode must be one of {CORR_MODES}, got {mode!r}")
-    if mode == "auto":
-        b, _, h, w = fmap0.shape
-        fits = dense_volume_bytes(b, h, w, fmap0.element_size()) <= DENSE_BUDGET_BYTES
-        mode = "dense" if fits else "ondemand"
-    cls = DenseCorr if mode == "dense" else OnDemandCorr
-    return cls(fmap0, fmap1, levels, radius)
+    b, _, h, w = fmap0.shape
+    if resolve_mode(mode, b, h, w, fmap0.element_size(), plan) == "dense":
+        return DenseCorr(fmap0, fmap1, levels, radius)
+    return OnDemandCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)

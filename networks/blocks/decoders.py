@@ -1,7 +1,7 @@
 """AMT decoders: the intermediate (flow + feature) decoders and the multi-field decoder."""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -88,10 +88,11 @@ class MultiFieldDecoder(nn.Module):
         return torch.cat([ft, warp(f0, flow0, top), warp(f1, flow1, top), flow0, flow1], dim=1)
 
     def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor,
-                flow0: torch.Tensor, flow1: torch.Tensor
+                flow0: torch.Tensor, flow1: torch.Tensor, band_pixels: Optional[int] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """band_pixels: run the convblock in row bands of about this many pixels (None: whole)."""
         x = self._features(ft, f0, f1, flow0, flow1)
-        out = rowwise(self.convblock, x, DECODER_HALO, out_scale=2)
+        out = rowwise(self.convblock, x, DECODER_HALO, band_pixels, out_scale=2)
         del x
         flow0, flow1, mask, res = self._head(out, flow0, flow1)
         # A copy of the residuals lets the full-resolution `out` be freed on return.

@@ -1,8 +1,9 @@
 """Small tensor operations shared by the AMT blocks: resizing, backward warping, pixel grids."""
 from __future__ import annotations
 
-from typing import Callable, Iterator, List, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -34,17 +35,27 @@ def resize_rows(maps: Sequence[torch.Tensor], first: int, size: Tuple[int, int],
 
 def source_rows(in_h: int, out_h: int, lo: int, hi: int) -> Tuple[int, int]:
     """The input rows [a, b) that bilinear resizing to out_h reads for output rows [lo, hi)."""
-    i0, i1, _ = _bilinear_taps(in_h, out_h, lo, hi, torch.device("cpu"))
-    return int(i0[0]), int(i1[-1]) + 1
+    # Host arithmetic (these are Python ints that slice tensors), the same float32 steps as
+    # _bilinear_taps: only the first and last output rows matter.
+    return _source_row(in_h, out_h, lo)[0], _source_row(in_h, out_h, hi - 1)[1] + 1
+
+
+def _source_row(in_h: int, out_h: int, dst: int) -> Tuple[int, int]:
+    """(i0, i1) of output row dst, in float32 like _bilinear_taps."""
+    f32 = np.float32
+    src = max((f32(dst) + f32(0.5)) * (f32(in_h) / f32(out_h)) - f32(0.5), f32(0))
+    i0 = min(int(np.floor(src)), in_h - 1)
+    return i0, min(i0 + 1, in_h - 1)
 
 
 def _bilinear_taps(in_h: int, out_h: int, lo: int, hi: int, device: torch.device
                    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    # PyTorch's align_corners=False convention, in float32 as its CPU kernel computes it:
-    # src = (dst + 0.5) * in/out - 0.5, clamped at 0
+    # PyTorch's align_corners=False convention, in float32 as its kernels compute it:
+    # src = (dst + 0.5) * in/out - 0.5, clamped at 0. Built on `device`: a tensor built on
+    # the host and copied would be a blocking host-to-device copy in every band.
     f32 = torch.float32
-    scale = torch.tensor(in_h, dtype=f32) / torch.tensor(out_h, dtype=f32)
-    src = ((torch.arange(lo, hi, dtype=f32) + 0.5) * scale - 0.5).clamp(min=0).to(device)
+    scale = torch.full((), in_h, dtype=f32, device=device) / out_h
+    src = ((torch.arange(lo, hi, dtype=f32, device=device) + 0.5) * scale - 0.5).clamp(min=0)
     i0 = src.floor().long().clamp(max=in_h - 1)
     return i0, (i0 + 1).clamp(max=in_h - 1), src - i0
 
@@ -86,32 +97,31 @@ def warp(img: torch.Tensor, flow: torch.Tensor, top: int = 0) -> torch.Tensor:
                          align_corners=True).to(img.dtype)
 
 
-# Above this many pixels per image, full-resolution conv stacks run in row tiles.
-TILE_PIXELS = 2 ** 18
-
-
-def row_bands(h: int, w: int, halo: int) -> Iterator[Tuple[int, int, int, int]]:
-    """(top, bottom, lo, hi) of each band of about TILE_PIXELS pixels: rows [top, bottom)
-    are kept, rows [lo, hi) are computed (the band plus `halo` rows each side, within 0..h)."""
-    rows = max(1, TILE_PIXELS // max(w, 1))
+def row_bands(h: int, w: int, halo: int, band_pixels: Optional[int]
+              ) -> Iterator[Tuple[int, int, int, int]]:
+    """(top, bottom, lo, hi) of each band of about band_pixels pixels (None: one band): rows
+    [top, bottom) are kept, rows [lo, hi) are computed (the band plus `halo` rows each side,
+    within 0..h)."""
+    rows = h if band_pixels is None else max(1, band_pixels // max(w, 1))
     for top in range(0, h, rows):
         bottom = min(h, top + rows)
         yield top, bottom, max(0, top - halo), min(h, bottom + halo)
 
 
 def rowwise(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, halo: int,
-            out_scale: int = 1) -> torch.Tensor:
-    """fn(x) computed on horizontal bands of x, each with `halo` extra rows on both sides.
+            band_pixels: Optional[int], out_scale: int = 1) -> torch.Tensor:
+    """fn(x) computed on horizontal bands of about band_pixels pixels (None: the whole of x),
+    each with `halo` extra rows on both sides.
 
     Exact when fn is a stack of convolutions whose receptive field is within `halo` rows
     (borders of the image keep their own zero padding); bounds the peak memory of
     full-resolution layers. `out_scale` is fn's upsampling factor.
     """
     h, w = x.shape[-2:]
-    if h * w <= TILE_PIXELS:
+    if band_pixels is None or h * w <= band_pixels:
         return fn(x)
     out = None  # filled band by band: a list of bands and a cat would hold the output twice
-    for top, bottom, lo, hi in row_bands(h, w, halo):
+    for top, bottom, lo, hi in row_bands(h, w, halo, band_pixels):
         y = fn(x[..., lo:hi, :])
         if out is None:
             out = y.new_empty(*y.shape[:-2], h * out_scale, y.shape[-1])

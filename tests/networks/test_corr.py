@@ -1,10 +1,9 @@
 import pytest
 import torch
 
-import networks.blocks.corr as corr_mod
-import networks.blocks.ops as ops
 from networks import build_model
 from networks.blocks.corr import DenseCorr, OnDemandCorr, build_corr
+from networks.plan import ExecutionPlan
 
 
 def _coords(b, h, w, spread):
@@ -49,12 +48,12 @@ def test_gradients_agree():
     assert torch.allclose(grads[0][1], grads[1][1], atol=1e-4)
 
 
-def test_auto_choice_follows_volume_size(monkeypatch):
+def test_auto_choice_follows_volume_size():
     f = torch.randn(1, 8, 16, 16)
     assert isinstance(build_corr(f, f, 4, 3, "auto"), DenseCorr)
-    monkeypatch.setattr(corr_mod, "DENSE_BUDGET_BYTES", 1000)
-    assert isinstance(build_corr(f, f, 4, 3, "auto"), OnDemandCorr)
-    assert isinstance(build_corr(f, f, 4, 3, "dense"), DenseCorr)
+    small = ExecutionPlan(dense_budget_bytes=1000)
+    assert isinstance(build_corr(f, f, 4, 3, "auto", small), OnDemandCorr)
+    assert isinstance(build_corr(f, f, 4, 3, "dense", small), DenseCorr)
     with pytest.raises(ValueError, match="corr_mode"):
         build_corr(f, f, 4, 3, "sparse")
 

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-import networks.blocks.ops as ops
 from networks import build_model
 from networks.blocks.ops import resize_rows, resize_to, row_bands, rowwise, source_rows, warp
+from networks.plan import ExecutionPlan
 
 
 @pytest.mark.parametrize("variant,scale,size", [
@@ -13,19 +13,22 @@ from networks.blocks.ops import resize_rows, resize_to, row_bands, rowwise, sour
     ("AMT-S", 0.5, (256, 320)),
     ("AMT-S", 0.8, (160, 200)),   # the resize to full resolution does not land on whole rows
 ])
-def test_banded_inference_equals_the_whole_frame_path(monkeypatch, variant, scale, size):
+def test_banded_inference_equals_the_whole_frame_path(variant, scale, size):
     torch.manual_seed(0)
     model = build_model(variant)
     x0, x1 = torch.rand(1, 3, *size), torch.rand(1, 3, *size)
     with torch.no_grad():
         # training mode takes the whole-frame decoder1 + combine (no norm or dropout differs)
         whole = model.train()(x0, x1, 0.5, scale)["imgt_pred"]
-        monkeypatch.setattr(ops, "TILE_PIXELS", size[1] * 7)  # bands of 7 rows, halos 3..9
+        model.plan = ExecutionPlan(band_pixels=size[1] * 7)  # bands of 7 rows, halos 3..9
         banded = model.eval()(x0, x1, 0.5, scale)["imgt_pred"]
         tiled_whole = model.train()(x0, x1, 0.5, scale)["imgt_pred"]
+        model.plan = ExecutionPlan(band_pixels=None)  # one band: the whole frame
+        one_band = model.eval()(x0, x1, 0.5, scale)["imgt_pred"]
     assert banded.shape == whole.shape
     assert torch.allclose(whole, banded, atol=1e-5)
     assert torch.allclose(whole, tiled_whole, atol=1e-5)
+    assert torch.allclose(whole, one_band, atol=1e-5)
 
 
 @pytest.mark.parametrize("in_h,out_h", [(64, 128), (128, 160), (40, 17)])
@@ -39,23 +42,21 @@ def test_rows_of_a_resize_from_a_band_of_its_input(in_h, out_h):
 
 
 def test_row_bands_cover_every_row_once():
-    bands = list(row_bands(50, 10, 3))  # 2**18 // 10 rows: one band
+    bands = list(row_bands(50, 10, 3, 2 ** 18))  # 2**18 // 10 rows: one band
     assert bands == [(0, 50, 0, 50)]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ops, "TILE_PIXELS", 40)  # 4 rows of 10
-        bands = list(row_bands(10, 10, 3))
+    assert list(row_bands(5000, 1000, 3, None)) == [(0, 5000, 0, 5000)]
+    bands = list(row_bands(10, 10, 3, 40))  # 4 rows of 10
     assert [(t, b) for t, b, _, _ in bands] == [(0, 4), (4, 8), (8, 10)]
     assert [(lo, hi) for _, _, lo, hi in bands] == [(0, 7), (1, 10), (5, 10)]
 
 
-def test_rowwise_upsampling_fn_is_exact(monkeypatch):
+def test_rowwise_upsampling_fn_is_exact():
     conv = torch.nn.Sequential(torch.nn.Conv2d(4, 6, 3, 1, 1),
                                torch.nn.ConvTranspose2d(6, 2, 4, 2, 1))
     x = torch.randn(1, 4, 30, 8)
     with torch.no_grad():
         whole = conv(x)
-        monkeypatch.setattr(ops, "TILE_PIXELS", 8 * 4)
-        tiled = rowwise(conv, x, halo=3, out_scale=2)
+        tiled = rowwise(conv, x, 3, 8 * 4, out_scale=2)
     assert tiled.shape == (1, 2, 60, 16) and torch.allclose(whole, tiled, atol=1e-6)
 
 

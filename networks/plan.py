@@ -1,0 +1,112 @@
+"""How a frame pair is executed: correlation mode, on-demand chunk size and decoder-tail bands.
+
+These choices change memory and speed only, never the numbers (each implementation is exact).
+The CPU plan is fixed (it was measured on a 2-core CPU; see docs/performance.md); on CUDA the
+plan follows the free device memory, so a large GPU runs the dense volume and a whole-frame
+tail (a few hundred kernels per pair) where a small one falls back to chunks and bands.
+
+`plan_for` is a pure function of its arguments; `free_memory_bytes` is the only place that asks
+the device, and it never touches CUDA for a CPU device.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import torch
+
+MiB = 2 ** 20
+GiB = 2 ** 30
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    """dense_budget_bytes: corr_mode 'auto' uses the dense volume while `dense_volume_bytes`
+    (both volumes, pyramids, transposed copy) stays within it. gather_chunk_bytes: scratch of
+    one on-demand lookup chunk. band_pixels: pixels per band of the full-resolution decoder
+    tail and of tiled conv stacks; None runs them on the whole frame at once."""
+    dense_budget_bytes: int = 256 * MiB
+    gather_chunk_bytes: int = 32 * MiB
+    band_pixels: Optional[int] = 2 ** 18
+
+    def __post_init__(self) -> None:
+        if self.band_pixels is not None and self.band_pixels < 1:
+            raise ValueError(f"band_pixels must be positive or None, got {self.band_pixels}")
+        if self.gather_chunk_bytes < 1:
+            raise ValueError(f"gather_chunk_bytes must be positive, got {self.gather_chunk_bytes}")
+
+
+# Today's CPU figures: measured in benchmarks/speed_parameters.py on 2 cores.
+CPU_PLAN = ExecutionPlan()
+
+# Rough per-pixel activation footprints with a margin for allocator slack (float32 bytes;
+# flows and warp grids stay float32 under autocast, so low precision is not counted smaller).
+# Encoder: both frames' context pyramids and correlation features, per network pixel.
+ENCODER_BYTES_PER_PIXEL = 1024
+# The share of the free memory that the dense volume may take once the rest is set aside.
+DENSE_SHARE = 0.5
+# Largest on-demand chunk: beyond this the gather is bandwidth-bound and bigger gains nothing.
+MAX_GATHER_CHUNK_BYTES = 1 * GiB
+
+
+def tail_bytes_per_pixel(num_flows: int, first_channels: int) -> int:
+    """Decoder 1 and the combine per full-resolution pixel: decoder 1's 8N-channel output and
+    its flows/masks/residuals (8N), the candidates and comb_block's hidden layer (9N + 3),
+    warp grids, and decoder 1's 3*c1-channel half-resolution convs (a quarter per pixel)."""
+    channels = 8 * num_flows + 8 * num_flows + 9 * num_flows + 3 + 16 + (3 * first_channels * 2) // 4
+    return 4 * 2 * channels  # float32, x2 for allocator slack and temporaries
+
+
+def dense_volume_bytes(b: int, h: int, w: int, itemsize: int = 4) -> int:
+    """Memory of both dense volumes with their pyramids and the transposed copy."""
+    return int(3 * b * (h * w) ** 2 * itemsize * 4 / 3)
+
+
+def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int], batch: int,
+             itemsize: int, scale_factor: float = 1.0, num_flows: int = 3,
+             first_channels: int = 20, training: bool = False) -> ExecutionPlan:
+    """The plan for `batch` pairs of full-resolution `size` (H, W) frames on a device of this
+    kind with `free_bytes` free; itemsize is the correlation dtype's (4 fp32, 2 fp16/bf16).
+
+    CPU (and any device that is not CUDA, or CUDA with unknown free memory): CPU_PLAN.
+    CUDA: the rest of the network (encoder, whole-frame tail; three times that in training,
+    which keeps activations for backward) is set aside first. Inference gives the dense volume
+    DENSE_SHARE of what is left; training needs room for the volume and its gradient, so the
+    volume may take half of it too. The tail runs as one band when it fits in half of what
+    the volume leaves, else in bands sized to that half. On-demand chunks get 1/16 of the free
+    memory, between 32 MiB and MAX_GATHER_CHUNK_BYTES.
+    """
+    if device_type != "cuda" or free_bytes is None:
+        return CPU_PLAN
+    h, w = size
+    batch = max(1, batch)
+    net_pixels = int(h * scale_factor) * int(w * scale_factor)
+    encoder = batch * net_pixels * ENCODER_BYTES_PER_PIXEL
+    per_pixel = tail_bytes_per_pixel(num_flows, first_channels)
+    tail = batch * h * w * per_pixel
+    rest = (3 if training else 1) * (encoder + tail)
+    left = max(0, free_bytes - rest)
+    dense_budget = int(left * DENSE_SHARE)
+    net_h, net_w = int(h * scale_factor) // 8, int(w * scale_factor) // 8
+    dense = dense_volume_bytes(batch, net_h, net_w, itemsize)
+    after_corr = free_bytes - encoder - (dense if dense <= dense_budget else 0)
+    band_share = max(0, after_corr) // 2
+    if tail <= band_share:
+        band_pixels = None
+    else:
+        # Never below the CPU band: smaller bands only add halo work and kernel launches.
+        band_pixels = max(CPU_PLAN.band_pixels, band_share // (batch * per_pixel))
+    chunk = min(MAX_GATHER_CHUNK_BYTES, max(CPU_PLAN.gather_chunk_bytes, free_bytes // 16))
+    return ExecutionPlan(dense_budget, chunk, band_pixels)
+
+
+def free_memory_bytes(device: torch.device) -> Optional[int]:
+    """Bytes a new allocation can get on a CUDA device (the driver's free memory plus what
+    PyTorch's caching allocator holds unused); None for every other device, without touching
+    CUDA."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(device)
+    cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return int(free + max(0, cached))
