@@ -252,6 +252,10 @@ def _epochs_of_draws(workers):
 
 
 def test_persistent_workers_draw_each_epochs_augmentation_with_one_cv2_thread():
+    import cv2
+    cv2.setNumThreads(2)
+    # OpenCV's pool busy in the training process before the fork: a worker must not hang
+    cv2.resize(np.ones((1500, 1500, 3), np.float32), (700, 700))
     loader, (first, second) = _epochs_of_draws(workers=1)
     assert loader.persistent_workers
     _, (first_in_process, second_in_process) = _epochs_of_draws(workers=0)
