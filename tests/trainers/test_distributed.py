@@ -1,7 +1,9 @@
 """Multi-process and GPU set-up without a GPU: where collectives run, which GPU a process
 takes, the process-group timeout, and rank 0's resume decision."""
 import datetime
-import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -9,7 +11,7 @@ import torch
 import torch.distributed as dist
 
 import train
-from tests.trainers.helpers import run, tiny_config, torchrun_cmd, write_config
+from tests.trainers.helpers import REPO, env, run, tiny_config, torchrun_cmd, write_config
 from trainers import distributed
 from trainers.settings import TrainingError
 from trainers.trainer import Trainer
@@ -226,12 +228,10 @@ close_world(world)
 
 
 def _join(script, store_port, rank, restart):
-    import subprocess
-    from tests.trainers.helpers import REPO, env
+    """One worker of torchrun round `restart`, its agent's store at `store_port`."""
     variables = dict(env(), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
                      LOCAL_WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(store_port),
                      TORCHELASTIC_USE_AGENT_STORE="True", TORCHELASTIC_RESTART_COUNT=str(restart))
-    import sys
     return subprocess.Popen([sys.executable, str(script), "20"], env=variables, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -241,7 +241,6 @@ def test_a_restart_round_does_not_join_the_dead_rounds_processes(tmp_path):
     """torchrun's agent keeps its store across restart rounds. Round 1's rank 1 starts
     before its rank 0 has written anything, with round 0's keys still in the store: it must
     wait for the new rank 0, not connect to the old one's address."""
-    import time
     store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
                           timeout=datetime.timedelta(seconds=60))
     script = tmp_path / "join.py"
@@ -255,7 +254,7 @@ def test_a_restart_round_does_not_join_the_dead_rounds_processes(tmp_path):
     for p in (rank_0, late_rank_1):
         try:
             out, err = p.communicate(timeout=60)
-        except Exception:
+        except subprocess.TimeoutExpired:
             p.kill()
             out, err = p.communicate()
         outs.append((p.returncode, out.strip(), err.strip().splitlines()[-1:]))
