@@ -1,8 +1,10 @@
-"""Training throughput: samples/s of one optimisation step (forward, losses, backward, AdamW).
+"""Training throughput: samples/s of one optimisation step (forward, losses, backward, AdamW),
+and the config's training data's cost per sample.
 
-Synthetic batches of the config's crop size are made once, so the figure is the model's
-cost alone (the data loader works beside it in worker processes). Prints the median step
-time over --steps after --warmup steps.
+Synthetic batches of the config's crop size are made once, so the step figure is the model's
+cost alone. The data figure is the trainer's own loader (data set, per-process batch, worker
+count, seeding) read on its own: when its ms/sample is above the step's, the GPU waits on the
+data. Prints the median step time over --steps after --warmup steps.
 
     python benchmarks/training_speed.py -c cfgs/AMT-S.yaml                     # CPU or GPU
     python benchmarks/training_speed.py -c cfgs/AMT-S.yaml --device cuda --amp bf16
@@ -10,18 +12,24 @@ time over --steps after --warmup steps.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from contextlib import nullcontext
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 
+from datasets import DatasetError
 from losses import build_losses, compute_losses
 from networks import build_model
+from trainers.data import SeededSamples, build_dataset, train_loader
+from trainers.distributed import World
+from trainers.settings import TrainingError, auto_workers, per_rank, read_settings
 from trainers.trainer import AMP_DTYPES
 from utils.config import ConfigError, load_config
+from utils.images import ImageReadError
 
 
 def batch_of(n: int, size: int, device: torch.device) -> dict:
@@ -57,6 +65,32 @@ def step_times(cfg: dict, batch: int, size: int, device: torch.device, amp: str,
     return times
 
 
+def data_ms_per_sample(cfg: dict, nproc: int, batches: int) -> Tuple[float, int, int, int]:
+    """Milliseconds per training sample of one process's loader, as the trainer builds it
+    for `nproc` processes on this machine: (ms/sample, samples timed, batch, workers). The
+    first batch (worker start-up) is not timed."""
+    s = read_settings(cfg)
+    batch = per_rank(s.batch_size, nproc)
+    workers = auto_workers(os.cpu_count(), nproc) if s.num_workers is None else s.num_workers
+    dataset = SeededSamples(build_dataset(cfg["data"]["train"], "train"), s.seed)
+    loader = train_loader(dataset, World(0, 0, 1, torch.device("cpu")), batch, workers,
+                          torch.Generator().manual_seed(s.seed))
+    loader.sampler.set_position(0, 0)
+    it = iter(loader)
+    next(it)
+    start, timed = time.perf_counter(), 0
+    for _ in range(batches):
+        try:
+            next(it)
+        except StopIteration:
+            break
+        timed += batch
+    if not timed:
+        raise TrainingError("the training set has a single batch: nothing to time after "
+                            "the workers' start-up")
+    return 1000 * (time.perf_counter() - start) / timed, timed, batch, workers
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-c", "--config", default="cfgs/AMT-S.yaml")
@@ -67,6 +101,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--data-batches", type=int, default=20,
+                   help="training batches to time the data loading over (0: skip)")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="training processes per machine the loader is sized for (default 1)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -84,8 +122,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"cpu, {torch.get_num_threads()} threads"
     print(f"{cfg['network']['name']} {args.size}x{args.size} batch {args.batch} amp {args.amp} "
           f"on {where}: median step {med:.3f} s over {len(times)} steps, "
-          f"{args.batch / med:.2f} samples/s")
+          f"{args.batch / med:.2f} samples/s ({1000 * med / args.batch:.2f} ms/sample)")
+    if args.data_batches > 0:
+        print(data_line(cfg, args.nproc, args.data_batches))
     return 0
+
+
+def data_line(cfg: dict, nproc: int, batches: int) -> str:
+    """The data figure, or why it could not be measured (the step figure stands either way)."""
+    try:
+        ms, samples, batch, workers = data_ms_per_sample(cfg, nproc, batches)
+    except (TrainingError, DatasetError, ImageReadError) as e:
+        return f"data loading not measured: {str(e).splitlines()[0]}"
+    return (f"data loading ({cfg['data']['train'].get('name')}, batch {batch} per process, "
+            f"{workers} workers): {ms:.2f} ms/sample over {samples} samples")
 
 
 if __name__ == "__main__":

@@ -86,16 +86,21 @@ def build_dataset(section: Mapping[str, Any], what: str) -> Dataset:
     return dataset
 
 
-def worker_init(worker_id: int) -> None:
-    """Each loader worker decodes and warps with one OpenCV thread: the workers already use
-    the cores, and OpenCV's own pool per worker would oversubscribe them."""
-    cv2.setNumThreads(1)
+def one_cv2_thread_per_worker(workers: int) -> None:
+    """Loader workers decode and warp with one OpenCV thread each: together they already use
+    the cores, and a pool per worker would oversubscribe them. Set here, in the training
+    process before the workers fork (they inherit it), because OpenCV's thread pool is not
+    fork-safe: a forked worker that calls cv2.setNumThreads itself deadlocks once the parent
+    has used the pool. The training process then also runs OpenCV on one thread, which only
+    the validation set loaded without workers notices."""
+    if workers > 0:
+        cv2.setNumThreads(1)
 
 
 def _loader_options(world: World, workers: int) -> Dict[str, Any]:
+    one_cv2_thread_per_worker(workers)
     return {"num_workers": workers, "pin_memory": world.device.type == "cuda",
-            "persistent_workers": workers > 0,
-            "worker_init_fn": worker_init if workers > 0 else None}
+            "persistent_workers": workers > 0}
 
 
 def train_loader(dataset: SeededSamples, world: World, batch: int, workers: int,

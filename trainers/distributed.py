@@ -74,6 +74,17 @@ def _pick_device(preference: str, local_rank: int) -> torch.device:
     return torch.device("cuda", index)
 
 
+def _round_store(timeout: datetime.timedelta) -> dist.Store:
+    """torchrun's store with keys of this restart round only.
+
+    An elastic torchrun keeps one store for all its rounds, and the process group's keys name
+    no round: a restarted process that looks before its peers have written can read the dead
+    round's Gloo or NCCL addresses and wait on processes that no longer exist (connection
+    refused, retried until the timeout)."""
+    store, _, _ = next(dist.rendezvous("env://", timeout=timeout))
+    return dist.PrefixStore(f"amt-round-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/", store)
+
+
 def init_world(preference: str = "auto", timeout_s: float = 600.0,
                backend: str = "auto") -> World:
     """Join the process group torchrun describes (NCCL on GPUs, Gloo on CPU), if any.
@@ -93,9 +104,10 @@ def init_world(preference: str = "auto", timeout_s: float = 600.0,
     backend = choose_backend(backend, device)
     if not dist.is_initialized():
         kwargs = {"device_id": device} if backend == "nccl" else {}
+        timeout = datetime.timedelta(seconds=timeout_s)
         try:
-            dist.init_process_group(backend=backend,
-                                    timeout=datetime.timedelta(seconds=timeout_s), **kwargs)
+            dist.init_process_group(backend=backend, store=_round_store(timeout), rank=rank,
+                                    world_size=size, timeout=timeout, **kwargs)
         except (RuntimeError, ValueError) as e:  # DistStoreError and timeouts are RuntimeErrors
             raise TrainingError(f"rank {rank} could not join the {size} training processes "
                                 f"within dist_timeout_s = {timeout_s:g} s ({backend} at "

@@ -35,9 +35,38 @@ def test_a_missing_checkpoint_is_one_line(tmp_path, capsys):
 
 
 def test_training_speed_prints_samples_per_second(capsys):
+    """On the CPU by name, so that the figure's line reads the same on a CUDA machine."""
     from benchmarks.training_speed import main as speed
-    assert speed(["--batch", "1", "--size", "128", "--warmup", "0", "--steps", "2"]) == 0
+    assert speed(["--device", "cpu", "--batch", "1", "--size", "128", "--warmup", "0",
+                  "--steps", "2", "--data-batches", "0"]) == 0
     out = capsys.readouterr().out
     assert "AMT-S 128x128 batch 1 amp none on cpu" in out and "samples/s" in out
+    assert "ms/sample)" in out and "data loading" not in out
     assert speed(["--device", "cuda:0"] if not __import__("torch").cuda.is_available()
                  else ["-c", "/nonexistent.yaml"]) == 2
+
+
+def test_training_speed_times_the_trainers_data_loading(tmp_path, capsys):
+    from benchmarks.training_speed import main as speed
+    cfg = tiny_config(str(tmp_path))
+    cfg["data"]["train"]["params"]["length"] = 8
+    cfg["data"]["train_loader"] = {"batch_size": 4, "num_workers": 1}
+    path = write_config(cfg, str(tmp_path / "cfg.yaml"))
+    assert speed(["-c", path, "--device", "cpu", "--batch", "1", "--size", "128", "--warmup", "0",
+                  "--steps", "1", "--nproc", "2"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    # the trainer's per-process share of the global batch, and the first batch untimed
+    assert line.startswith("data loading (SyntheticMotion, batch 2 per process, 1 workers): ")
+    ms = float(line.split("): ")[1].split(" ms/sample")[0])
+    assert ms > 0 and line.endswith("ms/sample over 6 samples")
+
+
+def test_training_speed_says_when_the_data_cannot_be_timed(tmp_path, capsys):
+    from benchmarks.training_speed import main as speed
+    cfg = tiny_config(str(tmp_path))
+    cfg["data"]["train"]["params"]["photo_dir"] = str(tmp_path / "none")
+    path = write_config(cfg, str(tmp_path / "cfg.yaml"))
+    assert speed(["-c", path, "--device", "cpu", "--batch", "1", "--size", "128", "--warmup", "0",
+                  "--steps", "1"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("data loading not measured: ") and "photo folder not found" in line

@@ -1,7 +1,9 @@
 """Multi-process and GPU set-up without a GPU: where collectives run, which GPU a process
 takes, the process-group timeout, and rank 0's resume decision."""
 import datetime
-import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -9,7 +11,7 @@ import torch
 import torch.distributed as dist
 
 import train
-from tests.trainers.helpers import run, tiny_config, torchrun_cmd, write_config
+from tests.trainers.helpers import REPO, env, run, tiny_config, torchrun_cmd, write_config
 from trainers import distributed
 from trainers.settings import TrainingError
 from trainers.trainer import Trainer
@@ -133,8 +135,11 @@ def test_the_process_group_gets_the_timeout(monkeypatch):
     calls = []
     monkeypatch.setattr(dist, "is_initialized", lambda: False)
     monkeypatch.setattr(dist, "init_process_group", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(distributed, "_round_store", lambda timeout: f"store {timeout}")
     world = distributed.init_world("cpu", timeout_s=42)
-    assert calls == [{"backend": "gloo", "timeout": datetime.timedelta(seconds=42)}]
+    timeout = datetime.timedelta(seconds=42)
+    assert calls == [{"backend": "gloo", "timeout": timeout, "store": f"store {timeout}",
+                      "rank": 1, "world_size": 2}]
     assert (world.rank, world.size, world.local_size, world.backend) == (1, 2, 2, "gloo")
 
 
@@ -149,6 +154,7 @@ def test_a_process_group_that_never_forms_is_one_line(tmp_path, monkeypatch, cap
         raise dist.DistStoreError("Timed out after 3 seconds waiting for clients. 1/2 clients joined.")
     monkeypatch.setattr(dist, "is_initialized", lambda: False)
     monkeypatch.setattr(dist, "init_process_group", never_forms)
+    monkeypatch.setattr(distributed, "_round_store", lambda timeout: None)
     cfg = tiny_config(str(tmp_path), dist_timeout_s=3)
     assert train.main(["-c", write_config(cfg, str(tmp_path / "cfg.yaml"))]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -208,3 +214,48 @@ def test_every_rank_follows_rank_0s_resume_decision(tmp_path):
     assert "rank 0 resumes from work_dir/run/latest.pth, but process(es) of rank 1 cannot " \
            "see" in auto[0]
     assert "save_dir must be a folder shared by every node" in auto[0]
+
+
+JOIN_SCRIPT = """\
+import sys
+import torch
+from trainers.distributed import all_reduce_sum, close_world, init_world
+
+world = init_world("cpu", timeout_s=float(sys.argv[1]))
+print(all_reduce_sum(torch.ones(1), world).item())
+close_world(world)
+"""
+
+
+def _join(script, store_port, rank, restart):
+    """One worker of torchrun round `restart`, its agent's store at `store_port`."""
+    variables = dict(env(), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
+                     LOCAL_WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(store_port),
+                     TORCHELASTIC_USE_AGENT_STORE="True", TORCHELASTIC_RESTART_COUNT=str(restart))
+    return subprocess.Popen([sys.executable, str(script), "20"], env=variables, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_a_restart_round_does_not_join_the_dead_rounds_processes(tmp_path):
+    """torchrun's agent keeps its store across restart rounds. Round 1's rank 1 starts
+    before its rank 0 has written anything, with round 0's keys still in the store: it must
+    wait for the new rank 0, not connect to the old one's address."""
+    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
+                          timeout=datetime.timedelta(seconds=60))
+    script = tmp_path / "join.py"
+    script.write_text(JOIN_SCRIPT)
+    first = [_join(script, store.port, rank, restart=0) for rank in (0, 1)]
+    assert [p.communicate(timeout=120)[0].strip() for p in first] == ["2.0", "2.0"]
+    late_rank_1 = _join(script, store.port, 1, restart=1)
+    time.sleep(8)  # rank 1 is in init_process_group by now
+    rank_0 = _join(script, store.port, 0, restart=1)
+    outs = []
+    for p in (rank_0, late_rank_1):
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        outs.append((p.returncode, out.strip(), err.strip().splitlines()[-1:]))
+    assert [o[:2] for o in outs] == [(0, "2.0"), (0, "2.0")], outs

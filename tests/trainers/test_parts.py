@@ -252,6 +252,10 @@ def _epochs_of_draws(workers):
 
 
 def test_persistent_workers_draw_each_epochs_augmentation_with_one_cv2_thread():
+    import cv2
+    cv2.setNumThreads(2)
+    # OpenCV's pool busy in the training process before the fork: a worker must not hang
+    cv2.resize(np.ones((1500, 1500, 3), np.float32), (700, 700))
     loader, (first, second) = _epochs_of_draws(workers=1)
     assert loader.persistent_workers
     _, (first_in_process, second_in_process) = _epochs_of_draws(workers=0)
@@ -260,3 +264,13 @@ def test_persistent_workers_draw_each_epochs_augmentation_with_one_cv2_thread():
     assert torch.equal(second[:, 0], second_in_process[:, 0])
     assert not torch.equal(first[:, 0], second[:, 0])
     assert first[:, 1].eq(1).all() and second[:, 1].eq(1).all()
+
+
+def test_shipped_configs_state_the_gpu_settings():
+    import glob
+    from utils.config import load_config
+    paths = glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "cfgs", "*.yaml"))
+    assert paths
+    for path in paths:
+        s = read_settings(load_config(path))
+        assert (s.tf32, s.dist_backend, s.dist_timeout_s) == (False, "auto", 600.0), path
