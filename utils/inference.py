@@ -69,10 +69,10 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 def out_of_memory_message(exc: BaseException, hint: str = OUT_OF_MEMORY_HINT) -> str:
     """One line for an out-of-memory error: torch's own message runs to several lines of
-    allocator statistics; its first sentence says how much was asked for."""
+    allocator statistics; its first two sentences say what ran out and how much was asked."""
     lines = str(exc).strip().splitlines()
     first = lines[0] if lines else type(exc).__name__
-    first = first.split(". ")[0][:160]
+    first = ". ".join(first.split(". ")[:2]).rstrip(".")[:160]
     return f"out of memory ({first}); {hint}"
 
 

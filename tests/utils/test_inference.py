@@ -216,6 +216,7 @@ def test_out_of_memory_helpers():
     assert is_out_of_memory(err) and is_out_of_memory(RuntimeError("MPS backend out of memory"))
     assert not is_out_of_memory(RuntimeError("shape mismatch")) and not is_out_of_memory(OSError())
     msg = out_of_memory_message(err)
-    assert "\n" not in msg and msg.startswith("out of memory (CUDA out of memory")
+    assert "\n" not in msg and msg.startswith("out of memory (CUDA out of memory. Tried to "
+                                              "allocate 20.00 GiB);")
     assert msg.endswith(OUT_OF_MEMORY_HINT)
     assert out_of_memory_message(err, "try --scale 0.5").endswith("; try --scale 0.5")
