@@ -16,19 +16,20 @@ import cv2
 import torch
 
 from benchmarks.core import BenchmarkError, Protocol, evaluate
-from benchmarks.predictors import DIS_PRESETS, Method, baseline_method, model_method
+from benchmarks.predictors import DIS_PRESETS, DTYPES, Method, baseline_method, model_method
 from benchmarks.report import markdown_table, record, write_run
 from benchmarks.sources import check_complete
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.images import ImageReadError
-from utils.inference import InputError, load_model
+from utils.inference import InputError, load_model, out_of_memory_message
 from utils.metrics import METRIC_VARIANTS, MetricError
 
 DEFAULT_REPORT_DIR = os.path.join("out", "benchmarks")
 ERRORS = (BenchmarkError, CheckpointError, ConfigError, ImageReadError, InputError, MetricError,
           OSError, torch.OutOfMemoryError)
 TIME_MODES = {"auto": None, "direct": False, "recursive": True}  # -> Interpolator(recursive=)
+OUT_OF_MEMORY_HINT = "try --scale-factor 0.5, --dtype fp16 or a smaller batch (--max-batch 1)"
 
 
 @dataclass
@@ -84,7 +85,7 @@ def report_error(e: Exception) -> int:
     lines = str(e).strip().splitlines()
     message = lines[0] if lines else type(e).__name__
     if isinstance(e, torch.OutOfMemoryError):
-        message = f"out of memory ({message[:120]}); try --max-batch 1, --scale-factor or --device cpu"
+        message = out_of_memory_message(e, OUT_OF_MEMORY_HINT)
     print(f"error: {message}", file=sys.stderr)
     return 2
 
@@ -106,6 +107,12 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
                         "recursive 2x")
     g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     g.add_argument("--max-batch", type=int, default=8, help="frame pairs per network call")
+    g.add_argument("--dtype", default="fp32", choices=list(DTYPES),
+                   help="fp16/bf16: autocast (fp32, the default, gives the published numbers)")
+    g.add_argument("--tf32", action="store_true",
+                   help="allow TF32 on CUDA (off by default: exact float32 as published)")
+    g.add_argument("--compile", action="store_true",
+                   help="torch.compile the network's encode and decode (first call is slow)")
     g = p.add_argument_group("protocol overrides")
     g.add_argument("--metric", default="float", choices=METRIC_VARIANTS,
                    help="float: the published protocol; uint8: score the 8-bit-rounded prediction")
@@ -152,7 +159,8 @@ def build_methods(args: argparse.Namespace, baselines: Sequence[str], with_model
     methods = [baseline_method(name, args.dis_preset) for name in baselines]
     if with_model:
         model = load_model(args.checkpoint, args.config, args.variant, device=args.device)
-        methods.append(model_method(model, args.device, args.max_batch, TIME_MODES[args.time_mode]))
+        methods.append(model_method(model, args.device, args.max_batch, TIME_MODES[args.time_mode],
+                                    dtype=args.dtype, tf32=args.tf32, compile=args.compile))
     return methods
 
 

@@ -128,16 +128,25 @@ def baseline_method(name: str, dis_preset: str = "medium") -> Method:
     raise BenchmarkError(f"unknown baseline {name!r}; choose average or dis")
 
 
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
 def model_method(model: Any, device: str, max_batch: int = 8,
-                 recursive: Optional[bool] = None) -> Method:
+                 recursive: Optional[bool] = None, dtype: str = "fp32", tf32: bool = False,
+                 compile: bool = False) -> Method:
     """A loaded AMT (utils.inference.load_model) as a Method. Fixed-time models (recursive
-    None: from the model's `arbitrary_time` flag) reach t != 0.5 by recursive halving."""
-    interpolator = Interpolator(model, device=device, max_batch=max_batch, recursive=recursive)
+    None: from the model's `arbitrary_time` flag) reach t != 0.5 by recursive halving.
+    dtype ('fp32', 'fp16', 'bf16'), tf32 and compile go to the Interpolator and the report."""
+    if dtype not in DTYPES:
+        raise BenchmarkError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+    interpolator = Interpolator(model, device=device, dtype=DTYPES[dtype], max_batch=max_batch,
+                                recursive=recursive, tf32=tf32, compile=compile)
     checkpoint = getattr(model, "checkpoint", None)
     variant = getattr(model, "variant", type(model).__name__)
     label = f"{variant} ({os.path.basename(checkpoint)})" if checkpoint else f"{variant} (random init)"
     info = {"model": variant, "checkpoint": checkpoint,
-            "checkpoint_sha256": sha256_file(checkpoint) if checkpoint else None}
+            "checkpoint_sha256": sha256_file(checkpoint) if checkpoint else None,
+            "dtype": dtype, "tf32": bool(tf32), "compile": bool(compile)}
 
     def time_mode(times: Iterable[float]) -> str:
         times = list(times)

@@ -20,10 +20,11 @@ import torch
 from utils.atomic import write_text
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
-from utils.inference import InputError, Interpolator, load_model
+from utils.inference import InputError, Interpolator, load_model, out_of_memory_message
 from utils.memory import peak_bytes, reset_peak
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+OUT_OF_MEMORY_HINT = "try --scale 0.5, --dtype fp16 or a smaller --size"
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -34,7 +35,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--size", default="256x448", help="HxW of the frame pair (default 256x448)")
     p.add_argument("--corr-mode", default="all", choices=["auto", "dense", "ondemand", "all"])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--dtype", default="fp32", choices=list(DTYPES))
+    p.add_argument("--dtype", default="fp32", choices=list(DTYPES),
+                   help="fp16/bf16 run under autocast")
+    p.add_argument("--tf32", action="store_true",
+                   help="allow TF32 on CUDA (off by default: exact float32)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile encode and decode (warm-up runs include compiling)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="scale_factor: the network runs at this fraction of the size (e.g. 0.5)")
     p.add_argument("--repeats", type=int, default=5)
@@ -87,10 +93,12 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
             rows.append(_measure_in_subprocess(args, mode))
             continue
         model.corr_mode = mode
-        ip = Interpolator(model, device, DTYPES[args.dtype], scale_factor=args.scale)
+        ip = Interpolator(model, device, DTYPES[args.dtype], scale_factor=args.scale,
+                          tf32=args.tf32, compile=args.compile)
         rows.append({"corr_mode": mode, **measure(ip, (h, w), args.repeats, args.warmup)})
     return {"model": model.variant, "params": sum(p.numel() for p in model.parameters()),
             "size": [h, w], "scale": args.scale, "device": str(device), "dtype": args.dtype,
+            "tf32": args.tf32, "compile": args.compile,
             "threads": torch.get_num_threads(), "machine": _machine(device), "results": rows}
 
 
@@ -101,6 +109,7 @@ def _measure_in_subprocess(args: argparse.Namespace, mode: str) -> Dict[str, obj
                 "--json", out, "--size", args.size, "--device", args.device, "--dtype", args.dtype,
                 "--repeats", str(args.repeats), "--warmup", str(args.warmup),
                 "--scale", str(args.scale)]
+        argv += [flag for flag, on in (("--tf32", args.tf32), ("--compile", args.compile)) if on]
         for flag, value in (("-c", args.config), ("-p", args.checkpoint),
                             ("--variant", args.variant), ("--threads", args.threads)):
             if value:
@@ -119,7 +128,8 @@ def _machine(device: torch.device) -> str:
 def format_table(report: Dict[str, object]) -> str:
     h, w = report["size"]
     lines = [f"{report['model']}: {report['params']:,} parameters; {h}x{w} (scale_factor "
-             f"{report['scale']}), {report['device']} ({report['machine']}), {report['dtype']}, "
+             f"{report['scale']}), {report['device']} ({report['machine']}), {report['dtype']}"
+             f"{', tf32' if report['tf32'] else ''}{', compiled' if report['compile'] else ''}, "
              f"{report['threads']} threads",
              "| corr mode | median latency (s) | min (s) | peak memory (GB) |",
              "|---|---|---|---|"]
@@ -133,6 +143,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         report = run(args)
+    except torch.OutOfMemoryError as e:
+        print(f"error: {out_of_memory_message(e, OUT_OF_MEMORY_HINT)}", file=sys.stderr)
+        return 2
     except (InputError, CheckpointError, ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -8,8 +8,8 @@ import math
 import numbers
 import os
 from fractions import Fraction
-from contextlib import nullcontext
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from contextlib import contextmanager, nullcontext
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -28,6 +28,52 @@ Times = Union[float, Sequence[float]]
 
 class InputError(ValueError):
     """Frames or times the model cannot interpolate."""
+
+
+def set_tf32(enabled: bool) -> bool:
+    """Allow (True) or forbid (False) TF32 in float32 matmuls and cuDNN convolutions on
+    Ampere and later GPUs; returns the previous setting. PyTorch leaves cuDNN convolutions on
+    TF32 by default, which moves float32 results by ~1e-3: parity checks and published
+    numbers need it off. Harmless without a GPU."""
+    previous = bool(torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = bool(enabled)
+    torch.backends.cudnn.allow_tf32 = bool(enabled)
+    torch.set_float32_matmul_precision("high" if enabled else "highest")
+    return previous
+
+
+@contextmanager
+def tf32_mode(enabled: bool) -> Iterator[None]:
+    """TF32 allowed or forbidden inside the block, every flag restored afterwards."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.get_float32_matmul_precision())
+    set_tf32(enabled)
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[:2]
+        torch.set_float32_matmul_precision(saved[2])
+
+
+# What to try after running out of device memory (command lines add their own flag names).
+OUT_OF_MEMORY_HINT = "try a scale factor of 0.5, fp16, or a smaller batch"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether exc is a device out-of-memory error (torch.OutOfMemoryError, or a backend's
+    RuntimeError saying so, e.g. MPS or a cuDNN workspace allocation)."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def out_of_memory_message(exc: BaseException, hint: str = OUT_OF_MEMORY_HINT) -> str:
+    """One line for an out-of-memory error: torch's own message runs to several lines of
+    allocator statistics; its first two sentences say what ran out and how much was asked."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else type(exc).__name__
+    first = ". ".join(first.split(". ")[:2]).rstrip(".")[:160]
+    return f"out of memory ({first}); {hint}"
 
 
 def _is_arbitrary_time(config: Optional[Mapping[str, Any]], ckpt: Mapping[str, Any]) -> bool:
@@ -99,12 +145,19 @@ class Interpolator:
     directly. Fixed-time models (trained at t = 0.5 only) reach other times by recursive
     halving: t is rounded to the nearest k / 2^d (d <= max_depth) and built from midpoints,
     each computed once per call. `effective_times` says which times that yields.
+
+    tf32: allow TF32 on CUDA during the calls (off: exact float32, as the parity fixtures and
+    published numbers need). compile: run `model.encode` and `model.decode` (what this class
+    calls; compiling the module's forward would compile nothing used here) through
+    torch.compile with `compile_backend`; the execution plan is chosen outside the compiled
+    code, once per call.
     """
 
     def __init__(self, model: AMT, device: Union[str, torch.device, None] = None,
                  dtype: torch.dtype = torch.float32, pad_divisor: Optional[int] = None,
                  scale_factor: float = 1.0, max_batch: int = 8, recursive: Optional[bool] = None,
-                 max_depth: int = 6, keep_still: bool = False) -> None:
+                 max_depth: int = 6, keep_still: bool = False, tf32: bool = False,
+                 compile: bool = False, compile_backend: Union[str, Callable] = "inductor") -> None:
         if dtype not in (torch.float32, torch.float16, torch.bfloat16):
             raise InputError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
         scale_factor = _check_scale(scale_factor)
@@ -118,6 +171,12 @@ class Interpolator:
         self.recursive = (not getattr(model, "arbitrary_time", False)) if recursive is None else recursive
         self.max_depth = int(max_depth)
         self.keep_still = bool(keep_still)
+        self.tf32, self.compiled = bool(tf32), bool(compile)
+        self._encode: Callable[..., Any] = self.model.encode
+        self._decode_fn: Callable[..., Dict[str, Any]] = self.model.decode
+        if compile:
+            self._encode = torch.compile(self.model.encode, backend=compile_backend)
+            self._decode_fn = torch.compile(self.model.decode, backend=compile_backend)
 
     def effective_times(self, t: Times) -> List[float]:
         """The times the output frames are really at (dyadic ones for recursive halving)."""
@@ -128,6 +187,10 @@ class Interpolator:
         if self.dtype == torch.float32:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def _tf32(self):
+        # Only CUDA reads these flags: CPU runs keep the process's settings untouched.
+        return tf32_mode(self.tf32) if self.device.type == "cuda" else nullcontext()
 
     def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, t: Times = 0.5,
                     scale_factor: Optional[float] = None, pad_divisor: Optional[int] = None
@@ -145,7 +208,7 @@ class Interpolator:
         padder = InputPadder(img0.shape[-2:], divisor, math.ceil(MIN_NET_SIZE / s))
         x0, x1 = padder.pad(img0.to(self.device, torch.float32), img1.to(self.device, torch.float32))
         outs = []
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._autocast(), self._tf32():
             for start in range(0, x0.shape[0], self.max_batch):
                 pair = (x0[start:start + self.max_batch], x1[start:start + self.max_batch])
                 run = self._recursive if self.recursive else self._direct
@@ -157,8 +220,12 @@ class Interpolator:
 
     def _direct(self, x0: torch.Tensor, x1: torch.Tensor, times: List[float], s: float
                 ) -> List[torch.Tensor]:
-        feats = self.model.encode(x0, x1, s)
+        feats = self._encode_pair(x0, x1, s)
         return [self._decode(feats, tt) for tt in times]
+
+    def _encode_pair(self, x0: torch.Tensor, x1: torch.Tensor, s: float):
+        # The plan asks the device for its free memory: done here, outside compiled code.
+        return self._encode(x0, x1, s, plan=self.model.execution_plan(x0, s))
 
     def _recursive(self, x0: torch.Tensor, x1: torch.Tensor, times: List[float], s: float
                    ) -> List[torch.Tensor]:
@@ -175,13 +242,13 @@ class Interpolator:
             half = Fraction(1, f.denominator)
             a = self._dyadic_frame(frames, f - half, s)
             b = self._dyadic_frame(frames, f + half, s)
-            frames[f] = self._decode(self.model.encode(a, b, s), 0.5).float()
+            frames[f] = self._decode(self._encode_pair(a, b, s), 0.5).float()
         return frames[f]
 
     def _decode(self, feats, t: float) -> torch.Tensor:
         b = feats.img0.shape[0]
         embt = torch.full((b, 1, 1, 1), t, device=self.device)
-        return self.model.decode(feats, embt)["imgt_pred"]
+        return self._decode_fn(feats, embt)["imgt_pred"]
 
 
 def keep_still(pred: torch.Tensor, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:

@@ -55,6 +55,8 @@ class DenseCorr:
 
     def _lookup(self, pyramid: List[torch.Tensor], coords: torch.Tensor) -> torch.Tensor:
         b, h, w = self.shape
+        if pyramid[0].dtype != coords.dtype:
+            return self._lookup_low_precision(pyramid, coords)
         centroid = coords.permute(0, 2, 3, 1).reshape(b * h * w, 1, 1, 2)
         delta = _window_offsets(self.radius, coords.device, coords.dtype)
         out = []
@@ -65,21 +67,42 @@ class DenseCorr:
             # the inference API pads inputs so that never happens).
             gx = 2 * pts[..., 0] / (wl - 1) - 1
             gy = 2 * pts[..., 1] / (hl - 1) - 1
-            s = _sample(corr, torch.stack([gx, gy], -1))
+            s = F.grid_sample(corr, torch.stack([gx, gy], -1), align_corners=True)
             out.append(s.reshape(b, h, w, -1))
         return torch.cat(out, dim=-1).permute(0, 3, 1, 2)  # (B, L*(2r+1)^2, h, w)
 
-
-def _sample(corr: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """Bilinear window reads of a volume (BN, 1, h, w) at a float32 grid (BN, k, k, 2).
-
-    Autocast runs grid_sample in float32, which would copy a half-precision volume to float32
-    at every lookup (the whole volume, 12 times per pair): a low-precision volume is sampled
-    in its own dtype instead, with autocast off so that nothing is promoted."""
-    if corr.dtype == grid.dtype:
-        return F.grid_sample(corr, grid, align_corners=True)
-    with torch.autocast(corr.device.type, enabled=False):
-        return F.grid_sample(corr, grid.to(corr.dtype), align_corners=True)
+    def _lookup_low_precision(self, pyramid: List[torch.Tensor], coords: torch.Tensor
+                              ) -> torch.Tensor:
+        """The same reads for a float16/bfloat16 volume (autocast), without grid_sample:
+        autocast runs grid_sample in float32, which copies the whole volume to float32 at
+        every lookup, and a low-precision grid would round the positions (bfloat16 keeps 8
+        bits: a quarter pixel on a 120-wide level). The window offsets are integers, so every
+        window shares one set of bilinear weights: gather the (2r+2)^2 integer neighbours in
+        the volume's dtype, blend them in float32 with float32 weights. -> float32, like
+        the promoted grid_sample."""
+        b, h, w = self.shape
+        n, k = b * h * w, 2 * self.radius + 2
+        xy = coords.permute(0, 2, 3, 1).reshape(n, 2)  # (BN, 2) float32
+        steps = torch.arange(-self.radius, self.radius + 2, device=coords.device)  # (K,)
+        out = []
+        for lvl, corr in enumerate(pyramid):
+            hl, wl = corr.shape[-2:]
+            pts = xy / 2 ** lvl
+            base = torch.floor(pts)
+            frac = pts - base
+            xs = base[:, 0:1].long() + steps  # (BN, K)
+            ys = base[:, 1:2].long() + steps
+            inside = (((ys >= 0) & (ys < hl)).unsqueeze(2)
+                      & ((xs >= 0) & (xs < wl)).unsqueeze(1))  # (BN, K[y], K[x]): zeros outside
+            idx = ys.clamp(0, hl - 1).unsqueeze(2) * wl + xs.clamp(0, wl - 1).unsqueeze(1)
+            v = corr.reshape(n, hl * wl).gather(1, idx.reshape(n, k * k)).reshape(n, k, k)
+            v = v.float() * inside
+            fx, fy = frac[:, 0].view(n, 1, 1), frac[:, 1].view(n, 1, 1)
+            left = v[:, :-1, :-1] * (1 - fy) + v[:, 1:, :-1] * fy
+            right = v[:, :-1, 1:] * (1 - fy) + v[:, 1:, 1:] * fy
+            s = left * (1 - fx) + right * fx  # (BN, oy, ox)
+            out.append(s.transpose(1, 2).reshape(b, h, w, -1))  # channel ox*(2r+1)+oy
+        return torch.cat(out, dim=-1).permute(0, 3, 1, 2)  # (B, L*(2r+1)^2, h, w)
 
 
 class OnDemandCorr:

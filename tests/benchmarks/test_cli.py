@@ -197,3 +197,27 @@ def test_limit_scores_the_first_samples_and_says_so(tmp_path):
                       tmp_path / "rep") == 0
     (rec,) = records(tmp_path / "rep")
     assert rec["samples"] == 2 and "limited to the first 2 samples" in rec["notes"]
+
+
+def _out_of_memory(*args, **kwargs):
+    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 19.53 GiB. GPU 0 has a "
+                                 "total capacity of 139.8 GiB of which 2.1 GiB is free.\n"
+                                 "Of the allocated memory 120 GiB is allocated by PyTorch")
+
+
+def test_out_of_memory_in_the_network_is_one_line_with_what_to_try(tmp_path, capsys, monkeypatch):
+    from networks.amt import AMT
+    monkeypatch.setattr(AMT, "decode", _out_of_memory)
+    root = trees.vimeo(str(tmp_path / "vimeo"))
+    err = fails(capsys, vimeo90k.main, ["-r", root, "--variant", "AMT-S"], tmp_path / "rep",
+                "out of memory")
+    assert "Tried to allocate 19.53 GiB" in err
+    assert "--scale-factor 0.5" in err and "--dtype fp16" in err and "--max-batch 1" in err
+
+
+def test_reports_state_dtype_tf32_and_compile(tmp_path):
+    root = trees.vimeo(str(tmp_path / "vimeo"), ids=("00001/0001",))
+    assert run_script(vimeo90k.main, ["-r", root, "--variant", "AMT-S", "--dtype", "bf16",
+                                      "--tf32"], tmp_path / "rep") == 0
+    (rec,) = records(tmp_path / "rep")
+    assert (rec["dtype"], rec["tf32"], rec["compile"]) == ("bf16", True, False)

@@ -32,3 +32,25 @@ def test_bad_scale_is_one_line(capsys):
     assert main(["--size", "64x96", "--corr-mode", "auto", "--scale", "0.3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "scale" in err and err.count("\n") == 1
+
+
+def test_out_of_memory_is_one_line_with_what_to_try(capsys, monkeypatch):
+    import torch
+    from networks.amt import AMT
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB.\nstats")
+    monkeypatch.setattr(AMT, "encode", out_of_memory)
+    assert main(["--size", "64x96", "--corr-mode", "auto", "--repeats", "1", "--warmup", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory") and err.count("\n") == 1
+    assert "--scale 0.5" in err and "--dtype fp16" in err
+
+
+def test_report_states_dtype_tf32_and_compile(tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    assert main(["--size", "64x96", "--corr-mode", "ondemand", "--dtype", "bf16", "--tf32",
+                 "--repeats", "1", "--warmup", "0", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert (report["dtype"], report["tf32"], report["compile"]) == ("bf16", True, False)
+    assert "bf16, tf32, " in capsys.readouterr().out

@@ -158,3 +158,65 @@ def test_calls_leave_no_reference_cycles_holding_frames(model):
         gc.set_debug(0)
         gc.garbage.clear()
     assert caught == []
+
+
+def test_tf32_switch_sets_and_restores_every_flag():
+    from utils.inference import set_tf32, tf32_mode
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.get_float32_matmul_precision())
+    try:
+        set_tf32(False)
+        assert not torch.backends.cudnn.allow_tf32  # PyTorch's default for cuDNN is True
+        with tf32_mode(True):
+            assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+            assert torch.get_float32_matmul_precision() == "high"
+        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        assert torch.get_float32_matmul_precision() == "highest"
+        assert set_tf32(True) is False and set_tf32(False) is True
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[:2]
+        torch.set_float32_matmul_precision(saved[2])
+
+
+def test_tf32_flags_are_left_alone_on_cpu(model, monkeypatch):
+    seen = []
+    decode = model.decode
+    monkeypatch.setattr(model, "decode", lambda *a: seen.append(
+        torch.backends.cudnn.allow_tf32) or decode(*a))
+    before = torch.backends.cudnn.allow_tf32
+    Interpolator(model, tf32=not before, recursive=False).interpolate(
+        torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64))
+    assert seen == [before] and torch.backends.cudnn.allow_tf32 == before
+
+
+@pytest.mark.slow
+def test_compile_compiles_what_the_interpolator_calls(model):
+    graphs = []
+
+    def counting_backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward  # run the captured graph as it is: cheap on CPU
+
+    torch._dynamo.reset()
+    x0, x1 = torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128)
+    eager = Interpolator(model, recursive=False).interpolate(x0, x1, [0.25, 0.5])
+    ip = Interpolator(model, recursive=False, compile=True, compile_backend=counting_backend)
+    out = ip.interpolate(x0, x1, [0.25, 0.5])
+    assert ip.compiled and len(graphs) >= 2  # encode and decode were both captured
+    ops = sum(1 for gm in graphs for n in gm.graph.nodes if n.op == "call_function")
+    assert ops > 100  # the network's layers, not just glue
+    assert torch.allclose(out, eager, atol=1e-5)
+    torch._dynamo.reset()
+
+
+def test_out_of_memory_helpers():
+    from utils.inference import OUT_OF_MEMORY_HINT, is_out_of_memory, out_of_memory_message
+    err = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a "
+                                 "total capacity of 79.1 GiB\nof which 1 GiB is free.\nmore")
+    assert is_out_of_memory(err) and is_out_of_memory(RuntimeError("MPS backend out of memory"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch")) and not is_out_of_memory(OSError())
+    msg = out_of_memory_message(err)
+    assert "\n" not in msg and msg.startswith("out of memory (CUDA out of memory. Tried to "
+                                              "allocate 20.00 GiB);")
+    assert msg.endswith(OUT_OF_MEMORY_HINT)
+    assert out_of_memory_message(err, "try --scale 0.5").endswith("; try --scale 0.5")
