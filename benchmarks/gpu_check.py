@@ -161,7 +161,8 @@ def parity(ctx: Context) -> Check:
     for tf32 in ((False, True) if ctx.cuda else (False,)):
         for case in names:
             model = build_model(str(cases[f"{case}/model"]), corr_mode="auto")
-            model.load_state_dict(parity_weights(FIXTURES, model.variant, str(cases[f"{case}/salt"])))
+            salt = str(cases[f"{case}/salt"])
+            model.load_state_dict(parity_weights(FIXTURES, model.variant, salt))
             model = model.to(ctx.device).eval()
             x0 = frames(cases[f"{case}/img0"]).to(ctx.device)
             x1 = frames(cases[f"{case}/img1"]).to(ctx.device)
@@ -213,7 +214,7 @@ def collectives(ctx: Context) -> Check:
     store = dist.FileStore(os.path.join(ctx.work, "store"), 1)
     dist.init_process_group(backend, store=store, rank=0, world_size=1)
     try:
-        world = World(0, 0, 2, ctx.device)  # size 2 so that the helper really calls the backend
+        world = World(0, 0, 2, ctx.device, backend)  # size 2: the helper really calls it
         x = all_reduce_sum(torch.arange(4, dtype=torch.float32), world)
         ok = torch.equal(x.cpu(), torch.arange(4, dtype=torch.float32))
         c.rows.append({"backend": backend, "all_reduce": "ok" if ok else f"wrong: {x.tolist()}"})
@@ -261,19 +262,6 @@ def _train_config(ctx: Context, name: str, iters: int, batch: int = 2, **top) ->
     return path
 
 
-def _losses(run: str) -> Dict[int, float]:
-    from trainers.logger import LOG_NAME
-    import re
-    step = re.compile(r" iter (\d+)/\d+ epoch \d+ loss (\S+)")
-    out: Dict[int, float] = {}
-    with open(os.path.join(run, LOG_NAME), encoding="utf-8") as f:
-        for line in f:
-            m = step.search(line)
-            if m:
-                out[int(m.group(1))] = float(m.group(2))
-    return out
-
-
 def _torchrun(nproc: int, *args: str) -> List[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--standalone",
             f"--nproc_per_node={nproc}", *args]
@@ -290,6 +278,7 @@ def ddp(ctx: Context) -> Check:
     """Two torchrun processes on this one device against one process with the same global
     batch. Two ranks cannot share a GPU under NCCL, so on CUDA this uses Gloo with CUDA
     tensors (`dist_backend: gloo`); the collectives section covers NCCL itself."""
+    from trainers.logger import logged_losses
     c = Check()
     train = os.path.join(REPO, "train.py")
     one = _train_config(ctx, "ddp1", iters=3)
@@ -300,7 +289,8 @@ def ddp(ctx: Context) -> Check:
     p2 = _run(_torchrun(2, train, "-c", two), ctx, 300)
     if p2.returncode:
         raise RuntimeError(f"2-process run failed: {_tail(p2)}")
-    a, b = _losses(os.path.join(ctx.work, "runs", "ddp1")), _losses(os.path.join(ctx.work, "runs", "ddp2"))
+    runs = os.path.join(ctx.work, "runs")
+    a, b = logged_losses(os.path.join(runs, "ddp1")), logged_losses(os.path.join(runs, "ddp2"))
     rel = _max_rel(b, a)
     c.rows.append({"processes": "2 vs 1", "iterations": len(a), "max_rel_loss_diff": f"{rel:.2e}"})
     c.bar("2-process DDP losses match 1 process (rel.)", rel, 1e-3 if ctx.cuda else 1e-5,
@@ -342,15 +332,19 @@ def _kill_child(parent: int, pattern: str) -> None:
 
 
 def _latest_at(run: str, iteration: int) -> Callable[[], bool]:
+    """Whether the run has logged `iteration` and holds a latest.pth."""
+    from trainers.logger import LOG_NAME, logged_losses
     def ready() -> bool:
-        return max(_losses(run), default=0) >= iteration if os.path.exists(
-            os.path.join(run, "latest.pth")) and os.path.exists(os.path.join(run, "train.log")) \
-            else False
+        if not (os.path.exists(os.path.join(run, "latest.pth"))
+                and os.path.exists(os.path.join(run, LOG_NAME))):
+            return False
+        return max(logged_losses(run), default=0) >= iteration
     return ready
 
 
 def resume(ctx: Context) -> Check:
     """SIGKILL mid-run, then `--resume auto`: the logged losses continue the uninterrupted run."""
+    from trainers.logger import logged_losses
     c = Check()
     train = os.path.join(REPO, "train.py")
     ref_cfg = _train_config(ctx, "full", iters=4, deterministic=True)
@@ -363,7 +357,7 @@ def resume(ctx: Context) -> Check:
     again = _run([sys.executable, train, "-c", cut_cfg, "--resume", "auto"], ctx, 240)
     if again.returncode:
         raise RuntimeError(f"resumed run failed: {_tail(again)}")
-    full, cut = _losses(os.path.join(ctx.work, "runs", "full")), _losses(run)
+    full, cut = logged_losses(os.path.join(ctx.work, "runs", "full")), logged_losses(run)
     rel = _max_rel(cut, full)
     c.rows.append({"run": "SIGKILL + --resume auto", "iterations": len(cut),
                    "max_rel_loss_diff": f"{rel:.2e}"})
@@ -377,6 +371,7 @@ def resume(ctx: Context) -> Check:
 def _elastic(ctx: Context, train: str) -> Dict[str, object]:
     """torchrun --max-restarts 1 with one worker SIGKILLed: a resumed run, or a clear failure,
     within bounded time."""
+    from trainers.logger import logged_losses
     cfg = _train_config(ctx, "elastic", iters=4, dist_backend="gloo", dist_timeout_s=60)
     run = os.path.join(ctx.work, "runs", "elastic")
     cmd = _torchrun(2, "--max-restarts=1", train, "-c", cfg, "--resume", "auto")
@@ -384,10 +379,11 @@ def _elastic(ctx: Context, train: str) -> Dict[str, object]:
     status = _kill_after(cmd, ctx, _latest_at(run, 2), "train.py", 300)
     took = time.monotonic() - start
     return {"run": "torchrun --max-restarts 1, a worker SIGKILLed", "exit_status": status,
-            "iterations_logged": len(_losses(run)), "seconds": round(took, 1)}
+            "iterations_logged": len(logged_losses(run)), "seconds": round(took, 1)}
 
 
-def _model_speed(ctx: Context, variant: str, size: str, dt: str, compiled: bool) -> Dict[str, object]:
+def _model_speed(ctx: Context, variant: str, size: str, dt: str, compiled: bool
+                 ) -> Dict[str, object]:
     import torch
     from networks import build_model
     from utils.inference import Interpolator
@@ -413,7 +409,8 @@ def speed(ctx: Context) -> Check:
     if ctx.quick:
         grid = [("AMT-S", "256x448", dt, False) for dt in ("fp32", "bf16")]
     else:
-        grid = [(v, s, dt, False) for v in VARIANTS for s in SIZES for dt in ("fp32", "fp16", "bf16")]
+        grid = [(v, s, dt, False) for v in VARIANTS for s in SIZES
+                for dt in ("fp32", "fp16", "bf16")]
     _speed_rows(ctx, c, grid)
     return c
 
@@ -525,6 +522,9 @@ def out_of_memory(ctx: Context) -> Check:
     return c
 
 
+# seconds a section needs on a GPU before it is started (compiling takes minutes)
+MIN_SECONDS = {"compile": 240, "speed": 60, "demo": 60}
+
 SECTIONS: List[Tuple[str, Callable[[Context], Check]]] = [
     ("environment", environment), ("parity", parity), ("collectives", collectives),
     ("ddp", ddp), ("resume", resume), ("precision", precision), ("speed", speed),
@@ -535,15 +535,20 @@ SECTIONS: List[Tuple[str, Callable[[Context], Check]]] = [
 
 # --------------------------------------------------------------------------- report
 
-def run_sections(ctx: Context, names: Sequence[str]) -> Dict[str, Dict[str, object]]:
+def run_sections(ctx: Context, names: Sequence[str],
+                 save: Callable[[Dict[str, Dict[str, object]]], None]
+                 ) -> Dict[str, Dict[str, object]]:
+    """Each named section in order; `save` gets the results after every section, so a run
+    killed from outside still leaves the report of what it finished."""
     results: Dict[str, Dict[str, object]] = {}
     for name, fn in SECTIONS:
         if name not in names:
             continue
         start = time.monotonic()
         entry: Dict[str, object]
-        if ctx.left() < 10:
-            entry = {"status": "skipped", "why": "time budget spent"}
+        needs = MIN_SECONDS.get(name, 10) if ctx.cuda else 10
+        if ctx.left() < needs:
+            entry = {"status": "skipped", "why": f"time budget: under {needs} s left"}
         else:
             try:
                 check = fn(ctx)
@@ -558,6 +563,7 @@ def run_sections(ctx: Context, names: Sequence[str]) -> Dict[str, Dict[str, obje
                          "why": f"{type(e).__name__}: {lines[0] if lines else ''}"}
         entry["seconds"] = round(time.monotonic() - start, 1)
         results[name] = entry
+        save(results)
         print(f"[{entry['seconds']:7.1f} s] {name}: {entry['status']}"
               + (f" ({entry['why']})" if "why" in entry else ""), file=sys.stderr, flush=True)
     return results
@@ -613,20 +619,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     work = tempfile.mkdtemp(prefix="amt-gpu-check-")
     ctx = Context(torch.device(args.device), args.quick, time.monotonic() + args.budget_s,
                   work, threads)
+    day = datetime.date.today().isoformat()
+    path = args.json or os.path.join(REPO, "out", "gpu_check",
+                                     f"gpu_check_{args.device}_{day}.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    command = " ".join([os.path.relpath(__file__, REPO), *(sys.argv[1:] if argv is None else argv)])
+
+    def save(results: Dict[str, Dict[str, object]]) -> None:
+        from utils.atomic import write_text
+        now = datetime.datetime.now(datetime.timezone.utc)
+        report = {"date": now.isoformat(timespec="seconds"), "command": command,
+                  "quick": args.quick, "sections": results}
+        write_text(path, json.dumps(report, indent=1, default=str) + "\n")
+
     try:
-        results = run_sections(ctx, names)
+        results = run_sections(ctx, names, save)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "command": " ".join([os.path.relpath(__file__, REPO), *(argv or sys.argv[1:])]),
-              "quick": args.quick, "sections": results}
-    text = markdown(results)
-    print(text)
-    day = datetime.date.today().isoformat()
-    path = args.json or os.path.join(REPO, "out", "gpu_check", f"gpu_check_{args.device}_{day}.json")
-    from utils.atomic import write_text
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_text(path, json.dumps(report, indent=1, default=str) + "\n")
+    print(markdown(results))
     print(f"report: {path}", file=sys.stderr)
     bad = [n for n, e in results.items() if e["status"] in ("failed", "missed bar")]
     return 1 if bad else 0

@@ -5,6 +5,7 @@ Each log line is flushed as it is written so that a killed run keeps every line 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from typing import Dict, Mapping, Optional
@@ -14,6 +15,19 @@ from torchvision.utils import flow_to_image, make_grid
 from tqdm import tqdm
 
 LOG_NAME = "train_log.txt"
+STEP_LINE = re.compile(r" iter (\d+)/\d+ epoch \d+ loss (\S+)")
+
+
+def logged_losses(run_dir: str) -> Dict[int, float]:
+    """{iteration: loss} from a run's text log; a step logged twice (recomputed after a
+    resume) keeps its last value."""
+    out: Dict[int, float] = {}
+    with open(os.path.join(run_dir, LOG_NAME), encoding="utf-8") as f:
+        for line in f:
+            m = STEP_LINE.search(line)
+            if m:
+                out[int(m.group(1))] = float(m.group(2))
+    return out
 
 
 class RunLog:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import subprocess
 import sys
 from typing import Dict, List
@@ -12,11 +11,10 @@ import cv2
 import numpy as np
 
 from tests.parity import PUBLISHED_LOSSES
-from trainers.logger import LOG_NAME
+from trainers.logger import LOG_NAME, logged_losses  # noqa: F401  (used by the tests)
 from utils.config import save_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STEP_LINE = re.compile(r" iter (\d+)/\d+ epoch \d+ loss (\S+)")
 
 
 def write_photos(folder: str, n: int = 3, size: int = 160) -> str:
@@ -61,18 +59,6 @@ def write_config(cfg: Dict, path: str) -> str:
 
 def run_dir(cfg: Dict) -> str:
     return os.path.join(cfg["save_dir"], cfg["exp_name"])
-
-
-def logged_losses(run: str) -> Dict[int, float]:
-    """{iteration: loss} from a run's text log; a step logged twice (recomputed after a
-    resume) keeps its last value."""
-    out: Dict[int, float] = {}
-    with open(os.path.join(run, LOG_NAME), encoding="utf-8") as f:
-        for line in f:
-            m = STEP_LINE.search(line)
-            if m:
-                out[int(m.group(1))] = float(m.group(2))
-    return out
 
 
 def log_lines(run: str, needle: str) -> List[str]:

@@ -17,7 +17,10 @@ class Blend(torch.nn.Module):
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(()))
 
-    def encode(self, x0, x1, s):
+    def execution_plan(self, x, s):
+        return None
+
+    def encode(self, x0, x1, s, plan=None):
         return SimpleNamespace(img0=x0, img1=x1)
 
     def decode(self, feats, embt):
