@@ -112,8 +112,11 @@ def _timed(fn: Callable[[], object], ctx: Context, repeats: int, warmup: int) ->
 
 
 def _env(ctx: Context, **extra: str) -> Dict[str, str]:
+    """The environment of a child process; training children on a CPU get one thread each,
+    so two ranks do not fight over the cores (and the arithmetic is the same in every run)."""
     path = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH", "")) if p)
-    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS=str(ctx.threads), **extra)
+    threads = ctx.threads if ctx.cuda else 1
+    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS=str(threads), **extra)
 
 
 def _run(cmd: Sequence[str], ctx: Context, timeout: float, **extra: str
@@ -242,11 +245,13 @@ def _photos(ctx: Context) -> str:
 
 
 def _train_config(ctx: Context, name: str, iters: int, batch: int = 2, **top) -> str:
-    """A tiny synthetic-data AMT-S run of `iters` iterations per epoch, two epochs."""
+    """A tiny synthetic-data AMT-S run of `iters` iterations per epoch (one epoch with
+    --quick, else two)."""
     from utils.config import load_config, save_config
     cfg = load_config(os.path.join(REPO, "cfgs", "AMT-S.yaml"))
     synthetic = {"photo_dir": _photos(ctx), "size": [128, 128], "max_motion": 4.0}
-    cfg.update(exp_name=name, save_dir=os.path.join(ctx.work, "runs"), epochs=2, seed=7,
+    cfg.update(exp_name=name, save_dir=os.path.join(ctx.work, "runs"), epochs=1 if ctx.quick else 2,
+               seed=7,
                device=ctx.device.type, log_interval=1, image_interval=0, tensorboard=False,
                checkpoint={"latest_every_iters": 1, "keep_every_epochs": 0, "keep_every_iters": 0},
                **top)
@@ -281,8 +286,8 @@ def ddp(ctx: Context) -> Check:
     from trainers.logger import logged_losses
     c = Check()
     train = os.path.join(REPO, "train.py")
-    one = _train_config(ctx, "ddp1", iters=3)
-    two = _train_config(ctx, "ddp2", iters=3, dist_backend="gloo")
+    one = _train_config(ctx, "ddp1", iters=2 if ctx.quick else 3)
+    two = _train_config(ctx, "ddp2", iters=2 if ctx.quick else 3, dist_backend="gloo")
     p1 = _run([sys.executable, train, "-c", one], ctx, 240)
     if p1.returncode:
         raise RuntimeError(f"1-process run failed: {_tail(p1)}")
@@ -293,7 +298,7 @@ def ddp(ctx: Context) -> Check:
     a, b = logged_losses(os.path.join(runs, "ddp1")), logged_losses(os.path.join(runs, "ddp2"))
     rel = _max_rel(b, a)
     c.rows.append({"processes": "2 vs 1", "iterations": len(a), "max_rel_loss_diff": f"{rel:.2e}"})
-    c.bar("2-process DDP losses match 1 process (rel.)", rel, 1e-3 if ctx.cuda else 1e-5,
+    c.bar("2-process DDP losses match 1 process (rel.)", rel, 1e-3 if ctx.cuda else 1e-4,
           higher_is_better=False)
     return c
 
@@ -353,7 +358,7 @@ def resume(ctx: Context) -> Check:
         raise RuntimeError(f"uninterrupted run failed: {_tail(ref)}")
     cut_cfg = _train_config(ctx, "cut", iters=4, deterministic=True)
     run = os.path.join(ctx.work, "runs", "cut")
-    _kill_after([sys.executable, train, "-c", cut_cfg], ctx, _latest_at(run, 3), None, 240)
+    _kill_after([sys.executable, train, "-c", cut_cfg], ctx, _latest_at(run, 2), None, 240)
     again = _run([sys.executable, train, "-c", cut_cfg, "--resume", "auto"], ctx, 240)
     if again.returncode:
         raise RuntimeError(f"resumed run failed: {_tail(again)}")
@@ -361,25 +366,32 @@ def resume(ctx: Context) -> Check:
     rel = _max_rel(cut, full)
     c.rows.append({"run": "SIGKILL + --resume auto", "iterations": len(cut),
                    "max_rel_loss_diff": f"{rel:.2e}"})
-    c.bar("resumed losses equal the uninterrupted run (rel.)", rel, 0.0 if not ctx.cuda else 1e-6,
-          higher_is_better=False)
-    if not ctx.quick:
-        c.rows.append(_elastic(ctx, train))
+    c.bar("resumed losses equal the uninterrupted run (rel.)", rel, 0.0, higher_is_better=False)
+    if ctx.quick:
+        c.notes.append("the elastic restart (torchrun --max-restarts 1) is not run with --quick")
+    else:
+        _elastic(ctx, train, c)
     return c
 
 
-def _elastic(ctx: Context, train: str) -> Dict[str, object]:
-    """torchrun --max-restarts 1 with one worker SIGKILLed: a resumed run, or a clear failure,
-    within bounded time."""
-    from trainers.logger import logged_losses
-    cfg = _train_config(ctx, "elastic", iters=4, dist_backend="gloo", dist_timeout_s=60)
+def _elastic(ctx: Context, train: str, c: Check) -> None:
+    """torchrun --max-restarts 1 with one worker SIGKILLed: the restarted round resumes and
+    finishes, within bounded time."""
+    from trainers.logger import LOG_NAME, logged_losses
+    iters = 4
+    cfg = _train_config(ctx, "elastic", iters=iters, dist_backend="gloo", dist_timeout_s=60)
     run = os.path.join(ctx.work, "runs", "elastic")
     cmd = _torchrun(2, "--max-restarts=1", train, "-c", cfg, "--resume", "auto")
     start = time.monotonic()
     status = _kill_after(cmd, ctx, _latest_at(run, 2), "train.py", 300)
-    took = time.monotonic() - start
-    return {"run": "torchrun --max-restarts 1, a worker SIGKILLed", "exit_status": status,
-            "iterations_logged": len(logged_losses(run)), "seconds": round(took, 1)}
+    with open(os.path.join(run, LOG_NAME), encoding="utf-8") as f:
+        resumed = "resumed from" in f.read()
+    logged = len(logged_losses(run))
+    c.rows.append({"run": "torchrun --max-restarts 1, a worker SIGKILLed", "exit_status": status,
+                   "resumed": resumed, "iterations_logged": logged,
+                   "seconds": round(time.monotonic() - start, 1)})
+    c.bar("elastic restart resumed and finished (1 = yes)",
+          float(status == 0 and resumed and logged == 2 * iters), 1.0)
 
 
 def _model_speed(ctx: Context, variant: str, size: str, dt: str, compiled: bool
