@@ -125,15 +125,16 @@ def test_audio_is_copied_when_duration_is_kept(tmp_path, blend):
     assert not s.audio
 
 
-def test_broken_video_keeps_a_playable_output(tmp_path, blend):
+def test_broken_video_keeps_a_playable_partial_output(tmp_path, blend):
     video = _video(tmp_path / "in.mkv", _frames(40), 10)  # streamable: readable when cut short
     data = open(video, "rb").read()
     broken = tmp_path / "broken.mkv"
     broken.write_bytes(data[: len(data) // 2])
     s = run([str(broken)], str(tmp_path / "out.mp4"), n_iter=1)
-    frames, _ = _decode(str(tmp_path / "out.mp4"))
+    assert s.partial and s.stopped.startswith("the video ended early")
+    frames, _ = _decode(str(tmp_path / "out.partial.mp4"))
     assert 0 < len(frames) == s.frames < 2 * 40 - 1
-    assert not os.path.exists(str(tmp_path / "out.mp4") + ".partial.mp4")
+    assert sorted(os.listdir(tmp_path)) == ["broken.mkv", "in.mkv", "out.partial.mp4"]
 
 
 @pytest.mark.parametrize("make,msg", [
@@ -220,12 +221,13 @@ def test_ctrl_c_closes_and_keeps_the_partial_output(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (InterruptedBlend(), "blend"))
     video = _video(tmp_path / "in.mp4", _frames(10), 10)
     out = str(tmp_path / "out.mp4")
-    assert demo_2x(["-i", video, "-o", out]) == 130
+    assert demo_2x(["-i", video, "-o", out]) == pipeline.EXIT_PARTIAL
     err = capsys.readouterr().err
-    assert err.strip().splitlines()[-1] == "interrupted: the partial output was closed and kept"
-    frames, src = _decode(out)
+    assert err.strip().splitlines() == [f"partial: 6 frames kept in {tmp_path}/out.partial.mp4; "
+                                        "stopped early: interrupted (Ctrl-C)"]
+    frames, src = _decode(str(tmp_path / "out.partial.mp4"))
     assert len(frames) == 6  # pairs 0-1, 1-2, 2-3 done; each pair writes its start and middle
-    assert not os.path.exists(out + ".partial.mp4")
+    assert not os.path.exists(out)
 
 
 class FailingBlend(Blend):
@@ -243,6 +245,6 @@ def test_a_run_that_breaks_off_keeps_its_frames_and_names_why(tmp_path, monkeypa
     monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (FailingBlend(), "blend"))
     video = _video(tmp_path / "in.mp4", _frames(10), 10)
     s = run([video], str(tmp_path / "out.mp4"), n_iter=1)
-    frames, _ = _decode(str(tmp_path / "out.mp4"))
+    frames, _ = _decode(str(tmp_path / "out.partial.mp4"))
     assert s.partial and len(frames) == s.frames == 4  # pairs 0-1 and 1-2: start and middle each
-    assert "input broke off (RuntimeError): the frames done so far were kept" in s.notes
+    assert s.stopped == "the network failed (RuntimeError)"
