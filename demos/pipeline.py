@@ -37,7 +37,7 @@ DEFAULT_IMAGE_FPS = 30.0
 # Exit statuses of the command-line tools (documented in docs/interpolation.md and --help).
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 2, 3
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
-MAX_FPS = 1000.0            # output and playback rates above this are refused
+MAX_FPS = 1000.0            # --fps and -r above this are refused
 MAX_SCALE = 4.0
 OOM_HINT = "try --scale 0.5, --dtype fp16 or smaller frames"
 
@@ -306,8 +306,6 @@ def _rates(src: Source, n_iter: int, fps: Optional[float], factor: Optional[int]
     made = math.ceil(out / src_fps)
     if made > per_pair:
         raise DemoError(f"{what} makes {made} frames per input pair; the limit is {per_pair}")
-    if out > MAX_FPS or play > MAX_FPS:
-        raise DemoError(f"{what} plays at {float(max(out, play)):g} fps; the limit is {MAX_FPS:g}")
     return src_fps, out, play
 
 

@@ -231,23 +231,28 @@ def test_a_second_ctrl_c_while_closing_does_not_lose_the_finished_frames(tmp_pat
 
 @pytest.mark.slow
 def test_sigterm_to_the_script_keeps_a_partial_file_and_exits_3(tmp_path):
-    frames = [np.random.default_rng(i).integers(0, 256, (480, 640, 3), dtype=np.uint8)
-              for i in range(4)]
+    frames = _frames(24, 256, 256)
     paths = _pngs(tmp_path / "in", frames)
     out = tmp_path / "out.mp4"
-    proc = subprocess.Popen([sys.executable, "demos/demo_2x.py", "-i", *paths, "-n", "6",
+    proc = subprocess.Popen([sys.executable, "demos/demo_2x.py", "-i", *paths, "-n", "2", "--save_images",
                              "-o", str(out), "-c", os.path.join(PROJECT_ROOT, "cfgs", "AMT-S.yaml")],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONPATH": PROJECT_ROOT})
     deadline = time.time() + 120
-    while not any(".amt-tmp" in n for n in os.listdir(tmp_path)) and time.time() < deadline:
-        time.sleep(0.2)  # the encoder's temporary appears once the first frame is read
-    time.sleep(8)
+    while time.time() < deadline:  # until frames are finished (the PNGs show them)
+        assert proc.poll() is None, proc.communicate()
+        pngs = [p for p in tmp_path.glob(".out_frames.amt-tmp*/*.png")]
+        if len(pngs) >= 2:
+            break
+        time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == EXIT_PARTIAL, err
     assert "SIGTERM" in err.strip().splitlines()[-1] and "partial:" in err
     assert not out.exists() and (tmp_path / "out.partial.mp4").exists()
+    kept = len(_decode(str(tmp_path / "out.partial.mp4"))[0])
+    assert kept >= 2 and f"partial: {kept} frames" in err
+    assert len(os.listdir(tmp_path / "out.partial_frames")) == kept
 
 
 def test_an_existing_folder_named_like_a_video_is_refused(tmp_path, capsys):
@@ -290,6 +295,9 @@ def test_a_truncated_video_is_partial_and_says_it_ended_early(tmp_path, capsys):
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("partial:") and "ended early" in line
     assert not out.exists() and (tmp_path / "out.partial.mp4").exists()
+    kept = len(_decode(str(tmp_path / "out.partial.mp4"))[0])
+    assert kept >= 2 and f"partial: {kept} frames" in err
+    assert len(os.listdir(tmp_path / "out.partial_frames")) == kept
 
 
 def test_a_corrupt_image_in_the_middle_is_partial(tmp_path, capsys):
