@@ -28,7 +28,7 @@ from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.images import image_size
 from utils.inference import (DEFAULT_CHECKPOINT, InputError, Interpolator, _pad_divisor,
-                             load_model, to_tensor, to_uint8)
+                             load_model)
 from utils.video_io import (Source, VideoIOError, VideoWriter, check_writable_ext, copy_audio,
                             ended_early, last_line, open_source, read_frames)
 
@@ -453,6 +453,7 @@ def _interpolate_stream(first, frames, ip, positions, sink, summary, scene_detec
                         scene_threshold, bar, progress, total, max_frames) -> int:
     """Writes the output frames; returns how many input frames were read."""
     prev, index = first, 0
+    uploads = Uploads(getattr(ip, "device", "cpu"))
     done = [0]  # the bar's own count stays 0 when it is disabled (no terminal)
 
     def emit(frame: np.ndarray) -> None:
@@ -470,7 +471,8 @@ def _interpolate_stream(first, frames, ip, positions, sink, summary, scene_detec
         while pos < index + 1:
             ts.append(pos - index)
             pos = next(positions)
-        for out in _pair_frames(prev, frame, ts, ip, summary, scene_detect, scene_threshold):
+        for out in _pair_frames(prev, frame, ts, ip, summary, scene_detect, scene_threshold,
+                                uploads, index):
             emit(out)
         prev, index = frame, index + 1
     if index > 0 and pos == index:  # the last output lands exactly on the last source frame
@@ -478,9 +480,41 @@ def _interpolate_stream(first, frames, ip, positions, sink, summary, scene_detec
     return index + 1
 
 
+class Uploads:
+    """The model-side copies of the input frames. Each frame is converted (and on CUDA
+    uploaded) once although two pairs use it; on CUDA the uint8 frame goes through pinned
+    memory and becomes float on the device, a quarter of the bytes over the bus."""
+
+    def __init__(self, device) -> None:
+        self.device = torch.device(device)
+        self.cached: dict = {}
+
+    def tensor(self, index: int, frame: np.ndarray) -> torch.Tensor:
+        """(1, 3, H, W) float32 in [0, 1] on the device for input frame number `index`."""
+        if index not in self.cached:
+            if not frame.flags.writeable:  # decoded video buffers; torch wants writable memory
+                frame = frame.copy()
+            x = torch.from_numpy(np.ascontiguousarray(frame))
+            if self.device.type == "cuda":
+                x = x.pin_memory().to(self.device, non_blocking=True)
+            # frames before the pair's first are not needed again
+            self.cached = {i: t for i, t in self.cached.items() if i >= index - 1}
+            self.cached[index] = x.permute(2, 0, 1).unsqueeze(0).float().div_(255)
+        return self.cached[index]
+
+
+def to_frames(out: torch.Tensor) -> List[np.ndarray]:
+    """(T, 1, 3, H, W) floats in [0, 1] -> T (H, W, 3) uint8 frames, rounded on the device
+    so that one uint8 batch, not T float frames, is downloaded."""
+    x = (out[:, 0].clamp(0, 1) * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return list(x)
+
+
 def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], ip: Interpolator,
-                 summary: RunSummary, scene_detect: bool, threshold: float) -> List[np.ndarray]:
-    """Output frames for the pair (a, b) at times ts (t = 0 is `a` itself)."""
+                 summary: RunSummary, scene_detect: bool, threshold: float, uploads: Uploads,
+                 index: int) -> List[np.ndarray]:
+    """Output frames for the pair (a, b) = input frames (index, index + 1) at times ts
+    (t = 0 is `a` itself)."""
     inner = [t for t in ts if t != 0]
     if not inner:
         return [a for _ in ts]
@@ -491,11 +525,12 @@ def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], ip: Interpola
         summary.cuts += 1
         made = {t: (a if t < Fraction(1, 2) else b) for t in inner}
     else:
-        out = ip.interpolate(to_tensor(a), to_tensor(b), [float(t) for t in inner])
+        out = ip.interpolate(uploads.tensor(index, a), uploads.tensor(index + 1, b),
+                             [float(t) for t in inner])
         if not torch.isfinite(out).all():  # would be written as black (NaN) or white frames
             raise _Stop("the network produced non-finite values (NaN or infinity); nothing of "
                         "that pair was written (broken weights, or try --dtype fp32)")
-        made = {t: to_uint8(out[i]) for i, t in enumerate(inner)}
+        made = dict(zip(inner, to_frames(out)))
     return [a if t == 0 else made[t] for t in ts]
 
 

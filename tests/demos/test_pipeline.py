@@ -248,3 +248,33 @@ def test_a_run_that_breaks_off_keeps_its_frames_and_names_why(tmp_path, monkeypa
     frames, _ = _decode(str(tmp_path / "out.partial.mp4"))
     assert s.partial and len(frames) == s.frames == 4  # pairs 0-1 and 1-2: start and middle each
     assert s.stopped == "the network failed (RuntimeError)"
+
+
+def test_each_input_frame_is_converted_once_though_two_pairs_use_it(tmp_path, monkeypatch, blend):
+    converted = []
+    real = pipeline.Uploads.tensor
+
+    def counting(self, index, frame):
+        t = real(self, index, frame)
+        converted.append((index, t))
+        return t
+    monkeypatch.setattr(pipeline.Uploads, "tensor", counting)
+    paths = _pngs(tmp_path / "in", _frames(5))
+    assert run(paths, str(tmp_path / "o.mp4"), n_iter=1, scene_detect=False).frames == 9
+    assert [i for i, _ in converted] == [0, 1, 1, 2, 2, 3, 3, 4]  # 4 pairs ask 8 times
+    for (i, t), (j, u) in zip(converted[1::2], converted[2::2]):
+        assert i == j and t is u  # the second pair's first frame is the first pair's second
+
+
+def test_the_uint8_device_path_equals_the_float_path_within_rounding():
+    from utils.inference import to_tensor, to_uint8
+    frame = _frames(1, 33, 47)[0]
+    frame.setflags(write=False)  # as decoded video buffers are
+    up = pipeline.Uploads("cpu")
+    x = up.tensor(0, frame)
+    assert x.dtype == torch.float32 and torch.equal(x, to_tensor(frame))
+    out = torch.rand(3, 1, 3, 33, 47)
+    mine = pipeline.to_frames(out)
+    assert len(mine) == 3
+    for i in range(3):
+        assert np.abs(mine[i].astype(int) - to_uint8(out[i]).astype(int)).max() <= 1
