@@ -296,8 +296,7 @@ def test_a_truncated_video_is_partial_and_says_it_ended_early(tmp_path, capsys):
     assert line.startswith("partial:") and "ended early" in line
     assert not out.exists() and (tmp_path / "out.partial.mp4").exists()
     kept = len(_decode(str(tmp_path / "out.partial.mp4"))[0])
-    assert kept >= 2 and f"partial: {kept} frames" in err
-    assert len(os.listdir(tmp_path / "out.partial_frames")) == kept
+    assert kept >= 2 and line.startswith(f"partial: {kept} frames")
 
 
 def test_a_corrupt_image_in_the_middle_is_partial(tmp_path, capsys):
