@@ -91,7 +91,8 @@ class RunSummary:
     def line(self) -> str:
         """The one summary line, the same in every front end."""
         if self.partial:
-            return f"partial: {self.frames} frames kept in {self.output}; stopped early: {self.stopped}"
+            return (f"partial: {self.frames} frames kept in {self.output}; "
+                    f"stopped early: {self.stopped}")
         extra = [f"{self.cuts} scene cut(s) repeated"] if self.cuts else []
         extra += [f"{self.copies} identical pair(s) copied"] if self.copies else []
         extra += ["audio copied"] if self.audio else []

@@ -231,7 +231,8 @@ class VideoWriter:
         bad = (not expect_ok or proc.returncode != 0 or errors
                or not os.path.exists(self.path) or _size(self.path) == 0)
         if bad:
-            raise OutputError(0, f"cannot write {self.path}: {_encoder_cause(errors, proc.returncode)}")
+            cause = _encoder_cause(errors, proc.returncode)
+            raise OutputError(0, f"cannot write {self.path}: {cause}")
 
 
 def _size(path: str) -> int:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -24,6 +23,7 @@ from utils.inference import PROJECT_ROOT, Interpolator
 from utils.video_io import VideoWriter, open_source, read_frames
 
 EXIT_ERROR, EXIT_PARTIAL = 2, 3
+AMT_S = os.path.join(PROJECT_ROOT, "cfgs", "AMT-S.yaml")  # random weights: no checkpoint needed
 
 
 def _one_line(text: str) -> str:
@@ -234,8 +234,8 @@ def test_sigterm_to_the_script_keeps_a_partial_file_and_exits_3(tmp_path):
     frames = _frames(24, 256, 256)
     paths = _pngs(tmp_path / "in", frames)
     out = tmp_path / "out.mp4"
-    proc = subprocess.Popen([sys.executable, "demos/demo_2x.py", "-i", *paths, "-n", "2", "--save_images",
-                             "-o", str(out), "-c", os.path.join(PROJECT_ROOT, "cfgs", "AMT-S.yaml")],
+    proc = subprocess.Popen([sys.executable, "demos/demo_2x.py", "-i", *paths, "-n", "2",
+                             "--save_images", "-o", str(out), "-c", AMT_S],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONPATH": PROJECT_ROOT})
     deadline = time.time() + 120
@@ -365,7 +365,8 @@ def test_frame_size_and_output_frame_limits(tmp_path, monkeypatch):
         run(paths, str(tmp_path / "o.mp4"), limits=pipeline.Limits(max_pixels=1000))
     with pytest.raises(DemoError, match="output frames"):
         run(paths, str(tmp_path / "o.mp4"), n_iter=3, limits=pipeline.Limits(max_frames=10))
-    assert run(paths, str(tmp_path / "o.mp4"), n_iter=2, limits=pipeline.Limits(max_frames=10)).frames == 9
+    s = run(paths, str(tmp_path / "o.mp4"), n_iter=2, limits=pipeline.Limits(max_frames=10))
+    assert s.frames == 9
 
 
 # 7. out of memory --------------------------------------------------------------------------
@@ -382,13 +383,15 @@ def _oom_at(at: int, error):
     return interpolate
 
 
-@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
-                                   RuntimeError("[enforce fail] DefaultCPUAllocator: not enough memory: you tried to allocate; out of memory")])
+@pytest.mark.parametrize("error", [
+    torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
+    RuntimeError("DefaultCPUAllocator: can't allocate memory: out of memory"),
+])
 def test_out_of_memory_in_the_network_is_its_own_error(tmp_path, monkeypatch, capsys, error):
     monkeypatch.setattr(Interpolator, "interpolate", _oom_at(2, error))
     paths = _pngs(tmp_path / "in", _frames(3))
     out = tmp_path / "out.mp4"
-    code = demo_2x(["-i", *paths, "-o", str(out), "-c", os.path.join(PROJECT_ROOT, "cfgs", "AMT-S.yaml")])
+    code = demo_2x(["-i", *paths, "-o", str(out), "-c", AMT_S])
     line = _one_line(capsys.readouterr().err)
     assert code == EXIT_PARTIAL and line.startswith("partial: 2 frames")
     assert "out of memory" in line and "--scale 0.5" in line and "--dtype fp16" in line
@@ -408,12 +411,13 @@ def test_the_script_with_an_oom_in_the_network_exits_non_zero(tmp_path):
     """demos/demo_2x.py as a process, the model's forward pass raising CUDA's OOM."""
     paths = _pngs(tmp_path / "in", _frames(2))
     code = ("import sys, torch, networks\n"
-            "def oom(*a, **k): raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 9 GiB')\n"
+            "def oom(*a, **k):\n"
+            "    raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 9 GiB')\n"
             "networks.AMT.encode = oom\n"
             "from demos.demo_2x import main\n"
             "sys.exit(main(sys.argv[1:]))\n")
     res = subprocess.run([sys.executable, "-c", code, "-i", *paths, "-o", str(tmp_path / "o.mp4"),
-                          "-c", os.path.join(PROJECT_ROOT, "cfgs", "AMT-S.yaml")],
+                          "-c", AMT_S],
                          capture_output=True, text=True, cwd=PROJECT_ROOT,
                          env={**os.environ, "PYTHONPATH": PROJECT_ROOT})
     assert res.returncode == EXIT_ERROR, res.stderr
