@@ -8,7 +8,8 @@ import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from demos.pipeline import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, DemoError, Interrupted, RunSummary
+from demos.pipeline import (CLOSING, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, DemoError, Interrupted,
+                            RunSummary)
 
 EPILOG = (f"exit status: {EXIT_OK} complete; {EXIT_ERROR} error (nothing written, an existing "
           f"output left as it was); {EXIT_PARTIAL} partial (stopped early by Ctrl-C, SIGTERM, "
@@ -29,8 +30,8 @@ def report(summary: RunSummary) -> None:
 @contextmanager
 def stop_signals() -> Iterator[None]:
     """Ctrl-C and SIGTERM stop the run the same way (the pipeline keeps what is finished).
-    Only the first one interrupts: a second one while the output is being closed would
-    otherwise abort the close and lose every finished frame, so it is noted and ignored."""
+    Only the first one interrupts, and none while the outputs are being closed: stopping
+    the close would lose every finished frame, so such a signal is noted and ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -38,7 +39,7 @@ def stop_signals() -> Iterator[None]:
     fired = []
 
     def handler(signum, frame) -> None:
-        if fired:
+        if fired or CLOSING.is_set():
             print("note: still closing the output; the finished frames will be kept",
                   file=sys.stderr)
             return

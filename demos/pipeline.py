@@ -42,6 +42,11 @@ MAX_SCALE = 4.0
 OOM_HINT = "try --scale 0.5, --dtype fp16 or smaller frames"
 
 
+# Set while a run closes and moves its outputs into place: the command line's signal handler
+# then lets the run finish (stopping there would throw the finished frames away).
+CLOSING = threading.Event()
+
+
 class DemoError(ValueError):
     """Bad input or output for the interpolation tool (one line for the user)."""
 
@@ -424,17 +429,21 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
             frames.close()
             sink.abort()
             raise
-    bar.close()
-    frames.close()
+    CLOSING.set()
     try:
-        summary.frames = sink.close()
-    except BaseException:
-        sink.discard()
-        raise
-    if summary.stopped:
-        _keep_partial(sink, paths, summary)
-    else:
-        _finish(src, sink, paths, summary, play_fps, out_fps)
+        bar.close()
+        frames.close()
+        try:
+            summary.frames = sink.close()
+        except BaseException:
+            sink.discard()
+            raise
+        if summary.stopped:
+            _keep_partial(sink, paths, summary)
+        else:
+            _finish(src, sink, paths, summary, play_fps, out_fps)
+    finally:
+        CLOSING.clear()
     return summary
 
 

@@ -229,6 +229,21 @@ def test_a_second_ctrl_c_while_closing_does_not_lose_the_finished_frames(tmp_pat
     assert len(_decode(str(tmp_path / "out.partial.mp4"))[0]) == 6
 
 
+def test_ctrl_c_while_a_finished_video_closes_still_delivers_it(tmp_path, monkeypatch, capsys):
+    _use(monkeypatch, Blend())
+    close = VideoWriter.close
+
+    def interrupted_close(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        close(self)
+    monkeypatch.setattr(VideoWriter, "close", interrupted_close)
+    video = _video(tmp_path / "in.mp4", _frames(4), 10)
+    assert demo_2x(["-i", video, "-o", str(tmp_path / "out.mp4")]) == 0
+    assert "still closing" in capsys.readouterr().err
+    assert len(_decode(str(tmp_path / "out.mp4"))[0]) == 7
+
+
 @pytest.mark.slow
 def test_sigterm_to_the_script_keeps_a_partial_file_and_exits_3(tmp_path):
     frames = _frames(24, 256, 256)
