@@ -39,6 +39,7 @@ EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 2, 3
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
 MAX_FPS = 1000.0            # --fps and -r above this are refused
 MAX_SCALE = 4.0
+TIMES_PER_CALL = 16         # output times of one pair per call of a direct-time model
 OOM_HINT = "try --scale 0.5, --dtype fp16 or smaller frames"
 
 
@@ -522,26 +523,37 @@ def to_frames(out: torch.Tensor) -> List[np.ndarray]:
 
 def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], ip: Interpolator,
                  summary: RunSummary, scene_detect: bool, threshold: float, uploads: Uploads,
-                 index: int) -> List[np.ndarray]:
+                 index: int) -> Iterator[np.ndarray]:
     """Output frames for the pair (a, b) = input frames (index, index + 1) at times ts
-    (t = 0 is `a` itself)."""
+    (t = 0 is `a` itself), in order. A direct-time model is asked TIMES_PER_CALL times at a
+    time, so that memory does not grow with the frames per pair; each group is checked
+    before any of its frames is given out."""
     inner = [t for t in ts if t != 0]
     if not inner:
-        return [a for _ in ts]
+        yield from (a for _ in ts)
+        return
     if np.array_equal(a, b):
         summary.copies += 1
-        made = {t: a for t in inner}
-    elif scene_detect and is_scene_cut(a, b, threshold):
+        yield from (a for _ in ts)
+        return
+    if scene_detect and is_scene_cut(a, b, threshold):
         summary.cuts += 1
-        made = {t: (a if t < Fraction(1, 2) else b) for t in inner}
-    else:
-        out = ip.interpolate(uploads.tensor(index, a), uploads.tensor(index + 1, b),
-                             [float(t) for t in inner])
-        if not torch.isfinite(out).all():  # would be written as black (NaN) or white frames
-            raise _Stop("the network produced non-finite values (NaN or infinity); nothing of "
-                        "that pair was written (broken weights, or try --dtype fp32)")
-        made = dict(zip(inner, to_frames(out)))
-    return [a if t == 0 else made[t] for t in ts]
+        yield from (a if t < Fraction(1, 2) else b for t in ts)
+        return
+    # recursive halving builds each midpoint once per call: all of a pair's times together
+    step = len(ts) if ip.recursive else TIMES_PER_CALL
+    for start in range(0, len(ts), step):
+        group = ts[start:start + step]
+        asked = [t for t in group if t != 0]
+        made = {}
+        if asked:
+            out = ip.interpolate(uploads.tensor(index, a), uploads.tensor(index + 1, b),
+                                 [float(t) for t in asked])
+            if not torch.isfinite(out).all():  # would be written as black (NaN) frames
+                raise _Stop("the network produced non-finite values (NaN or infinity); those "
+                            "frames were not written (broken weights, or try --dtype fp32)")
+            made = dict(zip(asked, to_frames(out)))
+        yield from (a if t == 0 else made[t] for t in group)
 
 
 def _finish(src: Source, sink: _Output, paths: dict, summary: RunSummary,

@@ -278,3 +278,30 @@ def test_the_uint8_device_path_equals_the_float_path_within_rounding():
     assert len(mine) == 3
     for i in range(3):
         assert np.abs(mine[i].astype(int) - to_uint8(out[i]).astype(int)).max() <= 1
+
+
+class Recording(Blend):
+    def __init__(self, recursive):
+        self.recursive, self.sizes = recursive, []
+
+    def interpolate(self, img0, img1, ts):
+        self.sizes.append(len(ts))
+        return super().interpolate(img0, img1, ts)
+
+
+@pytest.mark.parametrize("recursive", [False, True])
+def test_many_times_per_pair_are_asked_in_bounded_groups(tmp_path, monkeypatch, recursive):
+    """A direct-time model gets at most TIMES_PER_CALL times per call, so 255 frames of a pair
+    are never all in memory at once; recursive halving gets them together (it builds each
+    midpoint once per call)."""
+    ip = Recording(recursive)
+    monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (ip, "recording"))
+    paths = _pngs(tmp_path / "in", _frames(2))
+    s = run(paths, str(tmp_path / "o.mp4"), n_iter=6, save_images=True)
+    assert s.frames == 65
+    assert ip.sizes == ([63] if recursive else [15, 16, 16, 16])  # 64 outputs; t = 0 is a copy
+    pngs = sorted(os.listdir(s.images_dir))
+    a, b = _frames(2)
+    mid = cv2.imread(os.path.join(s.images_dir, pngs[32]))[..., ::-1]
+    expected = np.round((a.astype(np.float32) + b) / 2).astype(np.uint8)
+    assert np.abs(mid.astype(int) - expected).max() <= 1  # t = 32/64, in the third group
