@@ -282,6 +282,10 @@ def run(inputs: Sequence[str], output: str, n_iter: int = 1, fps: Optional[float
                     baseline, keep_still, limits or Limits(), oom_hint)
     except (VideoIOError, InputError, CheckpointError, ConfigError, OutputError) as e:
         raise DemoError(str(e)) from None
+    except RuntimeError as e:  # e.g. moving the model to a full GPU, before any frame
+        if is_out_of_memory(e):
+            raise DemoError(f"out of memory on {device} ({last_line(e)}); {oom_hint}") from None
+        raise
 
 
 def _finite_rate(value: float, flag: str, allow_zero: bool = False) -> Fraction:

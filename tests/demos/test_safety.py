@@ -422,6 +422,16 @@ def test_out_of_memory_in_demo_8x(tmp_path, monkeypatch, capsys):
     assert os.listdir(tmp_path / "o") == []
 
 
+def test_out_of_memory_while_loading_the_model_is_one_line(tmp_path, monkeypatch, capsys):
+    def full(*a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1 GiB")
+    monkeypatch.setattr(pipeline, "load_interpolator", full)
+    paths = _pngs(tmp_path / "in", _frames(2))
+    assert demo_2x(["-i", *paths, "-o", str(tmp_path / "o.mp4")]) == EXIT_ERROR
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("error: out of memory on") and "--scale 0.5" in line
+
+
 def test_the_script_with_an_oom_in_the_network_exits_non_zero(tmp_path):
     """demos/demo_2x.py as a process, the model's forward pass raising CUDA's OOM."""
     paths = _pngs(tmp_path / "in", _frames(2))
