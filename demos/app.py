@@ -1,7 +1,12 @@
 """A small web page for the interpolation tool: drop two images or a short video, get a video.
 
     python demos/app.py                 # http://127.0.0.1:7860
-    python demos/app.py --port 8000 --host 0.0.0.0
+    python demos/app.py --port 8000 --host 0.0.0.0 --max-pixels 8300000 --max-frames 2000
+
+Requests over a limit (--max-pixels per frame, --max-frames output frames, --max-upload-mb per
+file) are refused at once with the limit named; --concurrency requests run at a time and at
+most --max-queue wait. SIGTERM or Ctrl-C stops the server (exit 0) and deletes every upload
+and result, also those of a request that was running.
 
 Everything runs through demos.pipeline.run, the same code as demos/demo_2x.py. Needs the
 `web` extra (pip install -e ".[web]"); nothing is fetched from the internet.
@@ -15,18 +20,25 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from typing import Dict, List, Optional
 
 import torch
 
-from demos.pipeline import DemoError, run
+from demos.pipeline import DemoError, Interrupted, Limits, run
 from utils.inference import PROJECT_ROOT
 
 AVERAGE, DIS = "frame averaging (no network)", "DIS optical flow (no network)"
 RANDOM = "random AMT-S (no checkpoint found: for testing only)"
 MODES = ("2^n frames per pair", "target frame rate")
 KEEP_S = 3600  # results (ours and gradio's cached uploads) are deleted after an hour
+# Safe defaults for a page others share: a 1080p frame, 20 s at 30 fps, a short clip's upload.
+MAX_PIXELS, MAX_FRAMES, MAX_UPLOAD_MB, CONCURRENCY, MAX_QUEUE = 1920 * 1080, 600, 50, 1, 16
+OOM_HINT = "try smaller frames or fewer output frames"
+STOPPING = threading.Event()  # set on SIGTERM / Ctrl-C: running requests stop at their next frame
+_running = [0]                 # requests interpolating now, guarded by _idle
+_idle = threading.Condition()
 
 
 def weight_choices(folder: str = os.path.join(PROJECT_ROOT, "pretrained")) -> Dict[str, Optional[str]]:
@@ -42,8 +54,12 @@ def weight_choices(folder: str = os.path.join(PROJECT_ROOT, "pretrained")) -> Di
 
 def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[str], weights: str,
                 mode: str, n_iter: float, fps: float, choices: Dict[str, Optional[str]],
-                workdir: str, report=None) -> tuple:
-    """Inputs from the page -> (output video path, one line about what was done)."""
+                workdir: str, report=None, limits: Optional[Limits] = None,
+                max_upload_mb: float = MAX_UPLOAD_MB) -> tuple:
+    """Inputs from the page -> (output video path, one line about what was done).
+
+    Raises DemoError (one line) for a request that is refused or does not finish; nothing of
+    it is left in `workdir` then."""
     if video:
         inputs: List[str] = [video]
     elif image0 and image1:
@@ -52,14 +68,46 @@ def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[st
         raise DemoError("give two images or a video")
     if weights not in choices:
         raise DemoError(f"unknown weights {weights!r}")
+    for path in inputs:
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        if size > max_upload_mb * 1e6:
+            raise DemoError(f"{os.path.basename(path)} is {size / 1e6:.1f} MB, over the limit "
+                            f"of {max_upload_mb:g} MB per upload")
     baseline = {AVERAGE: "average", DIS: "dis"}.get(weights)
     prune(workdir)
     out = tempfile.mkdtemp(prefix="run-", dir=workdir)
     rate = dict(fps=float(fps)) if mode == MODES[1] else dict(n_iter=int(n_iter))
-    summary = run(inputs, os.path.join(out, "interpolated.mp4"), checkpoint=choices[weights],
-                  baseline=baseline, device="cuda" if torch.cuda.is_available() else "cpu",
-                  progress=report, **rate)
+
+    def progress(done: int, total: int) -> None:
+        if STOPPING.is_set():
+            raise Interrupted("the server is shutting down")
+        if report:
+            report(done, total)
+    with _idle:
+        _running[0] += 1
+    try:
+        if STOPPING.is_set():
+            raise DemoError("the server is shutting down")
+        summary = run(inputs, os.path.join(out, "interpolated.mp4"), checkpoint=choices[weights],
+                      baseline=baseline, device="cuda" if torch.cuda.is_available() else "cpu",
+                      progress=progress, limits=limits or Limits(MAX_PIXELS, MAX_FRAMES),
+                      oom_hint=OOM_HINT, **rate)
+        if summary.partial:  # a page gets a whole video or an error, not half a clip
+            raise DemoError(f"stopped early after {summary.frames} frames: {summary.stopped}")
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        with _idle:
+            _running[0] -= 1
+            _idle.notify_all()
     return summary.output, f"{summary.frames} frames at {summary.fps:g} fps; weights: {summary.weights}"
+
+
+def wait_for_requests(timeout_s: float = 5) -> bool:
+    """After STOPPING is set: wait until no request is running (True) or the timeout."""
+    with _idle:
+        return _idle.wait_for(lambda: _running[0] == 0, timeout=timeout_s)
 
 
 def prune(workdir: str, keep_s: float = KEEP_S) -> None:
@@ -72,10 +120,12 @@ def prune(workdir: str, keep_s: float = KEEP_S) -> None:
 
 
 def _stop(signum, frame) -> None:
+    STOPPING.set()  # a running request stops at its next frame and removes its files
     raise KeyboardInterrupt  # gradio then closes its server and main() cleans up
 
 
-def build_app(choices: Dict[str, Optional[str]], workdir: str):
+def build_app(choices: Dict[str, Optional[str]], workdir: str, limits: Optional[Limits] = None,
+              max_upload_mb: float = MAX_UPLOAD_MB):
     import gradio as gr
 
     def on_click(image0, image1, video, weights, mode, n_iter, fps, progress=gr.Progress()):
@@ -83,7 +133,7 @@ def build_app(choices: Dict[str, Optional[str]], workdir: str):
             progress((done, total), desc="interpolating", unit="frames")
         try:
             return interpolate(image0, image1, video, weights, mode, n_iter, fps, choices,
-                               workdir, report)
+                               workdir, report, limits, max_upload_mb)
         except DemoError as e:
             raise gr.Error(str(e)) from None
 
@@ -107,11 +157,29 @@ def build_app(choices: Dict[str, Optional[str]], workdir: str):
     return app
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
-    args = p.parse_args(argv)
+    p.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
+                   help=f"pixels per input frame (default {MAX_PIXELS:,}: 1920x1080)")
+    p.add_argument("--max-frames", type=int, default=MAX_FRAMES,
+                   help=f"output frames per request (default {MAX_FRAMES})")
+    p.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD_MB,
+                   help=f"size of one uploaded file in MB (default {MAX_UPLOAD_MB})")
+    p.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                   help=f"requests interpolated at the same time (default {CONCURRENCY})")
+    p.add_argument("--max-queue", type=int, default=MAX_QUEUE,
+                   help=f"requests waiting their turn; more are turned away (default {MAX_QUEUE})")
+    a = p.parse_args(argv)
+    for name in ("max_pixels", "max_frames", "max_upload_mb", "concurrency", "max_queue"):
+        if not getattr(a, name) > 0:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    return a
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
     try:
         import gradio  # noqa: F401
@@ -119,20 +187,35 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('error: the web demo needs gradio: pip install -e ".[web]"', file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _stop)  # `kill`, service managers: clean up as on Ctrl-C
+    signal.signal(signal.SIGINT, _stop)
     workdir = tempfile.mkdtemp(prefix="amt-web-")
+    # gradio's uploads go inside our folder, so that removing it on exit removes them too
+    os.environ["GRADIO_TEMP_DIR"] = os.path.join(workdir, "uploads")
+    limits = Limits(max_pixels=args.max_pixels, max_frames=args.max_frames)
     try:
-        app = build_app(weight_choices(), workdir)
-        app.queue().launch(server_name=args.host, server_port=args.port, ssr_mode=False,
-                           allowed_paths=[workdir])
+        app = build_app(weight_choices(), workdir, limits, args.max_upload_mb)
+        app.queue(default_concurrency_limit=args.concurrency, max_size=args.max_queue).launch(
+            server_name=args.host, server_port=args.port, ssr_mode=False,
+            allowed_paths=[workdir], max_file_size=f"{args.max_upload_mb:g}mb")
     except OSError as e:
         print(f"error: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass
     finally:
+        STOPPING.set()
+        # a request stops at its next frame; one inside a long network call is not waited
+        # for beyond a few seconds (the process then exits under it, see below)
+        wait_for_requests()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Interpreter shutdown with gradio's and torch's worker threads still alive can abort
+    # ("terminate called without an active exception", status 134); everything is cleaned
+    # up by now, so leave without it.
+    os._exit(code)

@@ -10,14 +10,15 @@ import argparse
 import os
 from typing import List, Optional
 
-from demos.cli import guarded
-from demos.pipeline import run
+from demos.cli import EPILOG, guarded
+from demos.pipeline import DTYPES, run
+from utils.video_io import VIDEO_EXTS
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "bikes.mp4")
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=EPILOG)
     p.add_argument("-c", "--config", help="config whose network section names the variant")
     p.add_argument("-p", "--ckpt", dest="checkpoint", help="checkpoint (default: the bundled one)")
     p.add_argument("-n", "--niters", dest="n_iter", type=int, default=1,
@@ -25,7 +26,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("-i", "--input", nargs="+", default=[SAMPLE],
                    help="video, glob pattern, folder, or two or more images (default: sample)")
     p.add_argument("-o", "--out_path", default="results",
-                   help="output .mp4 file, or a folder for <input>_<k>x.mp4 (default results/)")
+                   help="output video (.mp4, .m4v, .mkv, .mov, .avi), or a folder for "
+                        "<input>_<k>x.mp4 (default results/)")
     p.add_argument("-r", "--frame_rate", type=float, default=None,
                    help="playback fps of the 2^n frames; 0 or unset keeps the source timing")
     rate = p.add_mutually_exclusive_group()
@@ -41,8 +43,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="a model-free method instead of AMT (frame averaging or DIS flow)")
     p.add_argument("--device", default="cuda" if _cuda() else "cpu")
     prec = p.add_mutually_exclusive_group()
-    prec.add_argument("--fp16", action="store_true", help="float16 autocast (GPU)")
-    prec.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    prec.add_argument("--dtype", choices=list(DTYPES), default="fp32",
+                      help="network precision: fp16 (GPU) or bf16 autocast (default fp32)")
+    prec.add_argument("--fp16", dest="dtype", action="store_const", const="fp16",
+                      help="the same as --dtype fp16")
+    prec.add_argument("--bf16", dest="dtype", action="store_const", const="bf16",
+                      help="the same as --dtype bf16")
     p.add_argument("--no-scene-detect", dest="scene_detect", action="store_false",
                    help="interpolate across scene cuts too")
     p.add_argument("--scene-threshold", type=float, default=0.35,
@@ -56,7 +62,9 @@ def _cuda() -> bool:
 
 
 def output_path(out: str, inputs: List[str], label: str) -> str:
-    if out.lower().endswith((".mp4", ".mkv", ".mov")):
+    """A path with a video extension is the output file (the pipeline refuses containers it
+    cannot write, and folders of that name); anything else is a folder to write into."""
+    if out.lower().endswith(VIDEO_EXTS):
         return out
     name = os.path.splitext(os.path.basename(inputs[0].rstrip("/")))[0] or "frames"
     name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
@@ -66,11 +74,10 @@ def output_path(out: str, inputs: List[str], label: str) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     a = parse_args(argv)
     label = f"{a.fps:g}fps" if a.fps else f"{a.factor}x" if a.factor else f"{2 ** a.n_iter}x"
-    dtype = "fp16" if a.fp16 else "bf16" if a.bf16 else "fp32"
     return guarded(lambda: run(
         a.input, output_path(a.out_path, a.input, label), n_iter=a.n_iter, fps=a.fps,
         factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
-        device=a.device, dtype=dtype, scale=a.scale, save_images=a.save_images, gif=a.gif,
+        device=a.device, dtype=a.dtype, scale=a.scale, save_images=a.save_images, gif=a.gif,
         scene_detect=a.scene_detect, scene_threshold=a.scene_threshold, baseline=a.baseline,
         keep_still=a.keep_still))
 

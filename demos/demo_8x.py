@@ -8,12 +8,12 @@ import argparse
 import os
 from typing import List, Optional
 
-from demos.cli import guarded
+from demos.cli import EPILOG, guarded
 from demos.pipeline import run
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=EPILOG)
     p.add_argument("-c", "--config")
     p.add_argument("-p", "--ckpt", dest="checkpoint")
     p.add_argument("-x", "--img0", required=True, help="first frame")

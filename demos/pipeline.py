@@ -9,9 +9,9 @@ last source frame (so 48 frames at 24 fps become 118 frames at 60 fps).
 """
 from __future__ import annotations
 
+import math
 import os
 import queue
-import shutil
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,19 +22,61 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_overwriting,
+                          same_file, temp_name)
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
-from utils.inference import (DEFAULT_CHECKPOINT, InputError, Interpolator, load_model, to_tensor,
-                             to_uint8)
-from utils.video_io import (Source, VideoIOError, VideoWriter, copy_audio, last_line, open_source,
-                            read_frames)
+from utils.images import image_size
+from utils.inference import (DEFAULT_CHECKPOINT, InputError, Interpolator, _pad_divisor,
+                             load_model)
+from utils.video_io import (Source, VideoIOError, VideoWriter, check_writable_ext, copy_audio,
+                            ended_early, last_line, open_source, read_frames)
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DEFAULT_IMAGE_FPS = 30.0
+# Exit statuses of the command-line tools (documented in docs/interpolation.md and --help).
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 2, 3
+MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
+MAX_FPS = 1000.0            # --fps and -r above this are refused
+MAX_SCALE = 4.0
+TIMES_PER_CALL = 16         # output times of one pair per call of a direct-time model
+OOM_HINT = "try --scale 0.5, --dtype fp16 or smaller frames"
+
+
+# Set while a run closes and moves its outputs into place: the command line's signal handler
+# then lets the run finish (stopping there would throw the finished frames away).
+CLOSING = threading.Event()
 
 
 class DemoError(ValueError):
     """Bad input or output for the interpolation tool (one line for the user)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or a termination signal; `reason` says which (e.g. 'stopped by SIGTERM')."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Stop(Exception):
+    """The run cannot go on (network output not finite, a limit reached); str() says why."""
+
+
+@dataclass
+class Limits:
+    """Bounds on one run, so that a typo or a hostile upload is refused before it starts
+    instead of filling memory (None: no bound)."""
+    max_pixels: Optional[int] = None       # pixels per input frame
+    max_frames: Optional[int] = None       # output frames per run
+    max_frames_per_pair: int = MAX_FRAMES_PER_PAIR
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """torch's OutOfMemoryError, or a RuntimeError saying so (CPU allocators, older CUDA)."""
+    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    return isinstance(e, oom) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
 
 
 @dataclass
@@ -49,7 +91,19 @@ class RunSummary:
     audio: bool = False
     partial: bool = False
     images_dir: Optional[str] = None
+    stopped: str = ""             # why a partial run stopped early
     notes: List[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The one summary line, the same in every front end."""
+        if self.partial:
+            return (f"partial: {self.frames} frames kept in {self.output}; "
+                    f"stopped early: {self.stopped}")
+        extra = [f"{self.cuts} scene cut(s) repeated"] if self.cuts else []
+        extra += [f"{self.copies} identical pair(s) copied"] if self.copies else []
+        extra += ["audio copied"] if self.audio else []
+        return (f"wrote {self.output}: {self.frames} frames at {self.fps:g} fps"
+                + (f" ({', '.join(extra)})" if extra else ""))
 
 
 class _Baseline:
@@ -140,14 +194,17 @@ def _background(items: Iterable, maxsize: int = 4) -> Iterator:
 
 
 class _Output:
-    """The MP4 (and optional PNG sequence), written in a background thread."""
+    """The video (and optional PNG sequence), written in a background thread to unique
+    temporaries beside their targets; nothing under a final name is touched here."""
 
     def __init__(self, path: str, fps: float, size_hw: tuple, images_dir: Optional[str]) -> None:
-        self.tmp = f"{path}.partial.mp4"
-        self.writer = VideoWriter(self.tmp, fps, size_hw)
-        self.images_dir = images_dir
-        if images_dir:
-            os.makedirs(images_dir, exist_ok=True)
+        self.tmp = temp_name(path)
+        self.images_tmp = temp_name(images_dir, directory=True) if images_dir else None
+        try:
+            self.writer = VideoWriter(self.tmp, fps, size_hw)
+        except BaseException:
+            self.discard()
+            raise
         self.q: "queue.Queue" = queue.Queue(8)
         self.error: Optional[BaseException] = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -161,23 +218,40 @@ class _Output:
             if self.error is not None:
                 continue
             try:
-                if self.images_dir:
-                    cv2.imwrite(os.path.join(self.images_dir, f"{self.writer.frames:07d}.png"),
-                                cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+                if self.images_tmp:
+                    png = os.path.join(self.images_tmp, f"{self.writer.frames:07d}.png")
+                    if not cv2.imwrite(png, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
+                        raise OutputError(0, f"cannot write {png} (is the disk full?)")
                 self.writer.write(frame)
-            except (OSError, ValueError, BrokenPipeError) as e:
+            except OSError as e:
                 self.error = e
 
     def put(self, frame: np.ndarray) -> None:
         if self.error is not None:
-            raise DemoError(f"writing the output failed: {self.error}")
+            raise self.error
         self.q.put(frame)
 
     def close(self) -> int:
+        """Finish the encode; OutputError if any frame or the file's end failed to write."""
         self.q.put(None)
         self.thread.join()
+        if self.error is not None:
+            self.writer.abort()
+            raise self.error
         self.writer.close()
         return self.writer.frames
+
+    def abort(self) -> None:
+        """Stop writing and remove the temporaries (a run that failed or was refused)."""
+        self.error = self.error or OutputError(0, "aborted")
+        self.q.put(None)
+        self.thread.join()
+        self.writer.abort()
+        self.discard()
+
+    def discard(self) -> None:
+        discard(self.tmp)
+        discard(self.images_tmp)
 
 
 def run(inputs: Sequence[str], output: str, n_iter: int = 1, fps: Optional[float] = None,
@@ -186,47 +260,111 @@ def run(inputs: Sequence[str], output: str, n_iter: int = 1, fps: Optional[float
         dtype: str = "fp32", scale: float = 1.0, save_images: bool = False, gif: bool = False,
         scene_detect: bool = True, scene_threshold: float = 0.35,
         progress: Optional[Callable[[int, int], None]] = None,
-        baseline: Optional[str] = None, keep_still: bool = False) -> RunSummary:
-    """Interpolate `inputs` (a video, a glob, a folder, or 2+ images) into the MP4 `output`.
+        baseline: Optional[str] = None, keep_still: bool = False,
+        limits: Optional[Limits] = None, oom_hint: str = OOM_HINT) -> RunSummary:
+    """Interpolate `inputs` (a video, a glob, a folder, or 2+ images) into the video `output`
+    (.mp4, .m4v, .mkv, .mov or .avi).
 
     The output rate is `fps`, or `factor` x the source rate, or 2^n_iter x the source rate.
     `frame_rate` (the published -r) is the rate the 2^n frames are played at; None or 0
     keeps the source timing (source fps x 2^n; 30 fps x 2^n for images). `keep_still` copies
     the pixels that are identical in both frames of a pair (utils.inference.keep_still).
+
+    Outputs appear complete under their names or not at all; inputs are never replaced.
+    A run that stops early (Ctrl-C, a signal, input that breaks off, out of memory, ...)
+    returns a summary with `partial` set: the finished frames are in `<stem>.partial<ext>`
+    (and `<stem>.partial_frames/`), and an existing `output` is left as it was. Raises
+    DemoError (one line) when nothing could be written.
     """
     try:
         return _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device,
                     dtype, scale, save_images, gif, scene_detect, scene_threshold, progress,
-                    baseline, keep_still)
-    except (VideoIOError, InputError, CheckpointError, ConfigError) as e:
+                    baseline, keep_still, limits or Limits(), oom_hint)
+    except (VideoIOError, InputError, CheckpointError, ConfigError, OutputError) as e:
         raise DemoError(str(e)) from None
+    except RuntimeError as e:  # e.g. moving the model to a full GPU, before any frame
+        if is_out_of_memory(e):
+            raise DemoError(f"out of memory on {device} ({last_line(e)}); {oom_hint}") from None
+        raise
+
+
+def _finite_rate(value: float, flag: str, allow_zero: bool = False) -> Fraction:
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not (math.isfinite(value) and low_ok and value <= MAX_FPS):
+        raise DemoError(f"{flag} must be {'0 or ' if allow_zero else ''}between 0 and "
+                        f"{MAX_FPS:g} fps, got {value:g}")
+    return Fraction(value).limit_denominator(1001)
 
 
 def _rates(src: Source, n_iter: int, fps: Optional[float], factor: Optional[int],
-           frame_rate: Optional[float]) -> tuple:
+           frame_rate: Optional[float], per_pair: int) -> tuple:
     """(source fps, timeline output fps, playback fps) as exact fractions where it matters."""
     src_fps = Fraction(src.fps or DEFAULT_IMAGE_FPS).limit_denominator(1001)
     if fps is not None:
-        if fps <= 0:
-            raise DemoError(f"--fps must be positive, got {fps}")
-        out = Fraction(fps).limit_denominator(1001)
-        return src_fps, out, out
-    if factor is not None:
+        out = _finite_rate(fps, "--fps")
+        play, what = out, f"--fps {fps:g} from a {float(src_fps):g} fps source"
+    elif factor is not None:
         if factor < 1:
             raise DemoError(f"--factor must be a whole number >= 1, got {factor}")
-        return src_fps, src_fps * factor, src_fps * factor
-    if not 0 <= n_iter <= 8:
-        raise DemoError(f"-n must be between 0 and 8, got {n_iter}")
-    out = src_fps * 2 ** n_iter
-    play = Fraction(frame_rate).limit_denominator(1001) if frame_rate else out
+        out = play = src_fps * factor
+        what = f"--factor {factor}"
+    else:
+        if not 0 <= n_iter <= 8:
+            raise DemoError(f"-n must be between 0 and 8, got {n_iter}")
+        out = src_fps * 2 ** n_iter
+        play = _finite_rate(frame_rate, "-r", allow_zero=True) if frame_rate else out
+        play, what = play or out, f"-n {n_iter}"
+    made = math.ceil(out / src_fps)
+    if made > per_pair:
+        raise DemoError(f"{what} makes {made} frames per input pair; the limit is {per_pair}")
     return src_fps, out, play
 
 
-def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device, dtype,
-         scale, save_images, gif, scene_detect, scene_threshold, progress, baseline,
-         keep_still) -> RunSummary:
-    src = open_source(inputs)
-    out_dir = os.path.dirname(os.path.abspath(output))
+def _check_settings(scale: float, scene_threshold: float, baseline: Optional[str]) -> None:
+    if not (math.isfinite(scene_threshold) and 0 <= scene_threshold <= 1):
+        raise DemoError(f"--scene-threshold must be between 0 and 1, got {scene_threshold:g}")
+    if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
+        raise DemoError(f"--scale must be above 0 and at most {MAX_SCALE:g} (e.g. 0.5 for 4K), "
+                        f"got {scale:g}")
+    if baseline:  # the model-free methods do not use the network's scale
+        return
+    try:
+        _pad_divisor(scale)  # the Interpolator's own check, now rather than at the first pair
+    except InputError as e:
+        raise DemoError(f"--scale: {e}") from None
+
+
+def _check_pixels(hw: Optional[tuple], limits: Limits, what: str) -> None:
+    if hw and limits.max_pixels and hw[0] * hw[1] > limits.max_pixels:
+        raise DemoError(f"{what} is {hw[1]}x{hw[0]} = {hw[0] * hw[1]:,} pixels, over the limit "
+                        f"of {limits.max_pixels:,} pixels per frame")
+
+
+def _outputs(output: str, save_images: bool, gif: bool) -> dict:
+    """Every path a run may write, by role."""
+    stem, ext = os.path.splitext(output)
+    paths = {"video": output, "partial": f"{stem}.partial{ext}"}
+    if save_images:
+        paths.update(images=f"{stem}_frames", partial_images=f"{stem}.partial_frames")
+    if gif:
+        paths["gif"] = f"{stem}.gif"
+    return paths
+
+
+def _check_output(output: str, src: Source, paths: dict) -> None:
+    """Refuse, before anything starts, an output that is a folder, has a container the writer
+    cannot make, cannot be created, or would be or replace one of the inputs."""
+    if os.path.isdir(output):
+        raise DemoError(f"the output {output} is a folder; give a file name such as "
+                        f"{os.path.join(output, src.name + '_2x.mp4')}")
+    check_writable_ext(output)
+    refuse_overwriting(list(paths.values()), src.paths)
+    for role in ("images", "partial_images"):
+        if role in paths and any(same_file(os.path.dirname(os.path.abspath(p)), paths[role])
+                                 for p in src.paths):
+            raise OutputError(0, f"the output is the input: the frames folder {paths[role]} "
+                                 "holds the input images; choose another -o")
+    out_dir = os.path.dirname(output)
     if not os.path.isdir(out_dir):
         try:
             os.makedirs(out_dir, exist_ok=True)
@@ -234,7 +372,25 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
             raise DemoError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     if not os.access(out_dir, os.W_OK):
         raise DemoError(f"output folder {out_dir} is not writable")
-    src_fps, out_fps, play_fps = _rates(src, n_iter, fps, factor, frame_rate)
+
+
+def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device, dtype,
+         scale, save_images, gif, scene_detect, scene_threshold, progress, baseline,
+         keep_still, limits: Limits, oom_hint: str) -> RunSummary:
+    src = open_source(inputs)
+    output = os.path.abspath(output)
+    paths = _outputs(output, save_images, gif)
+    _check_output(output, src, paths)
+    src_fps, out_fps, play_fps = _rates(src, n_iter, fps, factor, frame_rate,
+                                        limits.max_frames_per_pair)
+    _check_settings(scale, scene_threshold, baseline)
+    for image in src.images[:1]:  # the header is enough to refuse a huge image undecoded
+        _check_pixels(image_size(image), limits, image)
+    n_src = src.frames if src.frames else (len(src.images) or None)
+    total = int((n_src - 1) * out_fps / src_fps) + 1 if n_src else None
+    if limits.max_frames and total and total > limits.max_frames:
+        raise DemoError(f"this makes {total:,} output frames, over the limit of "
+                        f"{limits.max_frames:,} output frames")
     ip, weights = load_interpolator(checkpoint, config, device, dtype, scale, baseline, keep_still)
     summary = RunSummary(output, fps=float(play_fps), weights=weights,
                          times="recursive 2x (fixed-time model)" if ip.recursive else "direct t")
@@ -242,100 +398,197 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
         summary.notes.append(f"--baseline {baseline}: the checkpoint/config were not used")
     if keep_still:
         summary.notes.append("--keep-still: pixels identical in both frames of a pair are copied")
-    n_src = src.frames if src.frames else (len(src.images) or None)
-    total = int((n_src - 1) * out_fps / src_fps) + 1 if n_src else None
     frames = _background(read_frames(src))
     try:
         first = next(frames)
     except StopIteration:
         raise DemoError("the input has no frames") from None
-    images_dir = os.path.splitext(output)[0] + "_frames" if save_images else None
-    sink = _Output(output, float(play_fps), first.shape[:2], images_dir)
-    bar = tqdm(total=total, unit="frame", desc="interpolating", dynamic_ncols=True)
+    _check_pixels(first.shape[:2], limits, "the input")
+    sink = _Output(output, float(play_fps), first.shape[:2], paths.get("images"))
+    # disable=None: no bar when stderr is not a terminal (logs, pipes), so the outcome line is
+    # the only one there
+    bar = tqdm(total=total, unit="frame", desc="interpolating", dynamic_ncols=True, disable=None)
     try:
-        _interpolate_stream(first, frames, ip, timeline(src_fps, out_fps), sink, summary,
-                            scene_detect, scene_threshold, bar, progress, total)
+        read = _interpolate_stream(first, frames, ip, timeline(src_fps, out_fps), sink, summary,
+                                   scene_detect, scene_threshold, bar, progress, total,
+                                   limits.max_frames)
+        if read == 1:
+            raise DemoError("the input has a single frame; interpolation needs at least two")
+        summary.stopped = ended_early(src, read) or ""
+    except Interrupted as e:
+        summary.stopped = e.reason
     except KeyboardInterrupt:
-        summary.partial = True
-        summary.notes.append("interrupted: the frames done so far were kept")
-        raise
-    except (VideoIOError, OSError, RuntimeError) as e:
-        summary.partial = True
-        summary.notes.append(f"input broke off ({last_line(e)}): "
-                             "the frames done so far were kept")
-    finally:
+        summary.stopped = "interrupted (Ctrl-C)"
+    except _Stop as e:
+        summary.stopped = str(e)
+    except VideoIOError as e:
+        summary.stopped = f"the input broke off: {e}"
+    except BaseException as e:
+        if is_out_of_memory(e):
+            summary.stopped = f"out of memory on {device} ({last_line(e)}); {oom_hint}"
+        elif isinstance(e, RuntimeError):
+            said = f": {last_line(e)}" if str(e).strip() else ""
+            summary.stopped = f"the network failed ({type(e).__name__}{said})"
+        else:  # refused (DemoError) or the output failed (OutputError): nothing is kept
+            bar.close()
+            frames.close()
+            sink.abort()
+            raise
+    CLOSING.set()
+    try:
         bar.close()
-        summary.frames = sink.close()
-        _finish(src, sink.tmp, output, summary, src_fps, play_fps, out_fps)
-        summary.images_dir = images_dir
-        if gif and summary.frames:
-            _write_gif(output, summary)
-    if summary.frames < 2 and not summary.partial:
-        raise DemoError("the input has a single frame; interpolation needs at least two")
+        frames.close()
+        try:
+            summary.frames = sink.close()
+        except BaseException:
+            sink.discard()
+            raise
+        if summary.stopped:
+            _keep_partial(sink, paths, summary)
+        else:
+            _finish(src, sink, paths, summary, play_fps, out_fps)
+    finally:
+        CLOSING.clear()
     return summary
 
 
+def _keep_partial(sink: _Output, paths: dict, summary: RunSummary) -> None:
+    """The finished frames of a run that stopped early, under names that say partial."""
+    if summary.frames == 0:
+        sink.discard()
+        raise DemoError(summary.stopped)
+    commit(sink.tmp, paths["partial"])
+    if sink.images_tmp:
+        commit(sink.images_tmp, paths["partial_images"])
+        summary.images_dir = paths["partial_images"]
+    summary.partial, summary.output = True, paths["partial"]
+
+
 def _interpolate_stream(first, frames, ip, positions, sink, summary, scene_detect,
-                        scene_threshold, bar, progress, total) -> None:
+                        scene_threshold, bar, progress, total, max_frames) -> int:
+    """Writes the output frames; returns how many input frames were read."""
     prev, index = first, 0
+    uploads = Uploads(getattr(ip, "device", "cpu"))
+    done = [0]  # the bar's own count stays 0 when it is disabled (no terminal)
+
+    def emit(frame: np.ndarray) -> None:
+        if max_frames and done[0] >= max_frames:
+            raise _Stop(f"reached the limit of {max_frames:,} output frames")
+        sink.put(frame)
+        done[0] += 1
+        bar.update(1)
+        if progress:
+            progress(done[0], total or done[0])
+
     pos = next(positions)
     for frame in frames:
         ts = []
         while pos < index + 1:
             ts.append(pos - index)
             pos = next(positions)
-        for out in _pair_frames(prev, frame, ts, ip, summary, scene_detect, scene_threshold):
-            sink.put(out)
-            bar.update(1)
-            if progress:
-                progress(bar.n, total or bar.n)
+        for out in _pair_frames(prev, frame, ts, ip, summary, scene_detect, scene_threshold,
+                                uploads, index):
+            emit(out)
         prev, index = frame, index + 1
-    if index == 0:
-        return
-    if pos == index:  # the last output lands exactly on the last source frame
-        sink.put(prev)
-        bar.update(1)
-        if progress:
-            progress(bar.n, total or bar.n)
+    if index > 0 and pos == index:  # the last output lands exactly on the last source frame
+        emit(prev)
+    return index + 1
+
+
+class Uploads:
+    """The model-side copies of the input frames. Each frame is converted (and on CUDA
+    uploaded) once although two pairs use it; on CUDA the uint8 frame goes through pinned
+    memory and becomes float on the device, a quarter of the bytes over the bus."""
+
+    def __init__(self, device) -> None:
+        self.device = torch.device(device)
+        self.cached: dict = {}
+
+    def tensor(self, index: int, frame: np.ndarray) -> torch.Tensor:
+        """(1, 3, H, W) float32 in [0, 1] on the device for input frame number `index`."""
+        if index not in self.cached:
+            if not frame.flags.writeable:  # decoded video buffers; torch wants writable memory
+                frame = frame.copy()
+            x = torch.from_numpy(np.ascontiguousarray(frame))
+            if self.device.type == "cuda":
+                x = x.pin_memory().to(self.device, non_blocking=True)
+            # frames before the pair's first are not needed again
+            self.cached = {i: t for i, t in self.cached.items() if i >= index - 1}
+            self.cached[index] = x.permute(2, 0, 1).unsqueeze(0).float().div_(255)
+        return self.cached[index]
+
+
+def to_frames(out: torch.Tensor) -> List[np.ndarray]:
+    """(T, 1, 3, H, W) floats in [0, 1] -> T (H, W, 3) uint8 frames, rounded on the device
+    so that one uint8 batch, not T float frames, is downloaded."""
+    x = (out[:, 0].clamp(0, 1) * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return list(x)
 
 
 def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], ip: Interpolator,
-                 summary: RunSummary, scene_detect: bool, threshold: float) -> List[np.ndarray]:
-    """Output frames for the pair (a, b) at times ts (t = 0 is `a` itself)."""
+                 summary: RunSummary, scene_detect: bool, threshold: float, uploads: Uploads,
+                 index: int) -> Iterator[np.ndarray]:
+    """Output frames for the pair (a, b) = input frames (index, index + 1) at times ts
+    (t = 0 is `a` itself), in order. A direct-time model is asked TIMES_PER_CALL times at a
+    time, so that memory does not grow with the frames per pair; each group is checked
+    before any of its frames is given out."""
     inner = [t for t in ts if t != 0]
     if not inner:
-        return [a for _ in ts]
+        yield from (a for _ in ts)
+        return
     if np.array_equal(a, b):
         summary.copies += 1
-        made = {t: a for t in inner}
-    elif scene_detect and is_scene_cut(a, b, threshold):
-        summary.cuts += 1
-        made = {t: (a if t < Fraction(1, 2) else b) for t in inner}
-    else:
-        out = ip.interpolate(to_tensor(a), to_tensor(b), [float(t) for t in inner])
-        made = {t: to_uint8(out[i]) for i, t in enumerate(inner)}
-    return [a if t == 0 else made[t] for t in ts]
-
-
-def _finish(src: Source, tmp: str, output: str, summary: RunSummary, src_fps: Fraction,
-            play_fps: Fraction, out_fps: Fraction) -> None:
-    """Move the finished (or partial) video into place, with the source's audio when the
-    output keeps the source's duration."""
-    if not os.path.exists(tmp):
+        yield from (a for _ in ts)
         return
-    keeps_duration = play_fps == out_fps
-    if src.video and src.has_audio and keeps_duration and not summary.partial:
-        if copy_audio(tmp, src.video, output):
-            summary.audio = True
-            os.remove(tmp)
-            return
-        summary.notes.append("the audio track could not be copied")
-    shutil.move(tmp, output)
+    if scene_detect and is_scene_cut(a, b, threshold):
+        summary.cuts += 1
+        yield from (a if t < Fraction(1, 2) else b for t in ts)
+        return
+    # recursive halving builds each midpoint once per call: all of a pair's times together
+    step = len(ts) if ip.recursive else TIMES_PER_CALL
+    for start in range(0, len(ts), step):
+        group = ts[start:start + step]
+        asked = [t for t in group if t != 0]
+        made = {}
+        if asked:
+            out = ip.interpolate(uploads.tensor(index, a), uploads.tensor(index + 1, b),
+                                 [float(t) for t in asked])
+            if not torch.isfinite(out).all():  # would be written as black (NaN) frames
+                raise _Stop("the network produced non-finite values (NaN or infinity); those "
+                            "frames were not written (broken weights, or try --dtype fp32)")
+            made = dict(zip(asked, to_frames(out)))
+        yield from (a if t == 0 else made[t] for t in group)
 
 
-def _write_gif(output: str, summary: RunSummary) -> None:
+def _finish(src: Source, sink: _Output, paths: dict, summary: RunSummary,
+            play_fps: Fraction, out_fps: Fraction) -> None:
+    """Move the finished video into place, with the source's audio when the output keeps the
+    source's duration; then the frames folder and the GIF."""
+    output = paths["video"]
+    try:
+        if src.video and src.has_audio and play_fps == out_fps:
+            muxed = temp_name(output)
+            why = copy_audio(sink.tmp, src.video, muxed)
+            if why is None:
+                commit(muxed, output)
+                summary.audio = True
+            else:
+                discard(muxed)
+                summary.notes.append(f"the audio track could not be copied: {why}")
+        if not summary.audio:
+            commit(sink.tmp, output)
+        if sink.images_tmp:
+            commit(sink.images_tmp, paths["images"])
+            summary.images_dir = paths["images"]
+    finally:
+        sink.discard()
+    if "gif" in paths:
+        _write_gif(output, paths["gif"], summary)
+
+
+def _write_gif(output: str, gif_path: str, summary: RunSummary) -> None:
     import imageio.v3 as iio
-    gif_path = os.path.splitext(output)[0] + ".gif"
     frames = list(read_frames(open_source([output])))
-    iio.imwrite(gif_path, np.stack(frames), duration=1000 / max(summary.fps, 1), loop=0)
+    with atomic_path(gif_path) as tmp:
+        iio.imwrite(tmp, np.stack(frames), duration=1000 / max(summary.fps, 1), loop=0)
     summary.notes.append(f"GIF written to {gif_path}")

@@ -23,6 +23,10 @@ TMP_TAG = ".amt-tmp"
 class OutputError(OSError):
     """An output that cannot or must not be written; str() is one line for the user."""
 
+    def __str__(self) -> str:
+        # OSError's own str() prefixes "[Errno N] ", which is noise in a one-line message
+        return self.strerror or super().__str__()
+
 
 def _split(target: PathLike) -> tuple:
     path = os.path.abspath(os.fspath(target))

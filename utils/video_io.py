@@ -1,28 +1,38 @@
-"""Streaming frame input and output: video files through imageio-ffmpeg, image files by OpenCV.
+"""Streaming frame input and output: video files through ffmpeg, image files by OpenCV.
 
-Readers yield (H, W, 3) uint8 RGB frames one at a time; the writer encodes H.264 MP4
-(yuv420p) as frames arrive. Nothing holds a whole video in memory.
+Readers yield (H, W, 3) uint8 RGB frames one at a time; the writer encodes H.264 (yuv420p)
+as frames arrive, into the container the output's extension names. Nothing holds a whole
+video in memory.
 """
 from __future__ import annotations
 
+import collections
 import glob
 import os
 import subprocess
+import threading
 import warnings
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence
+from fractions import Fraction
+from typing import Deque, Iterator, List, Optional, Sequence
 
 import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from utils.images import IMAGE_EXTS, list_images, natural_key
+from utils.atomic import OutputError, describe_os_error
+from utils.images import IMAGE_EXTS, ImageReadError, list_images, natural_key, read_image
 
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg", ".gif")
+# Containers that hold the H.264 stream the writer makes (the others need other codecs).
+WRITABLE_EXTS = (".mp4", ".m4v", ".mkv", ".mov", ".avi")
+# A video whose decoded frames fall short of its header's duration by more than this (and
+# one frame) ended early: a cut-off download or copy.
+SHORT_TOLERANCE = 0.02
 
 
 class VideoIOError(ValueError):
-    """Input that cannot be read or output that cannot be written."""
+    """Input that cannot be read."""
 
 
 @dataclass
@@ -31,13 +41,18 @@ class Source:
     video: Optional[str]
     images: List[str]
     fps: Optional[float] = None
-    frames: Optional[int] = None   # known or estimated count
+    frames: Optional[int] = None   # from the header: duration x fps (a truncated file has fewer)
     has_audio: bool = False
 
     @property
     def name(self) -> str:
         path = self.video or (self.images[0] if self.images else "frames")
         return os.path.splitext(os.path.basename(path))[0]
+
+    @property
+    def paths(self) -> List[str]:
+        """The files read (for refusing an output that would replace one of them)."""
+        return [self.video] if self.video else list(self.images)
 
 
 def open_source(inputs: Sequence[str]) -> Source:
@@ -75,14 +90,21 @@ def _probe_video(path: str) -> Source:
     except (OSError, RuntimeError, StopIteration) as e:
         raise VideoIOError(f"cannot read video {path}: {last_line(e)}") from None
     fps = float(meta.get("fps") or 0) or None
-    try:
-        count = imageio_ffmpeg.count_frames_and_secs(path)[0]
-    except (OSError, RuntimeError):
-        count = None
+    duration = float(meta.get("duration") or 0)
+    # The header's count, not a full decode: it is what a whole file holds, so a file that
+    # decodes to fewer frames can be told apart as cut short.
+    count = int(round(duration * fps)) if fps and duration > 0 else None
     return Source(path, [], fps, count, bool(meta.get("audio_codec")))
 
 
-def last_line(e: Exception) -> str:
+def ended_early(src: Source, decoded: int) -> Optional[str]:
+    """A note if a video decoded to clearly fewer frames than its header promises."""
+    if src.video and src.frames and decoded < src.frames * (1 - SHORT_TOLERANCE) - 1:
+        return f"the video ended early ({decoded} of {src.frames} frames could be decoded)"
+    return None
+
+
+def last_line(e: BaseException) -> str:
     """FFmpeg's errors end with the line that says what is wrong."""
     lines = str(e).strip().splitlines()
     return lines[-1][:200] if lines else type(e).__name__
@@ -113,71 +135,134 @@ def video_frames(path: str) -> Iterator[np.ndarray]:
     try:
         for buf in gen:
             yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+    except (OSError, RuntimeError) as e:
+        raise VideoIOError(f"decoding {path} failed: {last_line(e)}") from None
     finally:
         gen.close()
 
 
 def _image_frames(paths: Sequence[str]) -> Iterator[np.ndarray]:
+    """Through utils.images.read_image, the reader the rest of the project uses (so EXIF
+    orientation, 16-bit and alpha are treated the same everywhere)."""
     noted = set()
     for path in paths:
-        img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise VideoIOError(f"cannot read image {path}")
-        img, note = to_rgb8(img)
+        try:
+            img, note = read_image(path)
+        except ImageReadError as e:
+            raise VideoIOError(str(e)) from None
         if note and note not in noted:
             noted.add(note)
             warnings.warn(f"{os.path.basename(path)}: {note}")
         yield img
 
 
-def to_rgb8(img: np.ndarray) -> tuple:
-    """OpenCV's BGR(A)/grey, 8 or 16 bit -> (H, W, 3) uint8 RGB and a note of what changed."""
-    notes = []
-    if img.dtype == np.uint16:
-        img = (img.astype(np.float32) / 257).round().astype(np.uint8)
-        notes.append("16-bit converted to 8-bit")
-    elif img.dtype != np.uint8:
-        img = np.clip(img.astype(np.float32) * (255 if img.max() <= 1 else 1), 0, 255).astype(np.uint8)
-        notes.append(f"{img.dtype} converted to 8-bit")
-    if img.ndim == 2 or img.shape[2] == 1:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-        notes.append("grey converted to RGB")
-    elif img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-        notes.append("alpha channel dropped")
-    else:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(img), ", ".join(notes)
+def check_writable_ext(path: str) -> None:
+    """Raise OutputError unless `path`'s extension names a container the writer makes."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in WRITABLE_EXTS:
+        raise OutputError(0, f"cannot write {ext or 'extension-less'} videos ({path}); "
+                             f"use {', '.join(WRITABLE_EXTS)}")
 
 
 class VideoWriter:
-    """H.264/yuv420p MP4 written frame by frame; odd sizes are padded to even by edge pixels."""
+    """H.264/yuv420p video written frame by frame by an ffmpeg process; odd sizes are padded
+    to even by edge pixels. close() raises OutputError unless ffmpeg exited cleanly and wrote
+    a non-empty file, so a full disk (even one that only shows when the trailer is written)
+    never passes for a finished video."""
 
-    def __init__(self, path: str, fps: float, size_hw: tuple, quality: int = 8) -> None:
+    def __init__(self, path: str, fps: float, size_hw: tuple, crf: int = 10) -> None:
         self.path, self.fps = path, fps
         self.h, self.w = size_hw
         self.h2, self.w2 = self.h + self.h % 2, self.w + self.w % 2
-        self._gen = imageio_ffmpeg.write_frames(
-            path, (self.w2, self.h2), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-            quality=quality, macro_block_size=1, ffmpeg_log_level="error")
-        self._gen.send(None)
+        rate = Fraction(fps).limit_denominator(1001)
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo",
+               "-pix_fmt", "rgb24", "-s", f"{self.w2}x{self.h2}", "-r", str(rate), "-i", "-",
+               "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf), path]
+        try:
+            # its own session: a Ctrl-C in the terminal reaches this process only, which
+            # then closes the encoder properly instead of losing the file with it
+            self._proc: Optional[subprocess.Popen] = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True)
+        except OSError as e:
+            raise OutputError(e.errno, f"cannot start the encoder: {describe_os_error(e)}") from e
+        self._log: Deque[str] = collections.deque(maxlen=20)
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
         self.frames = 0
 
+    def _drain(self) -> None:
+        for line in iter(self._proc.stderr.readline, b""):
+            self._log.append(line.decode(errors="replace").strip())
+
     def write(self, frame: np.ndarray) -> None:
+        if self._proc is None:
+            raise OutputError(0, f"cannot write {self.path}: the encoder is closed")
         if (self.h2, self.w2) != (self.h, self.w):
             frame = np.pad(frame, ((0, self.h2 - self.h), (0, self.w2 - self.w), (0, 0)), mode="edge")
-        self._gen.send(np.ascontiguousarray(frame))
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+        except OSError:  # the encoder died (a full disk, mostly): its own words say why
+            self._finish(expect_ok=False)
         self.frames += 1
 
     def close(self) -> None:
-        if self._gen is not None:
-            self._gen.close()
-            self._gen = None
+        """Flush, wait for the encoder and check it; raises OutputError if the file is bad."""
+        if self._proc is not None:
+            self._finish(expect_ok=True)
+
+    def abort(self) -> None:
+        """Stop the encoder without checking (the file is to be thrown away)."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._finish(expect_ok=None)
+
+    def _finish(self, expect_ok: Optional[bool]) -> None:
+        proc, self._proc = self._proc, None
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        proc.wait()
+        self._reader.join(timeout=5)
+        if expect_ok is None:
+            return
+        errors = [ln for ln in self._log if ln]
+        bad = (not expect_ok or proc.returncode != 0 or errors
+               or not os.path.exists(self.path) or _size(self.path) == 0)
+        if bad:
+            cause = _encoder_cause(errors, proc.returncode)
+            raise OutputError(0, f"cannot write {self.path}: {cause}")
 
 
-def copy_audio(video_only: str, audio_source: str, output: str) -> bool:
-    """Mux `audio_source`'s audio into `video_only` (video stream copied) as `output`."""
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path) if os.path.isfile(path) else 1
+    except OSError:
+        return 0
+
+
+def _encoder_cause(errors: List[str], code: Optional[int]) -> str:
+    text = " ".join(errors)
+    if "No space left" in text:
+        return "no space left on device"
+    if "Disk quota" in text:
+        return "disk quota exceeded"
+    if "Permission denied" in text:
+        return "permission denied"
+    if errors:
+        return f"the encoder said: {errors[-1][:200]}"
+    return f"the encoder exited with status {code}"
+
+
+def copy_audio(video_only: str, audio_source: str, output: str) -> Optional[str]:
+    """Mux `audio_source`'s audio into `video_only` (video stream copied) as `output`.
+    Returns None on success, else why not (one line)."""
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", video_only,
            "-i", audio_source, "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy", "-c:a", "aac",
            "-shortest", output]
-    return subprocess.run(cmd, capture_output=True).returncode == 0
+    res = subprocess.run(cmd, capture_output=True, text=True, start_new_session=True)
+    errors = [ln.strip() for ln in res.stderr.splitlines() if ln.strip()]
+    if res.returncode or errors:
+        return _encoder_cause(errors, res.returncode)
+    return None

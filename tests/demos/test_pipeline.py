@@ -125,15 +125,16 @@ def test_audio_is_copied_when_duration_is_kept(tmp_path, blend):
     assert not s.audio
 
 
-def test_broken_video_keeps_a_playable_output(tmp_path, blend):
+def test_broken_video_keeps_a_playable_partial_output(tmp_path, blend):
     video = _video(tmp_path / "in.mkv", _frames(40), 10)  # streamable: readable when cut short
     data = open(video, "rb").read()
     broken = tmp_path / "broken.mkv"
     broken.write_bytes(data[: len(data) // 2])
     s = run([str(broken)], str(tmp_path / "out.mp4"), n_iter=1)
-    frames, _ = _decode(str(tmp_path / "out.mp4"))
+    assert s.partial and s.stopped.startswith("the video ended early")
+    frames, _ = _decode(str(tmp_path / "out.partial.mp4"))
     assert 0 < len(frames) == s.frames < 2 * 40 - 1
-    assert not os.path.exists(str(tmp_path / "out.mp4") + ".partial.mp4")
+    assert sorted(os.listdir(tmp_path)) == ["broken.mkv", "in.mkv", "out.partial.mp4"]
 
 
 @pytest.mark.parametrize("make,msg", [
@@ -220,12 +221,13 @@ def test_ctrl_c_closes_and_keeps_the_partial_output(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (InterruptedBlend(), "blend"))
     video = _video(tmp_path / "in.mp4", _frames(10), 10)
     out = str(tmp_path / "out.mp4")
-    assert demo_2x(["-i", video, "-o", out]) == 130
+    assert demo_2x(["-i", video, "-o", out]) == pipeline.EXIT_PARTIAL
     err = capsys.readouterr().err
-    assert err.strip().splitlines()[-1] == "interrupted: the partial output was closed and kept"
-    frames, src = _decode(out)
+    assert err.strip().splitlines() == [f"partial: 6 frames kept in {tmp_path}/out.partial.mp4; "
+                                        "stopped early: interrupted (Ctrl-C)"]
+    frames, src = _decode(str(tmp_path / "out.partial.mp4"))
     assert len(frames) == 6  # pairs 0-1, 1-2, 2-3 done; each pair writes its start and middle
-    assert not os.path.exists(out + ".partial.mp4")
+    assert not os.path.exists(out)
 
 
 class FailingBlend(Blend):
@@ -243,6 +245,63 @@ def test_a_run_that_breaks_off_keeps_its_frames_and_names_why(tmp_path, monkeypa
     monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (FailingBlend(), "blend"))
     video = _video(tmp_path / "in.mp4", _frames(10), 10)
     s = run([video], str(tmp_path / "out.mp4"), n_iter=1)
-    frames, _ = _decode(str(tmp_path / "out.mp4"))
+    frames, _ = _decode(str(tmp_path / "out.partial.mp4"))
     assert s.partial and len(frames) == s.frames == 4  # pairs 0-1 and 1-2: start and middle each
-    assert "input broke off (RuntimeError): the frames done so far were kept" in s.notes
+    assert s.stopped == "the network failed (RuntimeError)"
+
+
+def test_each_input_frame_is_converted_once_though_two_pairs_use_it(tmp_path, monkeypatch, blend):
+    converted = []
+    real = pipeline.Uploads.tensor
+
+    def counting(self, index, frame):
+        t = real(self, index, frame)
+        converted.append((index, t))
+        return t
+    monkeypatch.setattr(pipeline.Uploads, "tensor", counting)
+    paths = _pngs(tmp_path / "in", _frames(5))
+    assert run(paths, str(tmp_path / "o.mp4"), n_iter=1, scene_detect=False).frames == 9
+    assert [i for i, _ in converted] == [0, 1, 1, 2, 2, 3, 3, 4]  # 4 pairs ask 8 times
+    for (i, t), (j, u) in zip(converted[1::2], converted[2::2]):
+        assert i == j and t is u  # the second pair's first frame is the first pair's second
+
+
+def test_the_uint8_device_path_equals_the_float_path_within_rounding():
+    from utils.inference import to_tensor, to_uint8
+    frame = _frames(1, 33, 47)[0]
+    frame.setflags(write=False)  # as decoded video buffers are
+    up = pipeline.Uploads("cpu")
+    x = up.tensor(0, frame)
+    assert x.dtype == torch.float32 and torch.equal(x, to_tensor(frame))
+    out = torch.rand(3, 1, 3, 33, 47)
+    mine = pipeline.to_frames(out)
+    assert len(mine) == 3
+    for i in range(3):
+        assert np.abs(mine[i].astype(int) - to_uint8(out[i]).astype(int)).max() <= 1
+
+
+class Recording(Blend):
+    def __init__(self, recursive):
+        self.recursive, self.sizes = recursive, []
+
+    def interpolate(self, img0, img1, ts):
+        self.sizes.append(len(ts))
+        return super().interpolate(img0, img1, ts)
+
+
+@pytest.mark.parametrize("recursive", [False, True])
+def test_many_times_per_pair_are_asked_in_bounded_groups(tmp_path, monkeypatch, recursive):
+    """A direct-time model gets at most TIMES_PER_CALL times per call, so 255 frames of a pair
+    are never all in memory at once; recursive halving gets them together (it builds each
+    midpoint once per call)."""
+    ip = Recording(recursive)
+    monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (ip, "recording"))
+    paths = _pngs(tmp_path / "in", _frames(2))
+    s = run(paths, str(tmp_path / "o.mp4"), n_iter=6, save_images=True)
+    assert s.frames == 65
+    assert ip.sizes == ([63] if recursive else [15, 16, 16, 16])  # 64 outputs; t = 0 is a copy
+    pngs = sorted(os.listdir(s.images_dir))
+    a, b = _frames(2)
+    mid = cv2.imread(os.path.join(s.images_dir, pngs[32]))[..., ::-1]
+    expected = np.round((a.astype(np.float32) + b) / 2).astype(np.uint8)
+    assert np.abs(mid.astype(int) - expected).max() <= 1  # t = 32/64, in the third group

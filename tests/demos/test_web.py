@@ -10,8 +10,8 @@ import urllib.request
 import imageio.v3 as iio
 import pytest
 
-from demos.app import AVERAGE, DIS, RANDOM, interpolate, prune, weight_choices
-from demos.pipeline import DemoError
+from demos.app import AVERAGE, DIS, MODES, RANDOM, interpolate, prune, weight_choices
+from demos.pipeline import DemoError, Limits
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytest.importorskip("gradio", reason="the web extra is not installed")
@@ -137,3 +137,98 @@ def test_two_frames_in_a_headless_browser(served, tmp_path):
     assert info.startswith("5 frames"), info  # n = 2 by default: 2^2 * (2 - 1) + 1
     # stopped with SIGTERM, the server exits cleanly and deletes the uploads and the result
     assert served.stop() == 0 and served.leftovers() == []
+
+
+# Limits, out of memory and shutting down, through the handler and the server process --------
+
+def test_requests_over_a_limit_are_refused_at_once_and_the_next_one_succeeds(tmp_path):
+    import numpy as np
+    big = [str(tmp_path / "big0.png"), str(tmp_path / "big1.png")]
+    for i, p in enumerate(big):  # 8000x8000 frames of one colour: tiny files, huge decodes
+        iio.imwrite(p, np.full((8000, 8000, 3), 40 * i, np.uint8))
+    a, b = moving_pair(tmp_path)
+    choices = weight_choices(str(tmp_path))
+    start = time.time()
+    with pytest.raises(DemoError, match="over the limit of 2,073,600 pixels per frame"):
+        interpolate(*big, None, AVERAGE, MODES[0], 2, 60, choices, str(tmp_path))
+    with pytest.raises(DemoError, match="over the limit of 4 output frames"):
+        interpolate(a, b, None, AVERAGE, MODES[0], 3, 60, choices, str(tmp_path),
+                    limits=Limits(max_frames=4))
+    with pytest.raises(DemoError, match="over the limit of 0.001 MB per upload"):
+        interpolate(a, b, None, AVERAGE, MODES[0], 1, 60, choices, str(tmp_path),
+                    max_upload_mb=0.001)
+    with pytest.raises(DemoError, match="between 0 and 1000 fps"):
+        interpolate(a, b, None, AVERAGE, MODES[1], 1, 1e9, choices, str(tmp_path))
+    assert time.time() - start < 10
+    path, info = interpolate(a, b, None, AVERAGE, MODES[0], 2, 60, choices, str(tmp_path))
+    assert info.startswith("5 frames") and os.path.isfile(path)
+
+
+def test_out_of_memory_in_a_request_is_named_and_leaves_nothing(tmp_path, monkeypatch):
+    import torch
+
+    import demos.pipeline as pipeline
+
+    class OOM:
+        recursive = False
+
+        def interpolate(self, *a, **k):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 12 GiB")
+    monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (OOM(), "oom"))
+    a, b = moving_pair(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(DemoError, match="out of memory"):
+        interpolate(a, b, None, AVERAGE, MODES[0], 2, 60, weight_choices(str(tmp_path)), str(work))
+    assert list(work.iterdir()) == []
+
+
+def test_a_request_stops_when_the_server_shuts_down(tmp_path, monkeypatch):
+    import demos.app as app
+    a, b = moving_pair(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setattr(app, "STOPPING", app.threading.Event())
+    seen = []
+
+    def report(done, total):  # the signal arrives after the first frame
+        seen.append(done)
+        app.STOPPING.set()
+    with pytest.raises(DemoError, match="shutting down"):
+        interpolate(a, b, None, AVERAGE, MODES[0], 3, 60, weight_choices(str(tmp_path)),
+                    str(work), report)
+    assert seen == [1] and list(work.iterdir()) == [] and app.wait_for_requests(1)
+
+
+def test_the_limits_are_options_with_safe_defaults():
+    from demos.app import parse_args
+    a = parse_args([])
+    assert (a.max_pixels, a.max_frames, a.max_upload_mb, a.concurrency, a.max_queue) == \
+        (1920 * 1080, 600, 50, 1, 16)
+    a = parse_args(["--max-pixels", "100", "--max-frames", "7", "--concurrency", "2"])
+    assert (a.max_pixels, a.max_frames, a.concurrency) == (100, 7, 2)
+    with pytest.raises(SystemExit):
+        parse_args(["--max-frames", "0"])
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_request_exits_0_and_leaves_no_files(served, tmp_path):
+    """A request kept busy by the random AMT-S at 2^5 frames; SIGTERM while it runs."""
+    gradio_client = pytest.importorskip("gradio_client", reason="gradio_client is not installed")
+    import numpy as np
+    frames = [np.random.default_rng(i).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+              for i in range(2)]
+    paths = [str(tmp_path / f"f{i}.png") for i in range(2)]
+    for p, f in zip(paths, frames):
+        iio.imwrite(p, f)
+    client = gradio_client.Client(served.url, verbose=False)
+    job = client.submit(gradio_client.handle_file(paths[0]), gradio_client.handle_file(paths[1]),
+                        None, next(iter(weight_choices())), MODES[0], 5, 60, api_name="/on_click")
+    end = time.time() + 120
+    while not any(p.name.startswith("run-") for p in served.tmp.rglob("run-*")):
+        assert time.time() < end, "the request did not start"
+        time.sleep(0.2)
+    time.sleep(2)
+    assert served.stop() == 0
+    assert served.leftovers() == []
+    del job

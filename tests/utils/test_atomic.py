@@ -69,3 +69,12 @@ def test_the_output_is_the_input_is_refused_through_a_link(tmp_path):
 def test_no_space_is_named():
     assert atomic.describe_os_error(OSError(errno.ENOSPC, "No space left on device")) == \
         "no space left on device"
+
+
+def test_output_errors_read_as_one_plain_line(tmp_path):
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(b"video")
+    with pytest.raises(atomic.OutputError) as e:
+        atomic.refuse_overwriting([src], [src])
+    assert str(e.value).startswith("the output is the input") and "\n" not in str(e.value)
+    assert e.value.errno == errno.EEXIST

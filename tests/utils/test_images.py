@@ -31,3 +31,12 @@ def test_unreadable_images_raise_one_line(tmp_path, content):
         path.write_bytes(content)
     with pytest.raises(ImageReadError, match=r"^cannot read image .*im1.png \(missing, truncated"):
         read_rgb(str(path))
+
+
+def test_read_image_converts_16_bit_grey_and_says_so(tmp_path):
+    from utils.images import read_image
+    grey = np.full((3, 5), 257 * 200, np.uint16)
+    cv2.imwrite(str(tmp_path / "g.png"), grey)
+    rgb, note = read_image(str(tmp_path / "g.png"))
+    assert rgb.shape == (3, 5, 3) and rgb.dtype == np.uint8 and (rgb == 200).all()
+    assert note == "16-bit converted to 8-bit, grey converted to RGB"
