@@ -184,8 +184,7 @@ def parity(ctx: Context) -> Check:
 
 def precision(ctx: Context) -> Check:
     """fp16 / bf16 against fp32 on real frames with the bundled weights, per frame size."""
-    import torch
-    from utils.inference import Interpolator, load_model
+    from utils.inference import DTYPES, Interpolator, load_model
     c = Check()
     model = load_model(device=ctx.device)
     sizes = ["256x448"] if ctx.quick else list(SIZES)
@@ -197,8 +196,7 @@ def precision(ctx: Context) -> Check:
         x0, x1 = (x.to(ctx.device) for x in _real_pair(SIZES[name]))
         ref = Interpolator(model, ctx.device).interpolate(x0, x1, 0.5)
         for dt in dtypes:
-            dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[dt]
-            out = Interpolator(model, ctx.device, dtype=dtype).interpolate(x0, x1, 0.5)
+            out = Interpolator(model, ctx.device, dtype=DTYPES[dt]).interpolate(x0, x1, 0.5)
             db = _psnr(out, ref)
             c.rows.append({"size": name, "dtype": dt, "psnr_vs_fp32_db": round(db, 2)})
             c.bar(f"{dt} vs fp32 at {name}", db, LOW_PRECISION_DB)
@@ -398,9 +396,9 @@ def _model_speed(ctx: Context, variant: str, size: str, dt: str, compiled: bool
                  ) -> Dict[str, object]:
     import torch
     from networks import build_model
-    from utils.inference import Interpolator
+    from utils.inference import DTYPES, Interpolator
     from utils.memory import peak_bytes, reset_peak
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dt]
+    dtype = DTYPES[dt]
     model = build_model(variant).to(ctx.device).eval()
     ip = Interpolator(model, ctx.device, dtype=dtype, compile=compiled)
     g = torch.Generator().manual_seed(0)

@@ -17,7 +17,7 @@ import torch
 
 from benchmarks.core import BenchmarkError, Predictor, Protocol
 from utils.checkpoint import sha256_file
-from utils.inference import Interpolator, keep_still
+from utils.inference import DTYPES, Interpolator, keep_still
 
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
                "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -128,7 +128,6 @@ def baseline_method(name: str, dis_preset: str = "medium") -> Method:
     raise BenchmarkError(f"unknown baseline {name!r}; choose average or dis")
 
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def model_method(model: Any, device: str, max_batch: int = 8,

@@ -20,10 +20,9 @@ import torch
 from utils.atomic import write_text
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
-from utils.inference import InputError, Interpolator, load_model, out_of_memory_message
+from utils.inference import DTYPES, InputError, Interpolator, load_model, out_of_memory_message
 from utils.memory import peak_bytes, reset_peak
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 OUT_OF_MEMORY_HINT = "try --scale 0.5, --dtype fp16 or a smaller --size"
 
 

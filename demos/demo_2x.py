@@ -11,7 +11,8 @@ import os
 from typing import List, Optional
 
 from demos.cli import EPILOG, guarded
-from demos.pipeline import DTYPES, run
+from demos.pipeline import run
+from utils.inference import DTYPES
 from utils.video_io import VIDEO_EXTS
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "bikes.mp4")

@@ -27,12 +27,11 @@ from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_over
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.images import image_size
-from utils.inference import (DEFAULT_CHECKPOINT, InputError, Interpolator, _pad_divisor,
-                             load_model)
+from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, Interpolator, _pad_divisor,
+                             is_out_of_memory, load_model)
 from utils.video_io import (Source, VideoIOError, VideoWriter, check_writable_ext, copy_audio,
                             ended_early, last_line, open_source, read_frames)
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DEFAULT_IMAGE_FPS = 30.0
 # Exit statuses of the command-line tools (documented in docs/interpolation.md and --help).
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 2, 3
@@ -71,12 +70,6 @@ class Limits:
     max_pixels: Optional[int] = None       # pixels per input frame
     max_frames: Optional[int] = None       # output frames per run
     max_frames_per_pair: int = MAX_FRAMES_PER_PAIR
-
-
-def is_out_of_memory(e: BaseException) -> bool:
-    """torch's OutOfMemoryError, or a RuntimeError saying so (CPU allocators, older CUDA)."""
-    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
-    return isinstance(e, oom) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
 
 
 @dataclass

@@ -9,7 +9,7 @@ import torch.nn as nn
 
 from networks.blocks.corr import CORR_MODES, CorrMode, build_corr
 from networks.blocks.decoders import FirstDecoder, IntermediateDecoder, MultiFieldDecoder
-from networks.blocks.encoders import ContextPyramid, CorrEncoder, conv_prelu
+from networks.blocks.encoders import ContextPyramid, CorrEncoder
 from networks.blocks.ops import (coords_grid, resize, resize_rows, resize_to, row_bands, rowwise,
                                 source_rows, warp)
 from networks.blocks.update import UpdateBlock

@@ -16,7 +16,7 @@ import re
 from typing import Any, Dict, Optional
 
 from trainers.settings import TrainingError
-from utils.atomic import OutputError, _pid_alive, describe_os_error, discard, remove_orphans, temp_name
+from utils.atomic import OutputError, pid_alive, describe_os_error, discard, remove_orphans, temp_name
 from utils.checkpoint import CheckpointError, read_checkpoint, save_atomic
 
 LATEST, BEST = "latest.pth", "best.pth"
@@ -56,7 +56,7 @@ def remove_old_temporaries(run_dir: str) -> int:
     for name in names:
         m = _OLD_TEMPORARY.match(name)
         path = os.path.join(run_dir, name)
-        if m and os.path.isfile(path) and not _pid_alive(int(m.group(1))):
+        if m and os.path.isfile(path) and not pid_alive(int(m.group(1))):
             discard(path)
             removed += 1
     return removed

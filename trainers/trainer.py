@@ -26,9 +26,9 @@ from trainers.schedule import cosine_lr
 from trainers.settings import TrainSettings, TrainingError, auto_workers, per_rank, read_settings
 from utils.checkpoint import CheckpointError, describe_mismatch, load_state_dict, mismatched_names
 from utils.config import save_config
-from utils.inference import Interpolator, _is_arbitrary_time
+from utils.inference import DTYPES, Interpolator, _is_arbitrary_time
 
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+AMP_DTYPES = {name: t for name, t in DTYPES.items() if name != "fp32"}
 # cuBLAS picks reproducible reductions only with a fixed workspace (CUDA's documented value)
 CUBLAS_DETERMINISTIC = ":4096:8"
 

@@ -146,7 +146,8 @@ def write_text(target: PathLike, text: str) -> None:
         f.write(text)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs (ours counts)."""
     if pid == os.getpid():
         return True
     try:
@@ -171,7 +172,7 @@ def remove_orphans(folder: PathLike) -> int:
         return 0
     for name in names:
         m = _ORPHAN.search(name)
-        if name.startswith(".") and m and not _pid_alive(int(m.group(1))):
+        if name.startswith(".") and m and not pid_alive(int(m.group(1))):
             discard(os.path.join(folder, name))
             removed += 1
     return removed

@@ -11,7 +11,6 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-import torch
 
 from utils.atomic import OutputError, same_file
 from utils.checkpoint import (CheckpointError, extract_state_dict, infer_variant, read_checkpoint,

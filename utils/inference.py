@@ -56,6 +56,8 @@ def tf32_mode(enabled: bool) -> Iterator[None]:
 
 
 # What to try after running out of device memory (command lines add their own flag names).
+# the names every command line uses for the interpolator's precision
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 OUT_OF_MEMORY_HINT = "try a scale factor of 0.5, fp16, or a smaller batch"
 
 

@@ -1,7 +1,6 @@
 """Peak memory readings: CUDA allocator peaks, or the process's resident high-water mark."""
 from __future__ import annotations
 
-import os
 
 import torch
 
