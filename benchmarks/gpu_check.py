@@ -47,7 +47,7 @@ class Check:
 
     def bar(self, name: str, value: float, target: float, higher_is_better: bool = True) -> None:
         ok = value >= target if higher_is_better else value <= target
-        self.bars.append({"bar": name, "value": round(float(value), 6),
+        self.bars.append({"bar": name, "value": float(f"{float(value):.4g}"),
                           "target": ("≥ " if higher_is_better else "≤ ") + f"{target:g}",
                           "ok": bool(ok)})
 
@@ -400,7 +400,10 @@ def _model_speed(ctx: Context, variant: str, size: str, dt: str, compiled: bool
     from utils.memory import peak_bytes, reset_peak
     dtype = DTYPES[dt]
     model = build_model(variant).to(ctx.device).eval()
-    ip = Interpolator(model, ctx.device, dtype=dtype, compile=compiled)
+    # inductor's CPU compile takes minutes on a few cores: --quick checks the compiled path
+    # (graphs captured, run and timed) with the aot_eager backend instead
+    backend = "aot_eager" if ctx.quick else "inductor"
+    ip = Interpolator(model, ctx.device, dtype=dtype, compile=compiled, compile_backend=backend)
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(1, 3, *SIZES[size], generator=g).to(ctx.device)
     x1 = torch.rand(1, 3, *SIZES[size], generator=g).to(ctx.device)
@@ -409,6 +412,7 @@ def _model_speed(ctx: Context, variant: str, size: str, dt: str, compiled: bool
     times = _timed(lambda: ip.interpolate(x0, x1, 0.5), ctx, repeats, 3 if compiled else 1)
     med = statistics.median(times)
     return {"variant": variant, "size": size, "dtype": dt, "compiled": compiled,
+            "backend": backend if compiled else "eager",
             "median_ms": round(med * 1e3, 2), "fps": round(1 / med, 2),
             "peak_gb": round(peak_bytes(ctx.device) / 1e9, 3)}
 
