@@ -90,6 +90,17 @@ def report_error(e: Exception) -> int:
     return 2
 
 
+def add_execution_arguments(g: Any) -> None:
+    """--device, --dtype, --tf32, --compile: how the network runs (every benchmark script)."""
+    g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    g.add_argument("--dtype", default="fp32", choices=list(DTYPES),
+                   help="fp16/bf16: autocast (fp32, the default, gives the published numbers)")
+    g.add_argument("--tf32", action="store_true",
+                   help="allow TF32 on CUDA (off by default: exact float32 as published)")
+    g.add_argument("--compile", action="store_true",
+                   help="torch.compile the network's encode and decode (first call is slow)")
+
+
 def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = False) -> None:
     g = p.add_argument_group("what is scored")
     g.add_argument("-c", "--config", help="config whose network section builds the model")
@@ -105,14 +116,8 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
     g.add_argument("--time-mode", default="auto", choices=list(TIME_MODES),
                    help="how a model reaches t != 0.5: auto (from the checkpoint), direct, or "
                         "recursive 2x")
-    g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     g.add_argument("--max-batch", type=int, default=8, help="frame pairs per network call")
-    g.add_argument("--dtype", default="fp32", choices=list(DTYPES),
-                   help="fp16/bf16: autocast (fp32, the default, gives the published numbers)")
-    g.add_argument("--tf32", action="store_true",
-                   help="allow TF32 on CUDA (off by default: exact float32 as published)")
-    g.add_argument("--compile", action="store_true",
-                   help="torch.compile the network's encode and decode (first call is slow)")
+    add_execution_arguments(g)
     g = p.add_argument_group("protocol overrides")
     g.add_argument("--metric", default="float", choices=METRIC_VARIANTS,
                    help="float: the published protocol; uint8: score the 8-bit-rounded prediction")

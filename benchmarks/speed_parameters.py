@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 
 import torch
 
+from benchmarks.cli import add_execution_arguments
 from utils.atomic import write_text
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
@@ -33,13 +34,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--variant", default=None, help="AMT-S | AMT-L | AMT-G when no config is given")
     p.add_argument("--size", default="256x448", help="HxW of the frame pair (default 256x448)")
     p.add_argument("--corr-mode", default="all", choices=["auto", "dense", "ondemand", "all"])
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--dtype", default="fp32", choices=list(DTYPES),
-                   help="fp16/bf16 run under autocast")
-    p.add_argument("--tf32", action="store_true",
-                   help="allow TF32 on CUDA (off by default: exact float32)")
-    p.add_argument("--compile", action="store_true",
-                   help="torch.compile encode and decode (warm-up runs include compiling)")
+    add_execution_arguments(p)
     p.add_argument("--scale", type=float, default=1.0,
                    help="scale_factor: the network runs at this fraction of the size (e.g. 0.5)")
     p.add_argument("--repeats", type=int, default=5)

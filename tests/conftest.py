@@ -1,4 +1,6 @@
-"""Shared pytest settings: CPU only, few threads, deterministic seeds."""
+"""Shared pytest settings: CPU only, few threads, deterministic seeds; a full disk."""
+import os
+
 import pytest
 import torch
 
@@ -14,3 +16,21 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Call it to make every later temporary of utils.atomic a link to /dev/full: a write to
+    it fails with ENOSPC, as on a full disk."""
+    from utils import atomic
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    real = atomic.temp_name
+
+    def to_dev_full(target, directory=False):
+        path = real(target, directory)
+        os.remove(path)
+        os.symlink("/dev/full", path)
+        return path
+
+    return lambda: monkeypatch.setattr(atomic, "temp_name", to_dev_full)

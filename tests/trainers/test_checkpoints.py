@@ -55,20 +55,10 @@ def test_train_refuses_an_unusable_save_dir_before_training(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error: ") and "save_dir" in err[0], err
 
 
-def test_a_full_disk_during_a_save_is_one_line_and_keeps_latest(tmp_path, monkeypatch):
+def test_a_full_disk_during_a_save_is_one_line_and_keeps_latest(tmp_path, full_disk):
     run = str(tmp_path / "run")
     path = checkpoints.write({"iter": torch.tensor(1)}, run, checkpoints.LATEST)
-    if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full")
-    real = atomic.temp_name
-
-    def to_dev_full(target, directory=False):  # writes then fail with ENOSPC
-        tmp = real(target, directory)
-        os.remove(tmp)
-        os.symlink("/dev/full", tmp)
-        return tmp
-
-    monkeypatch.setattr(atomic, "temp_name", to_dev_full)
+    full_disk()
     with pytest.raises(TrainingError) as err:
         checkpoints.write({"iter": torch.tensor(2), "w": torch.ones(100000)}, run,
                           checkpoints.LATEST)

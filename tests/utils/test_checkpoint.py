@@ -120,28 +120,11 @@ def test_save_atomic_writes_through_the_shared_atomic_writer(tmp_path, monkeypat
     assert os.listdir(tmp_path) == ["latest.pth"]
 
 
-def _full_disk(monkeypatch, folder):
-    """Every temporary file of utils.atomic in `folder` is a link to /dev/full: a write to it
-    fails with ENOSPC, as on a full disk."""
-    from utils import atomic
-    if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full")
-    real = atomic.temp_name
-
-    def to_dev_full(target, directory=False):
-        path = real(target, directory)
-        os.remove(path)
-        os.symlink("/dev/full", path)
-        return path
-
-    monkeypatch.setattr(atomic, "temp_name", to_dev_full)
-
-
-def test_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
+def test_a_full_disk_is_one_line_and_keeps_the_old_file(tmp_path, full_disk):
     from utils.atomic import OutputError
     path = str(tmp_path / "latest.pth")
     save_atomic({"a": torch.zeros(2)}, path)
-    _full_disk(monkeypatch, tmp_path)
+    full_disk()
     with pytest.raises(OutputError) as err:
         save_atomic({"a": torch.ones(100000)}, path)
     message = str(err.value)
@@ -173,12 +156,12 @@ def test_a_refused_pickle_is_one_clean_line_without_torchs_advice(tmp_path):
     assert not any(ord(c) < 32 or ord(c) == 127 for c in message), repr(message)
 
 
-def test_write_sha256_goes_through_the_atomic_writer(tmp_path, monkeypatch):
+def test_write_sha256_goes_through_the_atomic_writer(tmp_path, full_disk):
     from utils import atomic
     from utils.checkpoint import write_sha256
     path = str(tmp_path / "w.pth")
     save_atomic({"a": torch.ones(2)}, path)
-    _full_disk(monkeypatch, tmp_path)
+    full_disk()
     with pytest.raises(atomic.OutputError, match="no space left on device"):
         write_sha256(path)
     assert sorted(os.listdir(tmp_path)) == ["w.pth"]

@@ -139,19 +139,8 @@ def test_save_config_goes_through_the_atomic_writer(tmp_path, monkeypatch):
     assert load_config(str(out)) == {"lr": 1e-4}
 
 
-def test_a_config_that_cannot_be_written_is_one_config_error_line(tmp_path, monkeypatch):
-    from utils import atomic
-    if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full")
-    real = atomic.temp_name
-
-    def to_dev_full(target, directory=False):  # as on a full disk
-        tmp = real(target, directory)
-        os.remove(tmp)
-        os.symlink("/dev/full", tmp)
-        return tmp
-
-    monkeypatch.setattr(atomic, "temp_name", to_dev_full)
+def test_a_config_that_cannot_be_written_is_one_config_error_line(tmp_path, full_disk):
+    full_disk()
     out = tmp_path / "config.yaml"
     with pytest.raises(ConfigError, match="no space left on device") as err:
         save_config({"lr": 1e-4, "blob": "x" * 100000}, str(out))

@@ -71,20 +71,11 @@ def test_exporting_onto_the_source_is_refused_before_reading(trained_file, tmp_p
     assert not (tmp_path / "latest.pth.sha256").exists()
 
 
-def test_an_export_that_fails_leaves_no_partial_file(trained_file, tmp_path, capsys, monkeypatch):
-    from utils import atomic
+def test_an_export_that_fails_leaves_no_partial_file(trained_file, tmp_path, capsys, full_disk):
     _, src = trained_file
     dst = tmp_path / "out.pth"
     dst.write_bytes(b"previous export")
-    real = atomic.temp_name
-
-    def to_dev_full(target, directory=False):
-        tmp = real(target, directory)
-        os.remove(tmp)
-        os.symlink("/dev/full", tmp)
-        return tmp
-
-    monkeypatch.setattr(atomic, "temp_name", to_dev_full)
+    full_disk()
     assert main([str(src), str(dst)]) == 2
     err = capsys.readouterr().err
     assert "no space left on device" in err and err.count("\n") == 1 and "Errno" not in err, err
