@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 import torch
 
 from benchmarks.cli import add_execution_arguments
-from utils.atomic import write_text
+from utils.atomic import OutputError, write_text
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.inference import DTYPES, InputError, Interpolator, load_model, out_of_memory_message
@@ -145,7 +145,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     print(format_table(report))
     if args.json:
-        write_text(args.json, json.dumps(report, indent=2))
+        try:
+            write_text(args.json, json.dumps(report, indent=2))
+        except OutputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -54,3 +54,11 @@ def test_report_states_dtype_tf32_and_compile(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert (report["dtype"], report["tf32"], report["compile"]) == ("bf16", True, False)
     assert "bf16, tf32, " in capsys.readouterr().out
+
+
+def test_a_report_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    out = tmp_path / "no_such_folder" / "speed.json"
+    assert main(["--variant", "AMT-S", "--size", "64x96", "--corr-mode", "ondemand",
+                 "--repeats", "1", "--warmup", "0", "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write") and err.count("\n") == 1, err
