@@ -35,7 +35,8 @@ PARITY_ATOL = 2e-5          # the fixtures' imgt_pred tolerance (tests/fixtures/
 LOW_PRECISION_DB = 45.0     # fp16/bf16 against fp32
 FPS_BARS = {("AMT-S", "1080p", "bf16"): 60.0, ("AMT-G", "1080p", "bf16"): 10.0}
 DEMO_FPS_BAR = 30.0
-MEMORY_BAR_GB = 24.0        # AMT-S 4K without --scale
+MEMORY_BAR_GB = 24.0        # AMT-S 4K without --scale fits a 24 GB card...
+CARD_FREE_BYTES = 22 * 2 ** 30  # ...which leaves about this much free for the plan
 
 
 @dataclass
@@ -364,7 +365,10 @@ def resume(ctx: Context) -> Check:
     rel = _max_rel(cut, full)
     c.rows.append({"run": "SIGKILL + --resume auto", "iterations": len(cut),
                    "max_rel_loss_diff": f"{rel:.2e}"})
-    c.bar("resumed losses equal the uninterrupted run (rel.)", rel, 0.0, higher_is_better=False)
+    # bitwise on a CPU; on CUDA grid_sample's and interpolate's backward kernels add in no
+    # fixed order even with deterministic: true (PyTorch only warns), so rounding remains
+    c.bar("resumed losses match the uninterrupted run (rel.)", rel, 1e-4 if ctx.cuda else 0.0,
+          higher_is_better=False)
     if ctx.quick:
         c.notes.append("the elastic restart (torchrun --max-restarts 1) is not run with --quick")
     else:
@@ -392,14 +396,22 @@ def _elastic(ctx: Context, train: str, c: Check) -> None:
           float(status == 0 and resumed and logged == 2 * iters), 1.0)
 
 
-def _model_speed(ctx: Context, variant: str, size: str, dt: str, compiled: bool
-                 ) -> Dict[str, object]:
+def _model_speed(ctx: Context, variant: str, size: str, dt: str, compiled: bool,
+                 free_bytes: Optional[int] = None) -> Dict[str, object]:
+    """One configuration's median time and peak memory; `free_bytes` plans the network as
+    for a device with that much free memory instead of this one's."""
     import torch
     from networks import build_model
     from utils.inference import DTYPES, Interpolator
     from utils.memory import peak_bytes, reset_peak
     dtype = DTYPES[dt]
+    from networks.amt import VARIANTS as SETTINGS
+    from networks.plan import plan_for
     model = build_model(variant).to(ctx.device).eval()
+    if free_bytes is not None:
+        v = SETTINGS[variant]
+        model.plan = plan_for(ctx.device.type, free_bytes, SIZES[size], 1, DTYPES[dt].itemsize,
+                              num_flows=v.num_flows, first_channels=v.channels[0])
     # inductor's CPU compile takes minutes on a few cores: --quick checks the compiled path
     # (graphs captured, run and timed) with the aot_eager backend instead
     backend = "aot_eager" if ctx.quick else "inductor"
@@ -412,13 +424,15 @@ def _model_speed(ctx: Context, variant: str, size: str, dt: str, compiled: bool
     times = _timed(lambda: ip.interpolate(x0, x1, 0.5), ctx, repeats, 3 if compiled else 1)
     med = statistics.median(times)
     return {"variant": variant, "size": size, "dtype": dt, "compiled": compiled,
+            "planned_for_free_gb": None if free_bytes is None else round(free_bytes / 2 ** 30, 1),
             "backend": backend if compiled else "eager",
             "median_ms": round(med * 1e3, 2), "fps": round(1 / med, 2),
             "peak_gb": round(peak_bytes(ctx.device) / 1e9, 3)}
 
 
 def speed(ctx: Context) -> Check:
-    """Interpolated frames per second of the model alone and its peak memory."""
+    """Interpolated frames per second of the model alone and its peak memory; then AMT-S at
+    4K in fp32 planned as for a 24 GB card."""
     c = Check()
     if ctx.quick:
         grid = [("AMT-S", "256x448", dt, False) for dt in ("fp32", "bf16")]
@@ -426,15 +440,19 @@ def speed(ctx: Context) -> Check:
         grid = [(v, s, dt, False) for v in VARIANTS for s in SIZES
                 for dt in ("fp32", "fp16", "bf16")]
     _speed_rows(ctx, c, grid)
+    if ctx.cuda and ctx.left() > 30:
+        row = _model_speed(ctx, "AMT-S", "4K", "fp32", False, CARD_FREE_BYTES)
+        c.rows.append(row)
+        c.bar("AMT-S 4K fp32 peak memory planned for a 24 GB card (GB)", row["peak_gb"],
+              MEMORY_BAR_GB, higher_is_better=False)
     return c
 
 
 def compiled_speed(ctx: Context) -> Check:
     """`Interpolator(compile=True)` against eager, AMT-S (compile time not counted)."""
     c = Check()
-    size = "256x448" if ctx.quick else "1080p"
-    dts = ("fp32",) if ctx.quick else ("bf16", "fp32")
-    grid = [("AMT-S", size, dt, comp) for dt in dts for comp in (False, True)]
+    size, dt = ("256x448", "fp32") if ctx.quick else ("1080p", "bf16")
+    grid = [("AMT-S", size, dt, comp) for comp in (False, True)]
     _speed_rows(ctx, c, grid)
     return c
 
@@ -457,10 +475,6 @@ def _speed_rows(ctx: Context, c: Check, grid: List[Tuple[str, str, str, bool]]) 
         bar = FPS_BARS.get((variant, size, dt))
         if ctx.cuda and bar and not comp and isinstance(row.get("fps"), float):
             c.bar(f"{variant} {size} {dt} model fps", row["fps"], bar)
-        if ctx.cuda and (variant, size, dt, comp) == ("AMT-S", "4K", "fp32", False) and \
-                isinstance(row.get("peak_gb"), float):
-            c.bar("AMT-S 4K fp32 peak device memory (GB)", row["peak_gb"], MEMORY_BAR_GB,
-                  higher_is_better=False)
 
 
 def training(ctx: Context) -> Check:
@@ -537,12 +551,12 @@ def out_of_memory(ctx: Context) -> Check:
 
 
 # seconds a section needs on a GPU before it is started (compiling takes minutes)
-MIN_SECONDS = {"compile": 240, "speed": 60, "demo": 60}
+MIN_SECONDS = {"compile": 180, "speed": 60, "demo": 60}
 
 SECTIONS: List[Tuple[str, Callable[[Context], Check]]] = [
     ("environment", environment), ("parity", parity), ("collectives", collectives),
     ("ddp", ddp), ("resume", resume), ("precision", precision), ("speed", speed),
-    ("demo", demo), ("training", training), ("compile", compiled_speed),
+    ("demo", demo), ("compile", compiled_speed), ("training", training),
     ("out_of_memory", out_of_memory),
 ]
 
@@ -631,8 +645,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     threads = args.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     work = tempfile.mkdtemp(prefix="amt-gpu-check-")
-    ctx = Context(torch.device(args.device), args.quick, time.monotonic() + args.budget_s,
-                  work, threads)
+    # an indexed device: some CUDA calls (set_per_process_memory_fraction) refuse bare 'cuda'
+    device = torch.device("cuda", torch.cuda.current_device()) if args.device == "cuda" \
+        else torch.device("cpu")
+    ctx = Context(device, args.quick, time.monotonic() + args.budget_s, work, threads)
     day = datetime.date.today().isoformat()
     path = args.json or os.path.join(REPO, "out", "gpu_check",
                                      f"gpu_check_{args.device}_{day}.json")

@@ -174,6 +174,7 @@ class Interpolator:
         self.max_depth = int(max_depth)
         self.keep_still = bool(keep_still)
         self.tf32, self.compiled = bool(tf32), bool(compile)
+        self._plans: Dict[tuple, Any] = {}  # compiled: the first plan per frame shape
         self._encode: Callable[..., Any] = self.model.encode
         self._decode_fn: Callable[..., Dict[str, Any]] = self.model.decode
         if compile:
@@ -226,8 +227,15 @@ class Interpolator:
         return [self._decode(feats, tt) for tt in times]
 
     def _encode_pair(self, x0: torch.Tensor, x1: torch.Tensor, s: float):
-        # The plan asks the device for its free memory: done here, outside compiled code.
-        return self._encode(x0, x1, s, plan=self.model.execution_plan(x0, s))
+        # The plan asks the device for its free memory: done here, outside compiled code. A
+        # compiled encode keeps the first plan of each frame shape, since budgets that move
+        # with the free memory would make dynamo compile it again.
+        if not self.compiled:
+            return self._encode(x0, x1, s, plan=self.model.execution_plan(x0, s))
+        key = (tuple(x0.shape), s, torch.is_autocast_enabled(x0.device.type))
+        if key not in self._plans:
+            self._plans[key] = self.model.execution_plan(x0, s)
+        return self._encode(x0, x1, s, plan=self._plans[key])
 
     def _recursive(self, x0: torch.Tensor, x1: torch.Tensor, times: List[float], s: float
                    ) -> List[torch.Tensor]:

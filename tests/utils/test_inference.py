@@ -220,3 +220,31 @@ def test_out_of_memory_helpers():
                                               "allocate 20.00 GiB);")
     assert msg.endswith(OUT_OF_MEMORY_HINT)
     assert out_of_memory_message(err, "try --scale 0.5").endswith("; try --scale 0.5")
+
+
+def test_a_compiled_interpolator_keeps_one_plan_per_frame_shape(model, monkeypatch):
+    """Budgets that follow the free memory change from call to call on a GPU; handed to a
+    compiled encode they would make dynamo compile it again."""
+    from networks.plan import ExecutionPlan
+    asked = []
+
+    def moving_plan(img0, s):
+        asked.append(tuple(img0.shape))
+        return ExecutionPlan(dense_budget_bytes=2 ** 28 + len(asked))
+
+    monkeypatch.setattr(model, "execution_plan", moving_plan)
+    plans = []
+    ip = Interpolator(model, recursive=False, compile=True)
+    monkeypatch.setattr(ip, "_encode", lambda x0, x1, s, plan: plans.append(plan) or
+                        model.encode(x0, x1, s, plan=plan))
+    monkeypatch.setattr(ip, "_decode_fn", model.decode)
+    for size in (128, 128, 160, 128):  # padded to at least 128: two shapes
+        x = torch.rand(1, 3, size, size)
+        ip.interpolate(x, x.flip(-1), 0.5)
+    assert plans[0] is plans[1] is plans[3] and plans[2] is not plans[0]
+    assert len(asked) == 2
+    eager = Interpolator(model, recursive=False)
+    x = torch.rand(1, 3, 64, 64)
+    eager.interpolate(x, x, 0.5)
+    eager.interpolate(x, x, 0.5)
+    assert len(asked) == 4  # uncompiled, each call plans for the memory free now
