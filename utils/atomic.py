@@ -9,6 +9,7 @@ later run can tell the leftovers of a killed writer (`remove_orphans`) from a li
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import shutil
@@ -42,12 +43,25 @@ def temp_name(target: PathLike, directory: bool = False) -> str:
     prefix = f".{stem}{TMP_TAG}{os.getpid()}-"
     try:
         if directory:
-            return tempfile.mkdtemp(prefix=prefix, suffix=ext, dir=folder)
-        fd, path = tempfile.mkstemp(prefix=prefix, suffix=ext, dir=folder)
-        os.close(fd)
+            path = tempfile.mkdtemp(prefix=prefix, suffix=ext, dir=folder)
+        else:
+            fd, path = tempfile.mkstemp(prefix=prefix, suffix=ext, dir=folder)
+            os.close(fd)
+        # mkstemp/mkdtemp make private (0600/0700) files; the result should have the mode an
+        # ordinary open() gives under the user's umask
+        os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
         return path
     except OSError as e:
         raise OutputError(e.errno, f"cannot write {target}: {describe_os_error(e)}") from e
+
+
+@functools.lru_cache(maxsize=None)
+def _umask() -> int:
+    """The process's umask, read once: os.umask can only be read by setting it, which for
+    a moment would affect files other threads create."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync(path: str) -> None:

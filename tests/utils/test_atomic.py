@@ -78,3 +78,17 @@ def test_output_errors_read_as_one_plain_line(tmp_path):
         atomic.refuse_overwriting([src], [src])
     assert str(e.value).startswith("the output is the input") and "\n" not in str(e.value)
     assert e.value.errno == errno.EEXIST
+
+
+def test_a_written_file_gets_the_mode_open_would_give(tmp_path):
+    atomic._umask.cache_clear()
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "report.json", "{}")
+        with atomic.atomic_path(tmp_path / "frames", directory=True):
+            pass
+    finally:
+        os.umask(old)
+        atomic._umask.cache_clear()
+    assert (tmp_path / "report.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "frames").stat().st_mode & 0o777 == 0o755
