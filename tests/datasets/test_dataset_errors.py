@@ -88,3 +88,20 @@ def test_write_flo_goes_through_the_atomic_writer(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic, "temp_name", lambda t, d=False: names.append(t) or real(t, d))
     write_flo(str(tmp_path / "sub" / "a.flo"), np.zeros((4, 5, 2), np.float32))
     assert len(names) == 1 and os.listdir(tmp_path / "sub") == ["a.flo"]
+
+
+def test_train_py_prints_a_workers_unreadable_frame_as_one_line(tmp_path, capsys):
+    import train
+    from tests.trainers.helpers import tiny_config, write_config
+    frames = tmp_path / "clips" / "shots"
+    for i in range(4):
+        _png(frames / f"{i:03d}.png", 30 * i)
+    bad = frames / "001.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    cfg = tiny_config(str(tmp_path), epochs=1, eval_interval=0, tensorboard=False)
+    cfg["data"]["train"] = {"name": "VideoFolderTrain",
+                            "params": {"dataset_dir": str(tmp_path / "clips"), "crop_size": [128, 128]}}
+    cfg["data"]["train_loader"] = {"batch_size": 1, "num_workers": 1}
+    assert train.main(["-c", write_config(cfg, str(tmp_path / "cfg.yaml"))]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert len(err) == 1 and str(bad) in err[0], err
