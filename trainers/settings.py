@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set
 AMP_MODES = ("none", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
 DIST_BACKENDS = ("auto", "nccl", "gloo")
-AUTO_WORKERS_CAP = 8  # loader processes per training process beyond which a step waits on the GPU, not the data
+AUTO_WORKERS_CAP = 8  # each worker holds its own copy of the data set: past this, memory grows faster than speed
 
 
 class TrainingError(ValueError):
