@@ -22,11 +22,12 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from typing import Dict, List, Optional
 
 import torch
 
-from demos.pipeline import DemoError, Interrupted, Limits, run
+from demos.pipeline import DemoError, InterpolationOptions, Interrupted, Limits, run
 from utils.inference import PROJECT_ROOT
 
 AVERAGE, DIS = "frame averaging (no network)", "DIS optical flow (no network)"
@@ -73,10 +74,15 @@ def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[st
         if size > max_upload_mb * 1e6:
             raise DemoError(f"{os.path.basename(path)} is {size / 1e6:.1f} MB, over the limit "
                             f"of {max_upload_mb:g} MB per upload")
-    baseline = {AVERAGE: "average", DIS: "dis"}.get(weights)
+    rate = dict(fps=float(fps)) if mode == MODES[1] else dict(n_iter=int(n_iter))
+    # refused here, before any work; the output goes in a folder of its own made below
+    options = InterpolationOptions(
+        inputs, "interpolated.mp4", checkpoint=choices[weights],
+        baseline={AVERAGE: "average", DIS: "dis"}.get(weights),
+        device="cuda" if torch.cuda.is_available() else "cpu",
+        limits=limits or Limits(MAX_PIXELS, MAX_FRAMES), oom_hint=OOM_HINT, **rate)
     prune(workdir)
     out = tempfile.mkdtemp(prefix="run-", dir=workdir)
-    rate = dict(fps=float(fps)) if mode == MODES[1] else dict(n_iter=int(n_iter))
 
     def progress(done: int, total: int) -> None:
         if STOPPING.is_set():
@@ -88,10 +94,7 @@ def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[st
     try:
         if STOPPING.is_set():
             raise DemoError("the server is shutting down")
-        summary = run(inputs, os.path.join(out, "interpolated.mp4"), checkpoint=choices[weights],
-                      baseline=baseline, device="cuda" if torch.cuda.is_available() else "cpu",
-                      progress=progress, limits=limits or Limits(MAX_PIXELS, MAX_FRAMES),
-                      oom_hint=OOM_HINT, **rate)
+        summary = run(replace(options, output=os.path.join(out, options.output)), progress)
         if summary.partial:  # a page gets a whole video or an error, not half a clip
             raise DemoError(f"stopped early after {summary.frames} frames: {summary.stopped}")
     except BaseException:

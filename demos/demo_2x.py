@@ -11,7 +11,7 @@ import os
 from typing import List, Optional
 
 from demos.cli import EPILOG, guarded
-from demos.pipeline import run
+from demos.pipeline import InterpolationOptions, run
 from utils.inference import DTYPES
 from utils.video_io import VIDEO_EXTS
 
@@ -72,15 +72,20 @@ def output_path(out: str, inputs: List[str], label: str) -> str:
     return os.path.join(out, f"{name}_{label}.mp4")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    a = parse_args(argv)
+def options(a: argparse.Namespace) -> InterpolationOptions:
+    """The run the parsed command line asks for (DemoError for a bad option)."""
     label = f"{a.fps:g}fps" if a.fps else f"{a.factor}x" if a.factor else f"{2 ** a.n_iter}x"
-    return guarded(lambda: run(
+    return InterpolationOptions(
         a.input, output_path(a.out_path, a.input, label), n_iter=a.n_iter, fps=a.fps,
         factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
-        device=a.device, dtype=a.dtype, scale=a.scale, save_images=a.save_images, gif=a.gif,
-        scene_detect=a.scene_detect, scene_threshold=a.scene_threshold, baseline=a.baseline,
-        keep_still=a.keep_still))
+        device=a.device, dtype=a.dtype, scale=a.scale, baseline=a.baseline,
+        keep_still=a.keep_still, save_images=a.save_images, gif=a.gif,
+        scene_detect=a.scene_detect, scene_threshold=a.scene_threshold)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    a = parse_args(argv)
+    return guarded(lambda: run(options(a)))
 
 
 if __name__ == "__main__":

@@ -15,19 +15,21 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from benchmarks.core import BenchmarkError, Predictor, Protocol
+from benchmarks.predictors import baseline_method, model_method
 from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_overwriting,
                           same_file, temp_name)
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.images import image_size
-from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, Interpolator, _pad_divisor,
+from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_divisor,
                              is_out_of_memory, load_model)
 from utils.video_io import (Source, VideoIOError, VideoWriter, check_writable_ext, copy_audio,
                             ended_early, last_line, open_source, read_frames)
@@ -63,13 +65,92 @@ class _Stop(Exception):
     """The run cannot go on (network output not finite, a limit reached); str() says why."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Limits:
     """Bounds on one run, so that a typo or a hostile upload is refused before it starts
     instead of filling memory (None: no bound)."""
     max_pixels: Optional[int] = None       # pixels per input frame
     max_frames: Optional[int] = None       # output frames per run
     max_frames_per_pair: int = MAX_FRAMES_PER_PAIR
+
+
+@dataclass(frozen=True)
+class InterpolationOptions:
+    """Everything one run is told, checked when it is made: a bad option is refused with one
+    line (DemoError, named by its command-line flag) before any input is read or output
+    written.
+
+    The output rate is `fps`, or `factor` x the source rate, or 2^n_iter x the source rate.
+    `frame_rate` (the published -r) is the rate the 2^n frames are played at; None or 0
+    keeps the source timing (source fps x 2^n; 30 fps x 2^n for images). `baseline`
+    ('average' or 'dis') replaces the network, and then checkpoint, config, dtype and scale
+    are not used. `keep_still` copies the pixels that are identical in both frames of a pair.
+    """
+    inputs: Sequence[str]             # a video, a glob, a folder, or 2+ images (kept as a tuple)
+    output: str                       # .mp4, .m4v, .mkv, .mov or .avi
+    n_iter: int = 1
+    fps: Optional[float] = None
+    factor: Optional[int] = None
+    frame_rate: Optional[float] = None
+    checkpoint: Optional[str] = None
+    config: Optional[str] = None
+    device: str = "cpu"
+    dtype: str = "fp32"               # a key of utils.inference.DTYPES
+    scale: float = 1.0                # network resolution factor
+    baseline: Optional[str] = None
+    keep_still: bool = False
+    save_images: bool = False         # also a PNG sequence, <stem>_frames/
+    gif: bool = False                 # also <stem>.gif
+    scene_detect: bool = True
+    scene_threshold: float = 0.35
+    limits: Limits = field(default_factory=Limits)
+    oom_hint: str = OOM_HINT          # the advice an out-of-memory line ends with
+
+    def __post_init__(self) -> None:
+        # one path is one input, not its characters
+        inputs = (self.inputs,) if isinstance(self.inputs, str) else tuple(self.inputs)
+        object.__setattr__(self, "inputs", inputs)
+        self._check_rate()
+        if not (math.isfinite(self.scene_threshold) and 0 <= self.scene_threshold <= 1):
+            raise DemoError(f"--scene-threshold must be between 0 and 1, "
+                            f"got {self.scene_threshold:g}")
+        if not (math.isfinite(self.scale) and 0 < self.scale <= MAX_SCALE):
+            raise DemoError(f"--scale must be above 0 and at most {MAX_SCALE:g} (e.g. 0.5 for "
+                            f"4K), got {self.scale:g}")
+        if self.dtype not in DTYPES:
+            raise DemoError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.baseline:  # the model-free methods do not use the network's scale
+            return
+        try:
+            _pad_divisor(self.scale)  # the Interpolator's own check, now, not at the first pair
+        except InputError as e:
+            raise DemoError(f"--scale: {e}") from None
+
+    def _check_rate(self) -> None:
+        """The rate options; a --fps target is checked against the source once it is open
+        (how many frames a pair makes depends on the source rate)."""
+        per_pair = self.limits.max_frames_per_pair
+        if self.fps is not None:
+            if self.factor is not None:
+                raise DemoError("give --fps or --factor, not both")
+            _finite_rate(self.fps, "--fps")
+            return
+        if self.factor is not None:
+            if self.factor < 1:
+                raise DemoError(f"--factor must be a whole number >= 1, got {self.factor}")
+            made, what = self.factor, f"--factor {self.factor}"
+        else:
+            if not 0 <= self.n_iter <= 8:
+                raise DemoError(f"-n must be between 0 and 8, got {self.n_iter}")
+            if self.frame_rate:
+                _finite_rate(self.frame_rate, "-r", allow_zero=True)
+            made, what = 2 ** self.n_iter, f"-n {self.n_iter}"
+        _check_per_pair(made, what, per_pair)
+
+    @property
+    def cut_threshold(self) -> Optional[float]:
+        """The scene-cut threshold, None when scene detection is off."""
+        return self.scene_threshold if self.scene_detect else None
 
 
 @dataclass
@@ -99,39 +180,44 @@ class RunSummary:
                 + (f" ({', '.join(extra)})" if extra else ""))
 
 
-class _Baseline:
-    """A model-free predictor from benchmarks.predictors behind the Interpolator's call."""
-    recursive = False
+class Frames:
+    """A predictor (benchmarks.predictors: the model and the baselines alike) behind the one
+    call the stream makes. `recursive`: the method reaches times off the midpoint by
+    recursive halving (all of a pair's times then go in one call); `device`: where the
+    predictor wants its input frames."""
 
-    def __init__(self, predictor: Callable) -> None:
-        self.predictor = predictor
+    def __init__(self, predictor: Predictor, recursive: bool, device: str) -> None:
+        self.predictor, self.recursive, self.device = predictor, recursive, device
 
     def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, ts: List[float]) -> torch.Tensor:
+        """img0, img1: (1, 3, H, W) floats in [0, 1] -> (T, 1, 3, H, W)."""
         return self.predictor(img0, img1, list(ts))
 
 
-def load_interpolator(checkpoint: Optional[str], config: Optional[str], device: str,
-                      dtype: str = "fp32", scale: float = 1.0, baseline: Optional[str] = None,
-                      keep_still: bool = False) -> tuple:
-    """(Interpolator or baseline, description of the weights)."""
-    if baseline:
-        from benchmarks.core import BenchmarkError
-        from benchmarks.predictors import baseline_method, still_copy
+def load_interpolator(options: InterpolationOptions) -> Tuple[Frames, str]:
+    """(the run's predictor, description of the weights). The model and the baselines take
+    the same path as in the benchmarks: a Method, its predictor under a Protocol that holds
+    the scale and the still-pixel copy."""
+    protocol = Protocol(pad_divisor=None, scale_factor=options.scale,
+                        keep_still=options.keep_still)
+    if options.baseline:
         try:
-            method = baseline_method(baseline)
-        except BenchmarkError as e:
+            method = baseline_method(options.baseline)
+        except BenchmarkError as e:  # an unknown name
             raise DemoError(str(e)) from None
-        predictor = method.make(None)
-        return _Baseline(still_copy(predictor) if keep_still else predictor), method.info["model"]
+        return Frames(method.predictor(protocol), False, "cpu"), method.info["model"]
+    checkpoint, config = options.checkpoint, options.config
     if checkpoint is None and config is None and not os.path.isfile(DEFAULT_CHECKPOINT):
-        model = load_model(variant="AMT-S", device=device)
-        label = "randomly initialised AMT-S (no checkpoint given and none bundled: output is not meaningful)"
+        model = load_model(variant="AMT-S", device=options.device)
+        label = ("randomly initialised AMT-S (no checkpoint given and none bundled: output is "
+                 "not meaningful)")
     else:
-        model = load_model(checkpoint, config, device=device)
+        model = load_model(checkpoint, config, device=options.device)
         label = f"{model.variant} from {model.checkpoint}" if model.checkpoint else \
             f"randomly initialised {model.variant} (config without checkpoint)"
-    ip = Interpolator(model, device, DTYPES[dtype], scale_factor=scale, keep_still=keep_still)
-    return ip, label
+    method = model_method(model, options.device, dtype=options.dtype)
+    recursive = method.time_mode([0.25]) != "direct"  # how it reaches a time off the midpoint
+    return Frames(method.predictor(protocol), recursive, options.device), label
 
 
 def timeline(src_fps: Fraction, out_fps: Fraction) -> Iterator[Fraction]:
@@ -247,37 +333,26 @@ class _Output:
         discard(self.images_tmp)
 
 
-def run(inputs: Sequence[str], output: str, n_iter: int = 1, fps: Optional[float] = None,
-        factor: Optional[int] = None, frame_rate: Optional[float] = None,
-        checkpoint: Optional[str] = None, config: Optional[str] = None, device: str = "cpu",
-        dtype: str = "fp32", scale: float = 1.0, save_images: bool = False, gif: bool = False,
-        scene_detect: bool = True, scene_threshold: float = 0.35,
-        progress: Optional[Callable[[int, int], None]] = None,
-        baseline: Optional[str] = None, keep_still: bool = False,
-        limits: Optional[Limits] = None, oom_hint: str = OOM_HINT) -> RunSummary:
-    """Interpolate `inputs` (a video, a glob, a folder, or 2+ images) into the video `output`
-    (.mp4, .m4v, .mkv, .mov or .avi).
+Progress = Callable[[int, int], None]  # (frames written, frames expected) after each frame
 
-    The output rate is `fps`, or `factor` x the source rate, or 2^n_iter x the source rate.
-    `frame_rate` (the published -r) is the rate the 2^n frames are played at; None or 0
-    keeps the source timing (source fps x 2^n; 30 fps x 2^n for images). `keep_still` copies
-    the pixels that are identical in both frames of a pair (utils.inference.keep_still).
+
+def run(options: InterpolationOptions, progress: Optional[Progress] = None) -> RunSummary:
+    """Interpolate `options.inputs` into the video `options.output`.
 
     Outputs appear complete under their names or not at all; inputs are never replaced.
     A run that stops early (Ctrl-C, a signal, input that breaks off, out of memory, ...)
     returns a summary with `partial` set: the finished frames are in `<stem>.partial<ext>`
-    (and `<stem>.partial_frames/`), and an existing `output` is left as it was. Raises
+    (and `<stem>.partial_frames/`), and an existing output is left as it was. Raises
     DemoError (one line) when nothing could be written.
     """
     try:
-        return _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device,
-                    dtype, scale, save_images, gif, scene_detect, scene_threshold, progress,
-                    baseline, keep_still, limits or Limits(), oom_hint)
+        return _run(options, progress)
     except (VideoIOError, InputError, CheckpointError, ConfigError, OutputError) as e:
         raise DemoError(str(e)) from None
     except RuntimeError as e:  # e.g. moving the model to a full GPU, before any frame
         if is_out_of_memory(e):
-            raise DemoError(f"out of memory on {device} ({last_line(e)}); {oom_hint}") from None
+            raise DemoError(f"out of memory on {options.device} ({last_line(e)}); "
+                            f"{options.oom_hint}") from None
         raise
 
 
@@ -289,42 +364,26 @@ def _finite_rate(value: float, flag: str, allow_zero: bool = False) -> Fraction:
     return Fraction(value).limit_denominator(1001)
 
 
-def _rates(src: Source, n_iter: int, fps: Optional[float], factor: Optional[int],
-           frame_rate: Optional[float], per_pair: int) -> tuple:
-    """(source fps, timeline output fps, playback fps) as exact fractions where it matters."""
-    src_fps = Fraction(src.fps or DEFAULT_IMAGE_FPS).limit_denominator(1001)
-    if fps is not None:
-        out = _finite_rate(fps, "--fps")
-        play, what = out, f"--fps {fps:g} from a {float(src_fps):g} fps source"
-    elif factor is not None:
-        if factor < 1:
-            raise DemoError(f"--factor must be a whole number >= 1, got {factor}")
-        out = play = src_fps * factor
-        what = f"--factor {factor}"
-    else:
-        if not 0 <= n_iter <= 8:
-            raise DemoError(f"-n must be between 0 and 8, got {n_iter}")
-        out = src_fps * 2 ** n_iter
-        play = _finite_rate(frame_rate, "-r", allow_zero=True) if frame_rate else out
-        play, what = play or out, f"-n {n_iter}"
-    made = math.ceil(out / src_fps)
+def _check_per_pair(made: int, what: str, per_pair: int) -> None:
     if made > per_pair:
         raise DemoError(f"{what} makes {made} frames per input pair; the limit is {per_pair}")
+
+
+def _rates(src: Source, options: InterpolationOptions) -> Tuple[Fraction, Fraction, Fraction]:
+    """(source fps, timeline output fps, playback fps) as exact fractions where it matters.
+    The options are valid already; a --fps target is checked against the source here."""
+    src_fps = Fraction(src.fps or DEFAULT_IMAGE_FPS).limit_denominator(1001)
+    if options.fps is not None:
+        out = play = _finite_rate(options.fps, "--fps")
+        _check_per_pair(math.ceil(out / src_fps), f"--fps {options.fps:g} from a "
+                        f"{float(src_fps):g} fps source", options.limits.max_frames_per_pair)
+    elif options.factor is not None:
+        out = play = src_fps * options.factor
+    else:
+        out = src_fps * 2 ** options.n_iter
+        play = (_finite_rate(options.frame_rate, "-r", allow_zero=True)
+                if options.frame_rate else None) or out
     return src_fps, out, play
-
-
-def _check_settings(scale: float, scene_threshold: float, baseline: Optional[str]) -> None:
-    if not (math.isfinite(scene_threshold) and 0 <= scene_threshold <= 1):
-        raise DemoError(f"--scene-threshold must be between 0 and 1, got {scene_threshold:g}")
-    if not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
-        raise DemoError(f"--scale must be above 0 and at most {MAX_SCALE:g} (e.g. 0.5 for 4K), "
-                        f"got {scale:g}")
-    if baseline:  # the model-free methods do not use the network's scale
-        return
-    try:
-        _pad_divisor(scale)  # the Interpolator's own check, now rather than at the first pair
-    except InputError as e:
-        raise DemoError(f"--scale: {e}") from None
 
 
 def _check_pixels(hw: Optional[tuple], limits: Limits, what: str) -> None:
@@ -367,16 +426,13 @@ def _check_output(output: str, src: Source, paths: dict) -> None:
         raise DemoError(f"output folder {out_dir} is not writable")
 
 
-def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device, dtype,
-         scale, save_images, gif, scene_detect, scene_threshold, progress, baseline,
-         keep_still, limits: Limits, oom_hint: str) -> RunSummary:
-    src = open_source(inputs)
-    output = os.path.abspath(output)
-    paths = _outputs(output, save_images, gif)
+def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSummary:
+    limits = options.limits
+    src = open_source(list(options.inputs))
+    output = os.path.abspath(options.output)
+    paths = _outputs(output, options.save_images, options.gif)
     _check_output(output, src, paths)
-    src_fps, out_fps, play_fps = _rates(src, n_iter, fps, factor, frame_rate,
-                                        limits.max_frames_per_pair)
-    _check_settings(scale, scene_threshold, baseline)
+    src_fps, out_fps, play_fps = _rates(src, options)
     for image in src.images[:1]:  # the header is enough to refuse a huge image undecoded
         _check_pixels(image_size(image), limits, image)
     n_src = src.frames if src.frames else (len(src.images) or None)
@@ -384,12 +440,12 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
     if limits.max_frames and total and total > limits.max_frames:
         raise DemoError(f"this makes {total:,} output frames, over the limit of "
                         f"{limits.max_frames:,} output frames")
-    ip, weights = load_interpolator(checkpoint, config, device, dtype, scale, baseline, keep_still)
+    ip, weights = load_interpolator(options)
     summary = RunSummary(output, fps=float(play_fps), weights=weights,
                          times="recursive 2x (fixed-time model)" if ip.recursive else "direct t")
-    if baseline and (checkpoint or config):
-        summary.notes.append(f"--baseline {baseline}: the checkpoint/config were not used")
-    if keep_still:
+    if options.baseline and (options.checkpoint or options.config):
+        summary.notes.append(f"--baseline {options.baseline}: the checkpoint/config were not used")
+    if options.keep_still:
         summary.notes.append("--keep-still: pixels identical in both frames of a pair are copied")
     frames = _background(read_frames(src))
     try:
@@ -402,9 +458,9 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
     # the only one there
     bar = tqdm(total=total, unit="frame", desc="interpolating", dynamic_ncols=True, disable=None)
     try:
-        read = _interpolate_stream(first, frames, ip, timeline(src_fps, out_fps), sink, summary,
-                                   scene_detect, scene_threshold, bar, progress, total,
-                                   limits.max_frames)
+        emit = _emitter(sink, bar, progress, total, limits.max_frames)
+        read = _interpolate_stream(first, frames, timeline(src_fps, out_fps), ip=ip, emit=emit,
+                                   summary=summary, cut_threshold=options.cut_threshold)
         if read == 1:
             raise DemoError("the input has a single frame; interpolation needs at least two")
         summary.stopped = ended_early(src, read) or ""
@@ -418,7 +474,8 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
         summary.stopped = f"the input broke off: {e}"
     except BaseException as e:
         if is_out_of_memory(e):
-            summary.stopped = f"out of memory on {device} ({last_line(e)}); {oom_hint}"
+            summary.stopped = (f"out of memory on {options.device} ({last_line(e)}); "
+                               f"{options.oom_hint}")
         elif isinstance(e, RuntimeError):
             said = f": {last_line(e)}" if str(e).strip() else ""
             summary.stopped = f"the network failed ({type(e).__name__}{said})"
@@ -457,11 +514,9 @@ def _keep_partial(sink: _Output, paths: dict, summary: RunSummary) -> None:
     summary.partial, summary.output = True, paths["partial"]
 
 
-def _interpolate_stream(first, frames, ip, positions, sink, summary, scene_detect,
-                        scene_threshold, bar, progress, total, max_frames) -> int:
-    """Writes the output frames; returns how many input frames were read."""
-    prev, index = first, 0
-    uploads = Uploads(getattr(ip, "device", "cpu"))
+def _emitter(sink: _Output, bar: tqdm, progress: Optional[Progress], total: Optional[int],
+             max_frames: Optional[int]) -> Callable[[np.ndarray], None]:
+    """The function that writes one output frame and counts it (bar, progress, limit)."""
     done = [0]  # the bar's own count stays 0 when it is disabled (no terminal)
 
     def emit(frame: np.ndarray) -> None:
@@ -472,15 +527,25 @@ def _interpolate_stream(first, frames, ip, positions, sink, summary, scene_detec
         bar.update(1)
         if progress:
             progress(done[0], total or done[0])
+    return emit
 
+
+def _interpolate_stream(first: np.ndarray, frames: Iterator[np.ndarray],
+                        positions: Iterator[Fraction], *, ip: Frames,
+                        emit: Callable[[np.ndarray], None], summary: RunSummary,
+                        cut_threshold: Optional[float]) -> int:
+    """Emits the output frames at the source `positions`; returns how many input frames
+    were read."""
+    prev, index = first, 0
+    uploads = Uploads(ip.device)
     pos = next(positions)
     for frame in frames:
         ts = []
         while pos < index + 1:
             ts.append(pos - index)
             pos = next(positions)
-        for out in _pair_frames(prev, frame, ts, ip, summary, scene_detect, scene_threshold,
-                                uploads, index):
+        for out in _pair_frames(prev, frame, ts, ip=ip, summary=summary, uploads=uploads,
+                                index=index, cut_threshold=cut_threshold):
             emit(out)
         prev, index = frame, index + 1
     if index > 0 and pos == index:  # the last output lands exactly on the last source frame
@@ -518,13 +583,14 @@ def to_frames(out: torch.Tensor) -> List[np.ndarray]:
     return list(x)
 
 
-def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], ip: Interpolator,
-                 summary: RunSummary, scene_detect: bool, threshold: float, uploads: Uploads,
-                 index: int) -> Iterator[np.ndarray]:
+def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], *, ip: Frames,
+                 summary: RunSummary, uploads: Uploads, index: int,
+                 cut_threshold: Optional[float]) -> Iterator[np.ndarray]:
     """Output frames for the pair (a, b) = input frames (index, index + 1) at times ts
-    (t = 0 is `a` itself), in order. A direct-time model is asked TIMES_PER_CALL times at a
-    time, so that memory does not grow with the frames per pair; each group is checked
-    before any of its frames is given out."""
+    (t = 0 is `a` itself), in order; a pair over `cut_threshold` (None: no detection) is a
+    scene cut. A direct-time model is asked TIMES_PER_CALL times at a time, so that memory
+    does not grow with the frames per pair; each group is checked before any of its frames
+    is given out."""
     inner = [t for t in ts if t != 0]
     if not inner:
         yield from (a for _ in ts)
@@ -533,7 +599,7 @@ def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], ip: Interpola
         summary.copies += 1
         yield from (a for _ in ts)
         return
-    if scene_detect and is_scene_cut(a, b, threshold):
+    if cut_threshold is not None and is_scene_cut(a, b, cut_threshold):
         summary.cuts += 1
         yield from (a if t < Fraction(1, 2) else b for t in ts)
         return

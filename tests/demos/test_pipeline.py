@@ -12,16 +12,21 @@ import torch
 import demos.pipeline as pipeline
 from demos.demo_2x import main as demo_2x
 from demos.demo_8x import main as demo_8x
-from demos.pipeline import DemoError, is_scene_cut, run, timeline
+from demos.pipeline import DemoError, InterpolationOptions, is_scene_cut, timeline
 from utils.inference import PROJECT_ROOT
 from utils.video_io import open_source, read_frames
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def run(inputs, output, progress=None, **options):
+    """pipeline.run of the options made from these arguments."""
+    return pipeline.run(InterpolationOptions(inputs, output, **options), progress)
+
+
 class Blend:
-    """A cheap stand-in for the Interpolator: a linear blend at t."""
-    recursive = False
+    """A cheap stand-in for the run's predictor (pipeline.Frames): a linear blend at t."""
+    recursive, device = False, "cpu"
 
     def interpolate(self, img0, img1, ts):
         return torch.stack([(1 - t) * img0 + t * img1 for t in ts])

@@ -2,6 +2,7 @@
 existing output it did not finish, says in one line what happened and exits 0 (complete),
 2 (error: nothing written) or 3 (partial: stopped early, the finished frames kept under a
 name that says partial)."""
+import dataclasses
 import os
 import signal
 import subprocess
@@ -16,8 +17,8 @@ import demos.pipeline as pipeline
 import utils.video_io as video_io
 from demos.demo_2x import main as demo_2x
 from demos.demo_8x import main as demo_8x
-from demos.pipeline import DemoError, run
-from tests.demos.test_pipeline import Blend, _decode, _frames, _pngs, _video
+from demos.pipeline import DemoError, InterpolationOptions
+from tests.demos.test_pipeline import Blend, _decode, _frames, _pngs, _video, run
 from utils.images import read_rgb
 from utils.inference import PROJECT_ROOT, Interpolator
 from utils.video_io import VideoWriter, open_source, read_frames
@@ -371,6 +372,56 @@ def test_absurd_rates_and_sizes_are_refused_up_front(tmp_path, capsys, args, msg
                     *args]) == EXIT_ERROR
     assert msg in _one_line(capsys.readouterr().err)
     assert time.time() - start < 5 and sorted(os.listdir(tmp_path)) == ["in"]
+
+
+@pytest.mark.parametrize("options,msg", [
+    (dict(factor=0), "--factor must be"),
+    (dict(factor=300), "--factor 300 makes 300 frames per input pair"),
+    (dict(n_iter=9), "-n must be between 0 and 8"),
+    (dict(n_iter=3, limits=pipeline.Limits(max_frames_per_pair=4)), "-n 3 makes 8 frames"),
+    (dict(fps=0.0), "--fps must be"),
+    (dict(fps=float("inf")), "--fps must be"),
+    (dict(fps=60.0, factor=2), "not both"),
+    (dict(frame_rate=-1.0), "-r must be"),
+    (dict(scale=0.3), "--scale: scale_factor 0.3"),
+    (dict(dtype="fp8"), "--dtype must be one of"),
+    (dict(scene_threshold=float("nan")), "--scene-threshold"),
+])
+def test_a_bad_option_is_refused_when_the_options_are_made(tmp_path, options, msg):
+    with pytest.raises(DemoError, match=msg):
+        InterpolationOptions(["missing0.png", "missing1.png"], str(tmp_path / "o.mp4"), **options)
+
+
+def test_a_bad_option_is_named_before_any_input_is_read_or_output_made(tmp_path, capsys):
+    """The inputs do not exist and the output folder would have to be made: the option is
+    what the line names, and the folder is not created."""
+    out = tmp_path / "new" / "o.mp4"
+    assert demo_2x(["-i", str(tmp_path / "missing.png"), str(tmp_path / "m2.png"), "-o",
+                    str(out), "--factor", "0"]) == EXIT_ERROR
+    assert _one_line(capsys.readouterr().err) == \
+        "error: --factor must be a whole number >= 1, got 0"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_options_are_frozen_and_keep_their_inputs_as_a_tuple():
+    options = InterpolationOptions(["a.png", "b.png"], "o.mp4")
+    assert options.inputs == ("a.png", "b.png")
+    assert InterpolationOptions("clip.mp4", "o.mp4").inputs == ("clip.mp4",)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.fps = 60.0  # type: ignore[misc]
+
+
+def test_a_baseline_copies_still_pixels_through_the_same_predictor_path():
+    """keep_still reaches the baselines as it reaches the model: the Method's predictor."""
+    ip, label = pipeline.load_interpolator(
+        InterpolationOptions(["a.png", "b.png"], "o.mp4", baseline="average", keep_still=True))
+    a, b = torch.rand(2, 1, 3, 8, 8)
+    b[..., :4] = a[..., :4]
+    a[..., 4:], b[..., 4:] = 0.0, 1.0
+    out = ip.interpolate(a, b, [0.25])
+    assert out.shape == (1, 1, 3, 8, 8) and not ip.recursive and "averaging" in label
+    assert torch.equal(out[0, ..., :4], a[..., :4])
+    assert torch.allclose(out[0, ..., 4:], torch.full_like(a[..., 4:], 0.25))
 
 
 def test_frame_size_and_output_frame_limits(tmp_path, monkeypatch):

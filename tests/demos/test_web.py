@@ -170,7 +170,7 @@ def test_out_of_memory_in_a_request_is_named_and_leaves_nothing(tmp_path, monkey
     import demos.pipeline as pipeline
 
     class OOM:
-        recursive = False
+        recursive, device = False, "cpu"
 
         def interpolate(self, *a, **k):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 12 GiB")
