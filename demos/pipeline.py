@@ -112,8 +112,9 @@ class _Baseline:
 
 def load_interpolator(checkpoint: Optional[str], config: Optional[str], device: str,
                       dtype: str = "fp32", scale: float = 1.0, baseline: Optional[str] = None,
-                      keep_still: bool = False) -> tuple:
-    """(Interpolator or baseline, description of the weights)."""
+                      keep_still: bool = False, arbitrary_time: Optional[bool] = None) -> tuple:
+    """(Interpolator or baseline, description of the weights). arbitrary_time: see
+    utils.inference.load_model (None: from the checkpoint or config)."""
     if baseline:
         from benchmarks.core import BenchmarkError
         from benchmarks.predictors import baseline_method, still_copy
@@ -127,7 +128,7 @@ def load_interpolator(checkpoint: Optional[str], config: Optional[str], device: 
         model = load_model(variant="AMT-S", device=device)
         label = "randomly initialised AMT-S (no checkpoint given and none bundled: output is not meaningful)"
     else:
-        model = load_model(checkpoint, config, device=device)
+        model = load_model(checkpoint, config, device=device, arbitrary_time=arbitrary_time)
         label = f"{model.variant} from {model.checkpoint}" if model.checkpoint else \
             f"randomly initialised {model.variant} (config without checkpoint)"
     ip = Interpolator(model, device, DTYPES[dtype], scale_factor=scale, keep_still=keep_still)
@@ -254,7 +255,8 @@ def run(inputs: Sequence[str], output: str, n_iter: int = 1, fps: Optional[float
         scene_detect: bool = True, scene_threshold: float = 0.35,
         progress: Optional[Callable[[int, int], None]] = None,
         baseline: Optional[str] = None, keep_still: bool = False,
-        limits: Optional[Limits] = None, oom_hint: str = OOM_HINT) -> RunSummary:
+        limits: Optional[Limits] = None, oom_hint: str = OOM_HINT,
+        arbitrary_time: Optional[bool] = None) -> RunSummary:
     """Interpolate `inputs` (a video, a glob, a folder, or 2+ images) into the video `output`
     (.mp4, .m4v, .mkv, .mov or .avi).
 
@@ -272,7 +274,7 @@ def run(inputs: Sequence[str], output: str, n_iter: int = 1, fps: Optional[float
     try:
         return _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device,
                     dtype, scale, save_images, gif, scene_detect, scene_threshold, progress,
-                    baseline, keep_still, limits or Limits(), oom_hint)
+                    baseline, keep_still, limits or Limits(), oom_hint, arbitrary_time)
     except (VideoIOError, InputError, CheckpointError, ConfigError, OutputError) as e:
         raise DemoError(str(e)) from None
     except RuntimeError as e:  # e.g. moving the model to a full GPU, before any frame
@@ -369,7 +371,7 @@ def _check_output(output: str, src: Source, paths: dict) -> None:
 
 def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, device, dtype,
          scale, save_images, gif, scene_detect, scene_threshold, progress, baseline,
-         keep_still, limits: Limits, oom_hint: str) -> RunSummary:
+         keep_still, limits: Limits, oom_hint: str, arbitrary_time: Optional[bool]) -> RunSummary:
     src = open_source(inputs)
     output = os.path.abspath(output)
     paths = _outputs(output, save_images, gif)
@@ -384,7 +386,8 @@ def _run(inputs, output, n_iter, fps, factor, frame_rate, checkpoint, config, de
     if limits.max_frames and total and total > limits.max_frames:
         raise DemoError(f"this makes {total:,} output frames, over the limit of "
                         f"{limits.max_frames:,} output frames")
-    ip, weights = load_interpolator(checkpoint, config, device, dtype, scale, baseline, keep_still)
+    ip, weights = load_interpolator(checkpoint, config, device, dtype, scale, baseline, keep_still,
+                                    arbitrary_time)
     summary = RunSummary(output, fps=float(play_fps), weights=weights,
                          times="recursive 2x (fixed-time model)" if ip.recursive else "direct t")
     if baseline and (checkpoint or config):
