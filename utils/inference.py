@@ -21,7 +21,7 @@ from utils.config import load_config
 from utils.padding import InputPadder
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The project's own open checkpoint (issue 5); used when no checkpoint is given, if present.
+# The bundled, openly trained checkpoint: used when none is given (if present).
 DEFAULT_CHECKPOINT = os.path.join(PROJECT_ROOT, "pretrained", "amt-s-open.pth")
 MIN_NET_SIZE = 128  # below this the coarsest correlation level collapses to one pixel
 Times = Union[float, Sequence[float]]

@@ -49,7 +49,7 @@ def test_open_config_trains_only_on_the_allowed_frames():
     for part in _parts(train):
         if isinstance(part, VideoFolderTrain):
             clips.update({name: len(frames) for name, frames in part.clips})
-    # bigbuckbunny.mp4 frames 80-131 and carphone_pristine.mp4 are held out (issue 5)
+    # bigbuckbunny.mp4 frames 80-131 and carphone_pristine.mp4 are held out (pretrained/README.md)
     assert clips == {"bikes.mp4": clips["bikes.mp4"], "bigbuckbunny.mp4": 80}
     sample = train[len(train) - 1]  # a bigbuckbunny triplet, augmented as in training
     size = tuple(cfg["data"]["train"]["params"]["sets"][-1]["params"]["crop_size"])
