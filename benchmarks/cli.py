@@ -106,6 +106,9 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
     g.add_argument("-c", "--config", help="config whose network section builds the model")
     g.add_argument("-p", "--checkpoint", help="model weights (.pth)")
     g.add_argument("--variant", help="AMT-S | AMT-L | AMT-G (random weights without -p)")
+    g.add_argument("--arbitrary-time", action="store_const", const=True, default=None,
+                   help="the weights take any t (GoPro-trained); default: from the checkpoint "
+                        "or -c, else t = 0.5 only")
     if several_baselines:
         g.add_argument("--baseline", choices=["average", "dis"], action="append", default=[],
                        help="also score this model-free baseline (repeatable)")
@@ -114,7 +117,7 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
                        help="score a model-free baseline instead of a model")
     g.add_argument("--dis-preset", default="medium", choices=list(DIS_PRESETS))
     g.add_argument("--time-mode", default="auto", choices=list(TIME_MODES),
-                   help="how a model reaches t != 0.5: auto (from the checkpoint), direct, or "
+                   help="how a model reaches t != 0.5: auto (from the model's arbitrary_time), direct, or "
                         "recursive 2x")
     g.add_argument("--max-batch", type=int, default=8, help="frame pairs per network call")
     add_execution_arguments(g)
@@ -163,7 +166,8 @@ def build_methods(args: argparse.Namespace, baselines: Sequence[str], with_model
     """The baselines named, then the model of -c/-p/--variant (or the default checkpoint)."""
     methods = [baseline_method(name, args.dis_preset) for name in baselines]
     if with_model:
-        model = load_model(args.checkpoint, args.config, args.variant, device=args.device)
+        model = load_model(args.checkpoint, args.config, args.variant, device=args.device,
+                           arbitrary_time=args.arbitrary_time)
         methods.append(model_method(model, args.device, args.max_batch, TIME_MODES[args.time_mode],
                                     dtype=args.dtype, tf32=args.tf32, compile=args.compile))
     return methods

@@ -6,6 +6,7 @@ import sys
 import threading
 import warnings
 from contextlib import contextmanager
+from argparse import ArgumentParser
 from typing import Callable, Iterator
 
 from demos.pipeline import (CLOSING, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, DemoError, Interrupted,
@@ -15,6 +16,13 @@ EPILOG = (f"exit status: {EXIT_OK} complete; {EXIT_ERROR} error (nothing written
           f"output left as it was); {EXIT_PARTIAL} partial (stopped early by Ctrl-C, SIGTERM, "
           "input that broke off or ended early, out of memory, ...: the finished frames are "
           "kept in <name>.partial<ext>). See docs/interpolation.md.")
+
+
+def add_arbitrary_time(p: ArgumentParser) -> None:
+    """--arbitrary-time: the published files do not say whether they take any t."""
+    p.add_argument("--arbitrary-time", action="store_const", const=True, default=None,
+                   help="the weights take any t (GoPro-trained); default: from the checkpoint "
+                        "or -c, else t = 0.5 only")
 
 
 def report(summary: RunSummary) -> None:

@@ -99,6 +99,7 @@ class InterpolationOptions:
     scale: float = 1.0                # network resolution factor
     baseline: Optional[str] = None
     keep_still: bool = False
+    arbitrary_time: Optional[bool] = None  # None: the checkpoint or config says (load_model)
     save_images: bool = False         # also a PNG sequence, <stem>_frames/
     gif: bool = False                 # also <stem>.gif
     scene_detect: bool = True
@@ -212,7 +213,8 @@ def load_interpolator(options: InterpolationOptions) -> Tuple[Frames, str]:
         label = ("randomly initialised AMT-S (no checkpoint given and none bundled: output is "
                  "not meaningful)")
     else:
-        model = load_model(checkpoint, config, device=options.device)
+        model = load_model(checkpoint, config, device=options.device,
+                           arbitrary_time=options.arbitrary_time)
         label = f"{model.variant} from {model.checkpoint}" if model.checkpoint else \
             f"randomly initialised {model.variant} (config without checkpoint)"
     method = model_method(model, options.device, dtype=options.dtype)

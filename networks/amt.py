@@ -10,8 +10,7 @@ import torch.nn as nn
 from networks.blocks.corr import CORR_MODES, CorrMode, build_corr
 from networks.blocks.decoders import FirstDecoder, IntermediateDecoder, MultiFieldDecoder
 from networks.blocks.encoders import ContextPyramid, CorrEncoder
-from networks.blocks.ops import (coords_grid, resize, resize_rows, resize_to, row_bands, rowwise,
-                                source_rows, warp)
+from networks.blocks.ops import coords_grid, resize, resize_rows, row_bands, source_rows, warp
 from networks.blocks.update import UpdateBlock
 from networks.plan import CPU_PLAN, ExecutionPlan, free_memory_bytes, plan_for
 
@@ -33,9 +32,15 @@ class Variant:
 
 
 VARIANTS: Dict[str, Variant] = {
-    "AMT-S": Variant((20, 32, 44, 56), 20, "small", 84, (64,), 20, 68, 76, 3, 3, 3, False),
-    "AMT-L": Variant((48, 64, 72, 128), 48, "basic", 128, (256, 160), 48, 124, 128, 5, 7, 7, False),
-    "AMT-G": Variant((84, 96, 112, 128), 84, "large", 128, (256, 192), 64, 188, 192, 5, 7, 7, True),
+    "AMT-S": Variant(channels=(20, 32, 44, 56), skip=20, corr_encoder="small", corr_dim=84,
+                     corr_dims=(64,), flow_dim=20, fc_dim=68, hidden=76, num_flows=3,
+                     comb_kernel=3, first_kernel=3, high_res_updates=False),
+    "AMT-L": Variant(channels=(48, 64, 72, 128), skip=48, corr_encoder="basic", corr_dim=128,
+                     corr_dims=(256, 160), flow_dim=48, fc_dim=124, hidden=128, num_flows=5,
+                     comb_kernel=7, first_kernel=7, high_res_updates=False),
+    "AMT-G": Variant(channels=(84, 96, 112, 128), skip=84, corr_encoder="large", corr_dim=128,
+                     corr_dims=(256, 192), flow_dim=64, fc_dim=188, hidden=192, num_flows=5,
+                     comb_kernel=7, first_kernel=7, high_res_updates=True),
 }
 
 
@@ -68,15 +73,24 @@ class PairFeatures:
 
 
 class AMT(nn.Module):
-    """One AMT network. `forward(img0, img1, embt, scale_factor)` -> {'imgt_pred', ...}."""
+    """One AMT network. `forward(img0, img1, embt, scale_factor)` -> {'imgt_pred', ...}.
+
+    arbitrary_time: the weights were trained for any t in (0, 1) (the GoPro recipe) rather
+    than for t = 0.5 only (Vimeo90K). The network computes the same either way; inference
+    reads it to choose between decoding at t and recursive halving.
+    """
 
     def __init__(self, variant: str = "AMT-S", corr_radius: int = 3, corr_lvls: int = 4,
-                 num_flows: Optional[int] = None, corr_mode: CorrMode = "auto") -> None:
+                 num_flows: Optional[int] = None, corr_mode: CorrMode = "auto",
+                 arbitrary_time: bool = False) -> None:
         super().__init__()
         self.variant = canonical_variant(variant)
         v = VARIANTS[self.variant]
         if num_flows is not None and num_flows != v.num_flows:
             raise ValueError(f"{self.variant} has num_flows={v.num_flows}, config says {num_flows}")
+        if not isinstance(arbitrary_time, bool):
+            raise ValueError(f"arbitrary_time must be true or false, got {arbitrary_time!r}")
+        self.arbitrary_time = arbitrary_time
         self.radius, self.levels, self.num_flows = corr_radius, corr_lvls, v.num_flows
         self.corr_mode = corr_mode
         # None: each pair gets plan_for(its device, the free memory, its size); set a plan to
@@ -184,8 +198,13 @@ class AMT(nn.Module):
             raise ValueError(f"training needs frames of at least {smallest}x{smallest} at network "
                              f"resolution, got {tuple(size)}; use larger crops")
 
-    def decode(self, feats: PairFeatures, embt: Union[torch.Tensor, float]) -> Dict[str, object]:
-        """The t-dependent part: decoders, updates and the multi-field combine."""
+    def decode(self, feats: PairFeatures, embt: Union[torch.Tensor, float],
+               fields: Optional[bool] = None) -> Dict[str, object]:
+        """The t-dependent part: decoders, updates and the multi-field combine.
+        fields: also return every level's flows and features (what the training losses
+        read); None: in training mode only. It changes what is returned, not how the
+        frame is computed."""
+        fields = self.training if fields is None else fields
         img0 = feats.img0
         b, _, full_h, full_w = img0.shape
         embt = torch.as_tensor(embt, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)
@@ -202,17 +221,9 @@ class AMT(nn.Module):
             flows1.insert(0, flow1)
             fts.insert(0, ft)
 
-        s = feats.scale_factor
-        if not self.training:
-            return {"imgt_pred": self._banded_tail(feats, ft, flow0, flow1)}
-        band_pixels = feats.plan.band_pixels
-        flow0, flow1, mask, res = self.decoder1(ft, f0[0], f1[0], flow0, flow1, band_pixels)
-        if s != 1:
-            size = (full_h, full_w)
-            flow0, flow1 = resize_to(flow0, size) * (1.0 / s), resize_to(flow1, size) * (1.0 / s)
-            mask, res = resize_to(mask, size), resize_to(res, size)
-        imgt = self._combine(img0, feats.img1, flow0, flow1, mask, res, feats.mean,
-                             band_pixels=band_pixels)
+        imgt, flow0, flow1 = self._tail(feats, ft, flow0, flow1, keep_flows=fields)
+        if not fields:
+            return {"imgt_pred": imgt}
         n = self.num_flows
         return {
             "imgt_pred": imgt,
@@ -222,35 +233,47 @@ class AMT(nn.Module):
         }
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: Union[torch.Tensor, float],
-                scale_factor: float = 1.0) -> Dict[str, object]:
+                scale_factor: float = 1.0, fields: Optional[bool] = None) -> Dict[str, object]:
         """img0, img1: (B, 3, H, W) in [0, 1], H and W multiples of 16 (>= 128 after scaling);
-        embt: (B, 1, 1, 1) target times. Returns {'imgt_pred': (B, 3, H, W)}, and in training
-        mode also 'flow0_pred', 'flow1_pred' (finest (B, N, 2, H, W) first) and 'ft_pred'."""
-        return self.decode(self.encode(img0, img1, scale_factor), embt)
+        embt: (B, 1, 1, 1) target times. Returns {'imgt_pred': (B, 3, H, W)}, with `fields`
+        (default: in training mode) also 'flow0_pred', 'flow1_pred' (finest (B, N, 2, H, W)
+        first) and 'ft_pred'."""
+        return self.decode(self.encode(img0, img1, scale_factor), embt, fields)
 
     @property
     def _comb_halo(self) -> int:
         """Rows of context comb_block needs (two k x k convs reach k - 1; k is ample)."""
         return self.comb_block[0].kernel_size[0]
 
-    def _banded_tail(self, feats: PairFeatures, ft: torch.Tensor, flow0: torch.Tensor,
-                     flow1: torch.Tensor) -> torch.Tensor:
-        """decoder1, the resize to full resolution and the combine, band by band: no
-        full-resolution flow, mask or residual is ever whole, so inference peaks far lower.
-        Same result as the whole-frame path. ft, flow0, flow1: level-2 outputs at 1/2
-        network resolution.  -> (B, 3, H, W)"""
+    def _tail(self, feats: PairFeatures, ft: torch.Tensor, flow0: torch.Tensor,
+              flow1: torch.Tensor, keep_flows: bool
+              ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """decoder1, the resize to full resolution and the combine, in row bands of about
+        `feats.plan.band_pixels` pixels (None: one band, the whole frame). Exact for any band
+        size; with bands no full-resolution mask or residual is ever whole, so the peak
+        memory falls. ft, flow0, flow1: level-2 outputs at 1/2 network resolution.
+        -> imgt (B, 3, H, W), and with keep_flows decoder1's full-resolution flows
+        (B, 2N, H, W) each (else None)."""
         img0 = feats.img0
         b, _, h, w = img0.shape
         imgt = img0.new_empty(b, 3, h, w)
+        full0 = full1 = None
         # The bands warp the whole 1/2-resolution features in float32: under autocast they
         # are cast once here, not in every band.
         halves = (feats.f0[0].float(), feats.f1[0].float())
         for top, bottom, lo, hi in row_bands(h, w, self._comb_halo, feats.plan.band_pixels):
             fields = self._fields_band(feats, halves, ft, flow0, flow1, lo, hi)
             # A band is already the tile: comb_block runs once on it, not in sub-bands.
-            band = self._combine(img0, feats.img1, *fields, feats.mean, top=lo, band_pixels=None)
-            imgt[..., top:bottom, :] = band[..., top - lo:bottom - lo, :]
-        return imgt
+            band = self._combine(img0, feats.img1, *fields, feats.mean, top=lo)
+            keep = slice(top - lo, bottom - lo)
+            imgt[..., top:bottom, :] = band[..., keep, :]
+            if keep_flows:
+                if full0 is None:
+                    full0 = fields[0].new_empty(b, fields[0].shape[1], h, w)
+                    full1 = fields[1].new_empty(b, fields[1].shape[1], h, w)
+                full0[..., top:bottom, :] = fields[0][..., keep, :]
+                full1[..., top:bottom, :] = fields[1][..., keep, :]
+        return imgt, full0, full1
 
     def _fields_band(self, feats: PairFeatures, halves: Tuple[torch.Tensor, torch.Tensor],
                      ft: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor, lo: int, hi: int
@@ -260,17 +283,16 @@ class AMT(nn.Module):
         args = (ft, *halves, flow0, flow1)
         s = feats.scale_factor
         if s == 1:
-            return self.decoder1.band(*args, lo, hi)
+            return self.decoder1(*args, lo, hi)
         size, net_h = tuple(feats.img0.shape[-2:]), 2 * ft.shape[-2]
         a, b = source_rows(net_h, size[0], lo, hi)
-        fl0, fl1, mask, res = resize_rows(self.decoder1.band(*args, a, b), a, size, net_h, lo, hi)
+        fl0, fl1, mask, res = resize_rows(self.decoder1(*args, a, b), a, size, net_h, lo, hi)
         return fl0 * (1.0 / s), fl1 * (1.0 / s), mask, res
 
     def _combine(self, img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor,
                  flow1: torch.Tensor, mask: torch.Tensor, res: torch.Tensor, mean: torch.Tensor,
-                 top: int = 0, band_pixels: Optional[int] = None) -> torch.Tensor:
-        """Blend the N warped candidates and refine them with comb_block (in row bands of
-        about band_pixels pixels; None: at once).
+                 top: int = 0) -> torch.Tensor:
+        """Blend the N warped candidates and refine them with comb_block.
 
         flow0 .. res cover rows [top, top + h) of the frames.  -> (B, 3, h, W)
         """
@@ -284,6 +306,6 @@ class AMT(nn.Module):
                          + mean + res[:, 3 * k:3 * k + 3])
         stacked = torch.cat(cands, dim=1)  # (B, 3N, H, W)
         del cands
-        refined = rowwise(self.comb_block, stacked, self._comb_halo, band_pixels)
+        refined = self.comb_block(stacked)
         imgt = stacked.reshape(b, n, 3, h, w).mean(dim=1) + refined
         return imgt.clamp(0, 1)

@@ -23,8 +23,9 @@ GiB = 2 ** 30
 class ExecutionPlan:
     """dense_budget_bytes: corr_mode 'auto' uses the dense volume while `dense_volume_bytes`
     (both volumes, pyramids, transposed copy) stays within it. gather_chunk_bytes: scratch of
-    one on-demand lookup chunk. band_pixels: pixels per band of the full-resolution decoder
-    tail and of tiled conv stacks; None runs them on the whole frame at once."""
+    one on-demand lookup chunk. band_pixels: pixels per row band of the full-resolution
+    decoder tail (decoder 1 and the combine), in training and inference alike; None runs it
+    on the whole frame at once."""
     dense_budget_bytes: int = 256 * MiB
     gather_chunk_bytes: int = 32 * MiB
     band_pixels: Optional[int] = 2 ** 18

@@ -15,6 +15,6 @@ def run(cfg: Mapping[str, Any], resume: Optional[str] = None) -> Dict[str, float
     s = read_settings(cfg)  # the process-group options, and bad configs fail before joining
     world = init_world(s.device, s.dist_timeout_s, s.dist_backend)
     try:
-        return Trainer(cfg, world, resume).fit()
+        return Trainer(cfg, s, world, resume).fit()
     finally:
         close_world(world)

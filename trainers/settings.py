@@ -11,7 +11,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set
 
-AMP_MODES = ("none", "bf16", "fp16")
+from utils.inference import DTYPES
+
+# 'none' (float32) or a low precision of the one dtype table, under autocast
+AMP_MODES = ("none", *sorted(name for name in DTYPES if name != "fp32"))
 DEVICES = ("auto", "cpu", "cuda")
 DIST_BACKENDS = ("auto", "nccl", "gloo")
 AUTO_WORKERS_CAP = 8  # each worker holds its own copy of the data set: past this, memory grows faster than speed
@@ -100,10 +103,12 @@ def _bool(x: Any) -> bool:
     return x
 
 
-# top-level keys that are valid although read_settings does not read them
-READ_ELSEWHERE = ("distributed",     # informational: processes come from torchrun
-                  "arbitrary_time",  # read by utils.inference from a checkpoint's config
-                  "logger")          # the published configs' W&B section; TensorBoard here
+# Top-level keys of the published AMT configs that nothing here reads: accepted so that
+# those files train unchanged. `distributed` (the processes come from torchrun's
+# environment instead) and `logger` (their W&B section; this trainer logs to TensorBoard).
+READ_ELSEWHERE = ("distributed", "logger")
+# Keys that moved, with where they live now: refused with that hint.
+MOVED = {"arbitrary_time": "network.params.arbitrary_time"}
 
 
 class _Tracked(Mapping):
@@ -176,6 +181,10 @@ def _check_network(section: Any) -> None:
 def read_settings(cfg: Mapping[str, Any]) -> TrainSettings:
     """TrainSettings from a config in the published layout (plus this project's extras);
     unknown keys of the sections read here and an unbuildable network are refused."""
+    for key, where in MOVED.items():
+        if key in cfg:
+            raise TrainingError(f"config key '{key}' moved to '{where}' (the network says what "
+                                f"its weights were trained for); set it there")
     view = _Tracked(cfg)
     settings = _read(view)
     refuse_unknown_keys(cfg, view.seen)

@@ -23,10 +23,10 @@ from trainers.distributed import (World, all_gather_objects, all_reduce_sum, bar
 from trainers.logger import RunLog, sample_grid
 from trainers.rng import capture_rng, restore_rng, seed_everything
 from trainers.schedule import cosine_lr
-from trainers.settings import TrainSettings, TrainingError, auto_workers, per_rank, read_settings
+from trainers.settings import TrainSettings, TrainingError, auto_workers, per_rank
 from utils.checkpoint import CheckpointError, describe_mismatch, load_state_dict, mismatched_names
 from utils.config import save_config
-from utils.inference import DTYPES, Interpolator, _is_arbitrary_time
+from utils.inference import DTYPES, Interpolator
 
 AMP_DTYPES = {name: t for name, t in DTYPES.items() if name != "fp32"}
 # cuBLAS picks reproducible reductions only with a fixed workspace (CUDA's documented value)
@@ -96,13 +96,15 @@ def configure_cuda_numerics(deterministic: bool, tf32: bool) -> List[str]:
 class Trainer:
     """Builds model, data, losses and optimiser from a config and trains to the last epoch.
 
-    `resume`: None (fresh, or the config's resume_state), 'auto' (run_dir/latest.pth when
-    present) or a checkpoint path.
+    `s`: the config's settings (`read_settings(cfg)`, read once by the caller). `resume`:
+    None (fresh, or the config's resume_state), 'auto' (run_dir/latest.pth when present) or
+    a checkpoint path.
     """
 
-    def __init__(self, cfg: Mapping[str, Any], world: World, resume: Optional[str] = None) -> None:
+    def __init__(self, cfg: Mapping[str, Any], s: TrainSettings, world: World,
+                 resume: Optional[str] = None) -> None:
         self.cfg = copy.deepcopy(dict(cfg))
-        self.s = s = read_settings(self.cfg)
+        self.s = s
         self.world = world
         self.run_dir = s.run_dir
         ckpt_path = agreed_resume_path(resume, s, world)
@@ -209,7 +211,7 @@ class Trainer:
             "config": copy.deepcopy(self.cfg),
             "meta": {"variant": self.net.variant, "world_size": self.world.size,
                      "iters_per_epoch": self.iters_per_epoch,
-                     "arbitrary_time": _is_arbitrary_time(self.cfg, {})},
+                     "arbitrary_time": self.net.arbitrary_time},
         }
 
     def _save(self, names: List[str]) -> None:

@@ -11,7 +11,6 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-
 from utils.atomic import OutputError, same_file
 from utils.checkpoint import (CheckpointError, extract_state_dict, infer_variant, read_checkpoint,
                               save_atomic, write_sha256)
@@ -31,6 +30,10 @@ def export(src: str, dst: str, half: bool = True) -> Dict[str, Any]:
     meta = {**(raw.get("meta") or {}), "variant": variant, "source": os.path.basename(src),
             "iterations": int(raw.get("iter", -1)), "epochs": int(raw.get("epoch", -1)),
             "exp_name": cfg.get("exp_name", ""), "storage": "float16" if half else "float32"}
+    params = (cfg.get("network") or {}).get("params") or {}
+    if "arbitrary_time" not in meta and "arbitrary_time" in params:
+        # what load_model reads first: the exported file says it without its config
+        meta["arbitrary_time"] = bool(params["arbitrary_time"])
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     save_atomic({"state_dict": state, "meta": meta, "config": cfg}, dst)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from fractions import Fraction
+import sys
 from contextlib import contextmanager, nullcontext
+from fractions import Fraction
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -20,7 +21,7 @@ from utils.config import load_config
 from utils.padding import InputPadder
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The project's own open checkpoint (issue 5); used when no checkpoint is given, if present.
+# The bundled, openly trained checkpoint: used when none is given (if present).
 DEFAULT_CHECKPOINT = os.path.join(PROJECT_ROOT, "pretrained", "amt-s-open.pth")
 MIN_NET_SIZE = 128  # below this the coarsest correlation level collapses to one pixel
 Times = Union[float, Sequence[float]]
@@ -55,9 +56,9 @@ def tf32_mode(enabled: bool) -> Iterator[None]:
         torch.set_float32_matmul_precision(saved[2])
 
 
-# What to try after running out of device memory (command lines add their own flag names).
-# the names every command line uses for the interpolator's precision
+# The one table of precisions: the names every command line and config uses for them.
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# What to try after running out of device memory (command lines add their own flag names).
 OUT_OF_MEMORY_HINT = "try a scale factor of 0.5, fp16, or a smaller batch"
 
 
@@ -78,16 +79,27 @@ def out_of_memory_message(exc: BaseException, hint: str = OUT_OF_MEMORY_HINT) ->
     return f"out of memory ({first}); {hint}"
 
 
-def _is_arbitrary_time(config: Optional[Mapping[str, Any]], ckpt: Mapping[str, Any]) -> bool:
-    """Whether the weights were trained for any t (GoPro-style) rather than t = 0.5 only."""
+ARBITRARY_TIME_UNKNOWN = (
+    "note: {path} does not say whether it was trained for any t or for t = 0.5 only; taking "
+    "t = 0.5 only (other times by recursive halving). If it takes any t (GoPro-trained), say "
+    "so with -c cfgs/AMT-S_gopro.yaml or --arbitrary-time")
+
+
+def _arbitrary_time(explicit: Optional[bool], ckpt: Mapping[str, Any],
+                    cfg: Optional[Mapping[str, Any]], checkpoint: Optional[str]) -> bool:
+    """Whether the weights take any t: the caller's word, else the checkpoint's metadata,
+    else the config's network section; a checkpoint that none of them describes is taken
+    as t = 0.5 only, with one line on stderr saying so and how to tell."""
+    if explicit is not None:
+        return bool(explicit)
     meta = ckpt.get("meta") if isinstance(ckpt.get("meta"), Mapping) else {}
     if "arbitrary_time" in meta:
         return bool(meta["arbitrary_time"])
-    if config:
-        if "arbitrary_time" in config:
-            return bool(config["arbitrary_time"])
-        train = ((config.get("data") or {}).get("train") or {}).get("name", "")
-        return any(k in str(train).lower() for k in ("gopro", "adobe"))
+    params = ((cfg or {}).get("network") or {}).get("params") or {}
+    if "arbitrary_time" in params:
+        return bool(params["arbitrary_time"])
+    if checkpoint is not None:
+        print(ARBITRARY_TIME_UNKNOWN.format(path=checkpoint), file=sys.stderr)
     return False
 
 
@@ -96,7 +108,11 @@ def load_model(checkpoint: Optional[str] = None, config: Union[str, Mapping[str,
                corr_mode: str = "auto", arbitrary_time: Optional[bool] = None) -> AMT:
     """An AMT in eval mode. Weights from `checkpoint`; the architecture from the checkpoint,
     the config's `network` section or `variant` (random weights when no checkpoint is given
-    but a config/variant is). With none of them, the bundled default checkpoint is used."""
+    but a config/variant is). With none of them, the bundled default checkpoint is used.
+
+    arbitrary_time (whether the weights take any t): this argument, else the checkpoint's
+    metadata, else the config's `network.params.arbitrary_time`, else False (with one line
+    on stderr when a checkpoint was loaded: the published files do not say)."""
     cfg = load_config(config) if isinstance(config, str) else config
     cfg_name = config if isinstance(config, str) else "the config"
     if checkpoint is None and cfg is None and variant is None:
@@ -122,11 +138,11 @@ def load_model(checkpoint: Optional[str] = None, config: Union[str, Mapping[str,
         wanted = held
     params = dict((cfg or {}).get("network", {}).get("params") or {})
     params.pop("variant", None)
-    model = build_model(wanted, **{**params, "corr_mode": corr_mode})
+    params.update(corr_mode=corr_mode,
+                  arbitrary_time=_arbitrary_time(arbitrary_time, raw, cfg, checkpoint))
+    model = build_model(wanted, **params)
     if state is not None:
         model.load_state_dict(state, strict=True)
-    model.arbitrary_time = (_is_arbitrary_time(cfg, raw) if arbitrary_time is None
-                            else bool(arbitrary_time))
     model.checkpoint = checkpoint
     return model.to(device).eval()
 
@@ -144,7 +160,7 @@ class Interpolator:
     """Interpolates frame pairs with one model on one device, padding and cropping around it.
 
     Arbitrary-time models (`model.arbitrary_time`, e.g. the GoPro AMT-S) are asked for each t
-    directly. Fixed-time models (trained at t = 0.5 only) reach other times by recursive
+    directly (`recursive` overrides it). Fixed-time models (trained at t = 0.5 only) reach other times by recursive
     halving: t is rounded to the nearest k / 2^d (d <= max_depth) and built from midpoints,
     each computed once per call. `effective_times` says which times that yields.
 
@@ -153,6 +169,9 @@ class Interpolator:
     calls; compiling the module's forward would compile nothing used here) through
     torch.compile with `compile_backend`; the execution plan is chosen outside the compiled
     code, once per call.
+
+    The model is only read: calls run it in eval mode and put every module's train/eval
+    mode back afterwards (the trainer validates its training network through this class).
     """
 
     def __init__(self, model: AMT, device: Union[str, torch.device, None] = None,
@@ -160,17 +179,17 @@ class Interpolator:
                  scale_factor: float = 1.0, max_batch: int = 8, recursive: Optional[bool] = None,
                  max_depth: int = 6, keep_still: bool = False, tf32: bool = False,
                  compile: bool = False, compile_backend: Union[str, Callable] = "inductor") -> None:
-        if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        if dtype not in DTYPES.values():
             raise InputError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
         scale_factor = _check_scale(scale_factor)
         _check_pad_divisor(pad_divisor)
         if not _is_whole(max_depth) or max_depth < 1:
             raise InputError(f"max_depth must be a whole number >= 1, got {max_depth!r}")
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device)
         self.dtype, self.max_batch = dtype, max(1, int(max_batch))
         self.scale_factor, self.pad_divisor = float(scale_factor), pad_divisor
-        self.recursive = (not getattr(model, "arbitrary_time", False)) if recursive is None else recursive
+        self.recursive = (not model.arbitrary_time) if recursive is None else bool(recursive)
         self.max_depth = int(max_depth)
         self.keep_still = bool(keep_still)
         self.tf32, self.compiled = bool(tf32), bool(compile)
@@ -211,7 +230,7 @@ class Interpolator:
         padder = InputPadder(img0.shape[-2:], divisor, math.ceil(MIN_NET_SIZE / s))
         x0, x1 = padder.pad(img0.to(self.device, torch.float32), img1.to(self.device, torch.float32))
         outs = []
-        with torch.inference_mode(), self._autocast(), self._tf32():
+        with torch.inference_mode(), eval_mode(self.model), self._autocast(), self._tf32():
             for start in range(0, x0.shape[0], self.max_batch):
                 pair = (x0[start:start + self.max_batch], x1[start:start + self.max_batch])
                 run = self._recursive if self.recursive else self._direct
@@ -259,6 +278,18 @@ class Interpolator:
         b = feats.img0.shape[0]
         embt = torch.full((b, 1, 1, 1), t, device=self.device)
         return self._decode_fn(feats, embt)["imgt_pred"]
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """`model` in eval mode inside the block; each module's own mode restored afterwards."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 def keep_still(pred: torch.Tensor, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,13 @@
 """AMT decoders: the intermediate (flow + feature) decoders and the multi-field decoder."""
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn as nn
 
 from networks.blocks.encoders import conv_prelu
-from networks.blocks.ops import resize, rowwise, warp
+from networks.blocks.ops import resize, warp
 
 # Rows of context each band of a decoder needs: six 3x3 convs and the 4x4 transposed conv.
 DECODER_HALO = 8
@@ -87,24 +87,15 @@ class MultiFieldDecoder(nn.Module):
         ft and the flows are (B, *, h, w) and f0, f1 whole.  -> (B, 3c + 4, h, w)"""
         return torch.cat([ft, warp(f0, flow0, top), warp(f1, flow1, top), flow0, flow1], dim=1)
 
-    def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor,
-                flow0: torch.Tensor, flow1: torch.Tensor, band_pixels: Optional[int] = None
+    def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor, flow0: torch.Tensor,
+                flow1: torch.Tensor, lo: int, hi: int
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """band_pixels: run the convblock in row bands of about this many pixels (None: whole)."""
-        x = self._features(ft, f0, f1, flow0, flow1)
-        out = rowwise(self.convblock, x, DECODER_HALO, band_pixels, out_scale=2)
-        del x
-        flow0, flow1, mask, res = self._head(out, flow0, flow1)
-        # A copy of the residuals lets the full-resolution `out` be freed on return.
-        return flow0, flow1, mask, res.contiguous()
+        """Flows (B, 2N, hi - lo, W) x2, masks (B, N, ...) and residuals (B, 3N, ...) for
+        full-resolution rows [lo, hi) from the level-2 ft and flows (B, *, h, w) at 1/2
+        resolution and the whole 1/2-resolution features f0, f1.
 
-    def band(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor, flow0: torch.Tensor,
-             flow1: torch.Tensor, lo: int, hi: int
-             ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """What `forward` returns, for full-resolution rows [lo, hi) only (same inputs).
-
-        Exact: the band is computed with DECODER_HALO rows of context at 1/2 resolution,
-        and one more for the 2x upsampling of the flows.
+        Exact for any [lo, hi): the rows are computed with DECODER_HALO rows of context at
+        1/2 resolution, and one more for the 2x upsampling of the flows.
         """
         h = ft.shape[-2]
         a, b = max(0, lo // 2 - DECODER_HALO - 1), min(h, (hi + 1) // 2 + DECODER_HALO + 1)

@@ -1,7 +1,7 @@
 """Small tensor operations shared by the AMT blocks: resizing, backward warping, pixel grids."""
 from __future__ import annotations
 
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -60,11 +60,6 @@ def _bilinear_taps(in_h: int, out_h: int, lo: int, hi: int, device: torch.device
     return i0, (i0 + 1).clamp(max=in_h - 1), src - i0
 
 
-def resize_flow(flow: torch.Tensor, scale_factor: float) -> torch.Tensor:
-    """Resize a flow field and scale its vectors with it."""
-    return resize(flow, scale_factor) * scale_factor
-
-
 def coords_grid(b: int, h: int, w: int, device: torch.device) -> torch.Tensor:
     """Pixel coordinates, channel 0 = x (column), channel 1 = y (row).  # (B, 2, H, W)
 
@@ -106,26 +101,3 @@ def row_bands(h: int, w: int, halo: int, band_pixels: Optional[int]
     for top in range(0, h, rows):
         bottom = min(h, top + rows)
         yield top, bottom, max(0, top - halo), min(h, bottom + halo)
-
-
-def rowwise(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, halo: int,
-            band_pixels: Optional[int], out_scale: int = 1) -> torch.Tensor:
-    """fn(x) computed on horizontal bands of about band_pixels pixels (None: the whole of x),
-    each with `halo` extra rows on both sides.
-
-    Exact when fn is a stack of convolutions whose receptive field is within `halo` rows
-    (borders of the image keep their own zero padding); bounds the peak memory of
-    full-resolution layers. `out_scale` is fn's upsampling factor.
-    """
-    h, w = x.shape[-2:]
-    if band_pixels is None or h * w <= band_pixels:
-        return fn(x)
-    out = None  # filled band by band: a list of bands and a cat would hold the output twice
-    for top, bottom, lo, hi in row_bands(h, w, halo, band_pixels):
-        y = fn(x[..., lo:hi, :])
-        if out is None:
-            out = y.new_empty(*y.shape[:-2], h * out_scale, y.shape[-1])
-        out[..., top * out_scale:bottom * out_scale, :] = \
-            y[..., (top - lo) * out_scale:(bottom - lo) * out_scale, :]
-        del y
-    return out

@@ -15,14 +15,25 @@ CFG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "cfgs")
 CONFIGS = sorted(glob.glob(os.path.join(CFG_DIR, "*.yaml")))
 
 
-def test_there_are_configs():
-    assert len(CONFIGS) >= 5
+# Each shipped config: the variant it builds and whether it trains for any t.
+SHIPPED = {"AMT-S.yaml": ("AMT-S", False), "AMT-L.yaml": ("AMT-L", False),
+           "AMT-G.yaml": ("AMT-G", False), "AMT-S_gopro.yaml": ("AMT-S", True),
+           "AMT-S_open.yaml": ("AMT-S", False), "AMT-S_synthetic.yaml": ("AMT-S", False)}
+
+
+def test_the_shipped_configs_are_the_known_ones():
+    assert sorted(os.path.basename(p) for p in CONFIGS) == sorted(SHIPPED)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_config_loads_and_builds_its_network(path):
     cfg = load_config(path)
-    assert build_model(cfg["network"]).variant in ("AMT-S", "AMT-L", "AMT-G")
+    with torch.device("meta"):
+        model = build_model(cfg["network"])
+    assert (model.variant, model.arbitrary_time) == SHIPPED[os.path.basename(path)]
+    # the network says what it is trained for: explicitly, in its own section
+    assert isinstance(cfg["network"]["params"]["arbitrary_time"], bool)
+    assert "arbitrary_time" not in cfg and "distributed" not in cfg
 
 
 def _parts(dataset):
@@ -38,7 +49,7 @@ def test_open_config_trains_only_on_the_allowed_frames():
     for part in _parts(train):
         if isinstance(part, VideoFolderTrain):
             clips.update({name: len(frames) for name, frames in part.clips})
-    # bigbuckbunny.mp4 frames 80-131 and carphone_pristine.mp4 are held out (issue 5)
+    # bigbuckbunny.mp4 frames 80-131 and carphone_pristine.mp4 are held out (pretrained/README.md)
     assert clips == {"bikes.mp4": clips["bikes.mp4"], "bigbuckbunny.mp4": 80}
     sample = train[len(train) - 1]  # a bigbuckbunny triplet, augmented as in training
     size = tuple(cfg["data"]["train"]["params"]["sets"][-1]["params"]["crop_size"])

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from networks import build_model
-from networks.blocks.ops import resize_rows, resize_to, row_bands, rowwise, source_rows, warp
+from networks.blocks.ops import resize_rows, resize_to, row_bands, source_rows, warp
 from networks.plan import ExecutionPlan
 
 
@@ -18,17 +18,26 @@ def test_banded_inference_equals_the_whole_frame_path(variant, scale, size):
     model = build_model(variant)
     x0, x1 = torch.rand(1, 3, *size), torch.rand(1, 3, *size)
     with torch.no_grad():
-        # training mode takes the whole-frame decoder1 + combine (no norm or dropout differs)
-        whole = model.train()(x0, x1, 0.5, scale)["imgt_pred"]
-        model.plan = ExecutionPlan(band_pixels=size[1] * 7)  # bands of 7 rows, halos 3..9
-        banded = model.eval()(x0, x1, 0.5, scale)["imgt_pred"]
-        tiled_whole = model.train()(x0, x1, 0.5, scale)["imgt_pred"]
         model.plan = ExecutionPlan(band_pixels=None)  # one band: the whole frame
-        one_band = model.eval()(x0, x1, 0.5, scale)["imgt_pred"]
-    assert banded.shape == whole.shape
-    assert torch.allclose(whole, banded, atol=1e-5)
-    assert torch.allclose(whole, tiled_whole, atol=1e-5)
-    assert torch.allclose(whole, one_band, atol=1e-5)
+        whole = model.eval()(x0, x1, 0.5, scale, fields=True)
+        model.plan = ExecutionPlan(band_pixels=size[1] * 7)  # bands of 7 rows, halos 3..9
+        banded = model.eval()(x0, x1, 0.5, scale, fields=True)
+        # training mode runs the same tail (no norm or dropout differs)
+        trained = model.train()(x0, x1, 0.5, scale)
+    for out in (banded, trained):
+        assert out["imgt_pred"].shape == whole["imgt_pred"].shape
+        assert torch.allclose(whole["imgt_pred"], out["imgt_pred"], atol=1e-5)
+        for key in ("flow0_pred", "flow1_pred"):  # the full-resolution flows, put together
+            assert torch.allclose(whole[key][0], out[key][0], atol=1e-4)
+
+
+def test_training_mode_returns_the_fields_and_inference_only_the_frame():
+    model = build_model("AMT-S")
+    x = torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        assert set(model.eval()(x, x, 0.5)) == {"imgt_pred"}
+        assert set(model.train()(x, x, 0.5)) == {"imgt_pred", "flow0_pred", "flow1_pred", "ft_pred"}
+        assert set(model.train()(x, x, 0.5, fields=False)) == {"imgt_pred"}
 
 
 @pytest.mark.parametrize("in_h,out_h", [(64, 128), (128, 160), (40, 17)])
@@ -48,16 +57,6 @@ def test_row_bands_cover_every_row_once():
     bands = list(row_bands(10, 10, 3, 40))  # 4 rows of 10
     assert [(t, b) for t, b, _, _ in bands] == [(0, 4), (4, 8), (8, 10)]
     assert [(lo, hi) for _, _, lo, hi in bands] == [(0, 7), (1, 10), (5, 10)]
-
-
-def test_rowwise_upsampling_fn_is_exact():
-    conv = torch.nn.Sequential(torch.nn.Conv2d(4, 6, 3, 1, 1),
-                               torch.nn.ConvTranspose2d(6, 2, 4, 2, 1))
-    x = torch.randn(1, 4, 30, 8)
-    with torch.no_grad():
-        whole = conv(x)
-        tiled = rowwise(conv, x, 3, 8 * 4, out_scale=2)
-    assert tiled.shape == (1, 2, 60, 16) and torch.allclose(whole, tiled, atol=1e-6)
 
 
 def test_warp_of_a_band_samples_the_whole_image():

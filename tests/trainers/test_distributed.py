@@ -13,7 +13,7 @@ import torch.distributed as dist
 import train
 from tests.trainers.helpers import REPO, env, run, tiny_config, torchrun_cmd, write_config
 from trainers import distributed
-from trainers.settings import TrainingError
+from trainers.settings import TrainingError, read_settings
 from trainers.trainer import Trainer
 
 
@@ -47,7 +47,7 @@ def _nccl_like_all_reduce(world):
 def cpu_trainer(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("collectives"))
     cfg = tiny_config(root, tensorboard=False, image_interval=0)
-    trainer = Trainer(cfg, distributed.World(0, 0, 1, torch.device("cpu")))
+    trainer = Trainer(cfg, read_settings(cfg), distributed.World(0, 0, 1, torch.device("cpu")))
     yield trainer
     trainer.log.close()
 
@@ -172,6 +172,7 @@ import torch
 import torch.distributed as dist
 
 from trainers.distributed import World
+from trainers.settings import read_settings
 from trainers.trainer import Trainer
 from utils.config import load_config
 
@@ -184,7 +185,7 @@ cfg["save_dir"] = "work_dir"                          # ...under the same relati
 results = []
 for resume in (None, "auto"):
     try:
-        Trainer(cfg, world, resume).log.close()
+        Trainer(cfg, read_settings(cfg), world, resume).log.close()
         results.append("started")
     except Exception as e:
         results.append(str(e).splitlines()[0])

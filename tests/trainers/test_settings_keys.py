@@ -51,10 +51,25 @@ def test_unknown_keys_are_refused_with_the_nearest_valid_one(changes, message):
     assert "\n" not in str(err.value)
 
 
-def test_informational_keys_and_unread_sections_pass():
-    s = read_settings(_cfg(distributed=True, arbitrary_time=False, logger={"use_wandb": False},
+def test_the_published_configs_unread_keys_and_unread_sections_pass():
+    s = read_settings(_cfg(distributed=True, logger={"use_wandb": False},
                            checkpoint={"keep_every_epochs": 5}))
     assert s.keep_every_epochs == 5
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_top_level_arbitrary_time_is_refused_with_where_it_moved(value):
+    with pytest.raises(TrainingError, match=r"'arbitrary_time' moved to "
+                                            r"'network.params.arbitrary_time'") as err:
+        read_settings(_cfg(arbitrary_time=value))
+    assert "\n" not in str(err.value)
+
+
+def test_arbitrary_time_in_the_network_section_is_read():
+    network = {"name": "AMT-S", "params": {"arbitrary_time": True}}
+    read_settings(_cfg(network=network))
+    with pytest.raises(TrainingError, match="arbitrary_time must be true or false"):
+        read_settings(_cfg(network={"name": "AMT-S", "params": {"arbitrary_time": 1}}))
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(CFG_DIR, "*.yaml"))),

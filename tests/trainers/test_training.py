@@ -206,11 +206,13 @@ RANK_SCRIPT = """\
 import sys
 import torch
 from trainers.distributed import close_world, init_world
+from trainers.settings import read_settings
 from trainers.trainer import Trainer
 from utils.config import load_config
 
 world = init_world("cpu")
-trainer = Trainer(load_config(sys.argv[1]), world)
+cfg = load_config(sys.argv[1])
+trainer = Trainer(cfg, read_settings(cfg), world)
 trainer.fit()
 torch.save(trainer.net.state_dict(), f"{sys.argv[2]}/rank{world.rank}.pth")
 close_world(world)

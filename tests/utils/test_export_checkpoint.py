@@ -36,6 +36,20 @@ def test_export_halves_the_file_and_loads_as_float32(trained_file, tmp_path, cap
     assert meta["iterations"] == 12 and meta["exp_name"] == "demo" and meta["storage"] == "float16"
 
 
+@pytest.mark.parametrize("meta,config,wanted", [
+    ({"arbitrary_time": True}, {}, True),                                  # the trainer's meta
+    ({}, {"network": {"name": "AMT-S", "params": {"arbitrary_time": True}}}, True),  # its config
+    ({"arbitrary_time": False}, {"network": {"params": {"arbitrary_time": True}}}, False),
+])
+def test_the_export_keeps_whether_the_weights_take_any_t(tmp_path, meta, config, wanted, capsys):
+    src, dst = tmp_path / "latest.pth", tmp_path / "small.pth"
+    torch.save({"state_dict": build_model("AMT-S").state_dict(), "config": config, "meta": meta}, src)
+    assert main([str(src), str(dst)]) == 0
+    assert torch.load(dst, weights_only=True)["meta"]["arbitrary_time"] is wanted
+    assert load_model(str(dst)).arbitrary_time is wanted
+    assert "does not say" not in capsys.readouterr().err
+
+
 def test_a_changed_file_fails_its_sha256(trained_file, tmp_path):
     _, src = trained_file
     dst = tmp_path / "small.pth"
