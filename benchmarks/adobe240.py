@@ -11,16 +11,16 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import BenchmarkError
+from utils.evaluation.core import EvaluationError
 from benchmarks.gopro import FACTOR, add_crop_argument, crop_label, protocol_8x
-from benchmarks.sources import FileSource, folder_windows, list_dirs, require
+from datasets.sources import FileSource, folder_windows, list_dirs, require
 
 LAYOUT = "the Adobe240 layout: ROOT/<video>/<frames>.png (frames extracted at 240 fps)"
 
 
 def adobe240_source(root: str, every: int = 10) -> FileSource:
     if every < 1:
-        raise BenchmarkError(f"--every must be at least 1, got {every}")
+        raise EvaluationError(f"--every must be at least 1, got {every}")
     require(root, LAYOUT)
     videos = list_dirs(root)
     chosen = videos[::every]

@@ -15,10 +15,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import cv2
 import torch
 
-from benchmarks.core import BenchmarkError, Protocol, evaluate
-from benchmarks.predictors import DIS_PRESETS, DTYPES, Method, baseline_method, model_method
-from benchmarks.report import markdown_table, record, write_run
-from benchmarks.sources import check_complete
+from utils.evaluation.core import EvaluationError, Protocol, evaluate
+from utils.evaluation.predictors import DIS_PRESETS, DTYPES, Method, baseline_method, model_method
+from utils.evaluation.reports import markdown_table, record, write_run
+from datasets.sources import check_complete
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.images import ImageReadError
@@ -26,7 +26,7 @@ from utils.inference import InputError, load_model, out_of_memory_message
 from utils.metrics import METRIC_VARIANTS, MetricError
 
 DEFAULT_REPORT_DIR = os.path.join("out", "benchmarks")
-ERRORS = (BenchmarkError, CheckpointError, ConfigError, ImageReadError, InputError, MetricError,
+ERRORS = (EvaluationError, CheckpointError, ConfigError, ImageReadError, InputError, MetricError,
           OSError, torch.OutOfMemoryError)
 TIME_MODES = {"auto": None, "direct": False, "recursive": True}  # -> Interpolator(recursive=)
 OUT_OF_MEMORY_HINT = "try --scale-factor 0.5, --dtype fp16 or a smaller batch (--max-batch 1)"
@@ -69,7 +69,7 @@ class Benchmark:
         try:
             setup(args)
             if args.baseline and names_model(args):
-                raise BenchmarkError("--baseline scores a baseline instead of a model: "
+                raise EvaluationError("--baseline scores a baseline instead of a model: "
                                      "drop -c/-p/--variant or --baseline")
             methods = build_methods(args, [args.baseline] if args.baseline else [],
                                     with_model=not args.baseline)
@@ -143,16 +143,16 @@ def setup(args: argparse.Namespace) -> None:
     try:
         device = torch.device(args.device)
     except RuntimeError:
-        raise BenchmarkError(f"unknown device {args.device!r} (cpu, cuda, cuda:1, ...)") from None
+        raise EvaluationError(f"unknown device {args.device!r} (cpu, cuda, cuda:1, ...)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise BenchmarkError(f"--device {args.device} asked for, but CUDA is not available here")
+        raise EvaluationError(f"--device {args.device} asked for, but CUDA is not available here")
     if args.threads:
         torch.set_num_threads(args.threads)
         cv2.setNumThreads(args.threads)
     if args.limit is not None and args.limit < 1:
-        raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
+        raise EvaluationError(f"--limit must be at least 1, got {args.limit}")
     if args.worst < 0:
-        raise BenchmarkError(f"--worst must not be negative, got {args.worst}")
+        raise EvaluationError(f"--worst must not be negative, got {args.worst}")
 
 
 def names_model(args: argparse.Namespace) -> bool:

@@ -11,8 +11,8 @@ import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, folder_windows, list_dirs, require
+from utils.evaluation.core import Protocol
+from datasets.sources import FileSource, folder_windows, list_dirs, require
 
 FACTOR, CROP, TEST_VIDEOS = 8, (512, 512), 11
 LAYOUT = "the GoPro layout: ROOT/train/<video>/<frames>.png and ROOT/test/<video>/<frames>.png"

@@ -10,8 +10,8 @@ import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, Spec, list_dirs, require
+from utils.evaluation.core import Protocol
+from datasets.sources import FileSource, Spec, list_dirs, require
 
 LAYOUT = ("the Middlebury layout: ROOT/other-data/<seq>/frame10.png, frame11.png and "
           "ROOT/other-gt-interp/<seq>/frame10i11.png")

@@ -17,8 +17,8 @@ from typing import List, Optional, Sequence
 from benchmarks import video
 from benchmarks.cli import (ERRORS, Benchmark, Run, add_common_arguments, build_methods,
                             report_error, run_benchmarks, setup)
-from benchmarks.core import BenchmarkError
-from benchmarks.report import markdown_table
+from utils.evaluation.core import EvaluationError
+from utils.evaluation.reports import markdown_table
 from datasets.common import DatasetError
 from datasets.video_folder import default_video_dir
 
@@ -31,7 +31,7 @@ def runs(args: argparse.Namespace) -> List[Run]:
     try:
         root = args.root or default_video_dir()
     except DatasetError as e:
-        raise BenchmarkError(f"{e}; -r names another folder") from None
+        raise EvaluationError(f"{e}; -r names another folder") from None
     out = []
     for name, start, end in HELD_OUT:
         args_one = argparse.Namespace(root=os.path.join(root, name), factor=2, start=start,

@@ -18,8 +18,8 @@ from benchmarks import (adobe240, gopro, middlebury, snu_film, ucf101, video, vi
                         vimeo90k_tta, x4k, xiph)
 from benchmarks.cli import (ERRORS, add_common_arguments, build_methods, names_model,
                             report_error, run_benchmarks, setup)
-from benchmarks.core import BenchmarkError
-from benchmarks.report import markdown_table, write_summary
+from utils.evaluation.core import EvaluationError
+from utils.evaluation.reports import markdown_table, write_summary
 
 BENCHMARKS = {m.BENCHMARK.key: m.BENCHMARK for m in
               (vimeo90k, vimeo90k_tta, ucf101, snu_film, xiph, middlebury, gopro, adobe240, x4k,
@@ -44,7 +44,7 @@ def _roots(args: argparse.Namespace) -> Dict[str, str]:
     for item in args.root:
         name, sep, path = item.partition("=")
         if not sep or name not in BENCHMARKS:
-            raise BenchmarkError(f"--root takes NAME=PATH with NAME one of {', '.join(BENCHMARKS)}, "
+            raise EvaluationError(f"--root takes NAME=PATH with NAME one of {', '.join(BENCHMARKS)}, "
                                  f"got {item!r}")
         roots[name] = path
     return roots
@@ -56,17 +56,17 @@ def _jobs(args: argparse.Namespace) -> list:
         names = [s for s in args.sets.split(",") if s]
         unknown = [n for n in names if n not in BENCHMARKS]
         if unknown:
-            raise BenchmarkError(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+            raise EvaluationError(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     else:
         names = [n for n in DEFAULT_SETS if os.path.exists(roots[n])]
         if not names:
-            raise BenchmarkError(f"no test set found under {args.data_root} (looked for "
+            raise EvaluationError(f"no test set found under {args.data_root} (looked for "
                                  f"{', '.join(sorted({os.path.basename(roots[n]) for n in DEFAULT_SETS}))}); "
                                  "use --root NAME=PATH or --sets")
     jobs = []
     for name in names:
         if name not in roots:
-            raise BenchmarkError(f"set {name} needs --root {name}=PATH")
+            raise EvaluationError(f"set {name} needs --root {name}=PATH")
         bench = BENCHMARKS[name]
         bench_args = bench.parser().parse_args(["-r", roots[name]])  # the set's own defaults
         for key, value in vars(args).items():

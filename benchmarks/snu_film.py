@@ -11,8 +11,8 @@ import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, LayoutError, Spec, read_lines, require
+from utils.evaluation.core import Protocol
+from datasets.sources import FileSource, LayoutError, Spec, read_lines, require
 
 SPLITS = ("easy", "medium", "hard", "extreme")
 LAYOUT = ("the SNU-FILM layout: ROOT/test-easy.txt, test-medium.txt, test-hard.txt, "

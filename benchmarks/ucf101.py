@@ -10,8 +10,8 @@ import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, Spec, list_dirs, require
+from utils.evaluation.core import Protocol
+from datasets.sources import FileSource, Spec, list_dirs, require
 
 LAYOUT = "the UCF101 (DVF) layout: ROOT/<id>/frame_00.png, frame_01_gt.png, frame_02.png"
 

@@ -14,8 +14,8 @@ import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import BenchmarkError, Protocol
-from benchmarks.sources import FileSource, LayoutError, VideoSource, require, window_specs
+from utils.evaluation.core import EvaluationError, Protocol
+from datasets.sources import FileSource, LayoutError, VideoSource, require, window_specs
 from utils.images import list_images
 from utils.video_io import VIDEO_EXTS
 
@@ -26,7 +26,7 @@ def video_source(path: str, factor: int = 2, start: int = 0, end: Optional[int] 
                  stride: Optional[int] = None):
     """Windows of a video file or of a frame folder (frames in natural name order)."""
     if factor < 2:
-        raise BenchmarkError(f"--factor must be at least 2, got {factor}")
+        raise EvaluationError(f"--factor must be at least 2, got {factor}")
     stride = stride or (1 if factor == 2 else factor)  # every frame scored once
     require(path, LAYOUT)
     if os.path.isfile(path):
@@ -36,7 +36,7 @@ def video_source(path: str, factor: int = 2, start: int = 0, end: Optional[int] 
         raise LayoutError(f"no image frames in {path}; expected {LAYOUT}")
     last = len(frames) - 1 if end is None else min(end, len(frames) - 1)
     if start < 0 or start > last:
-        raise BenchmarkError(f"frame range {start}..{end} is outside the folder's {len(frames)} frames")
+        raise EvaluationError(f"frame range {start}..{end} is outside the folder's {len(frames)} frames")
     name = os.path.basename(os.path.normpath(path))
     specs = window_specs(frames[start:last + 1], factor, "", stride)
     return FileSource.from_specs(name, path, specs)
@@ -56,7 +56,7 @@ def _crop(text: Optional[str]):
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise BenchmarkError(f"--crop must look like 512x512, got {text!r}") from None
+        raise EvaluationError(f"--crop must look like 512x512, got {text!r}") from None
     return h, w
 
 

@@ -9,8 +9,8 @@ import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, Spec, read_lines, require
+from utils.evaluation.core import Protocol
+from datasets.sources import FileSource, Spec, read_lines, require
 
 LAYOUT = ("the Vimeo90K triplet layout: ROOT/tri_testlist.txt (lines like 00001/0001) and "
           "ROOT/sequences/<5-digit>/<4-digit>/im1.png, im2.png, im3.png")

@@ -12,8 +12,8 @@ import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, Spec, list_dirs, require, resize_area
+from utils.evaluation.core import Protocol
+from datasets.sources import FileSource, Spec, list_dirs, require, resize_area
 
 SPAN, STEP = 32, 4
 SIZE_2K = (2048, 1080)  # (W, H)

@@ -17,8 +17,8 @@ import tempfile
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import BenchmarkError, Protocol
-from benchmarks.sources import FileSource, LayoutError, Spec, require, resize_area
+from utils.evaluation.core import EvaluationError, Protocol
+from datasets.sources import FileSource, LayoutError, Spec, require, resize_area
 
 SEQUENCES = ("BoxingPractice", "Crosswalk", "DrivingPOV", "FoodMarket", "FoodMarket2",
              "RitualDance", "SquareAndTimelapse", "Tango")
@@ -70,7 +70,7 @@ def convert_y4m(src_dir: str, root: str, sequences: Sequence[str] = SEQUENCES,
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
-                raise BenchmarkError(f"ffmpeg could not convert {src}: {last}")
+                raise EvaluationError(f"ffmpeg could not convert {src}: {last}")
             if os.path.isdir(dest):
                 shutil.rmtree(dest)
             os.replace(tmp, dest)  # the folder appears complete or not at all
@@ -90,7 +90,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def runs(args: argparse.Namespace) -> List[Run]:
     sequences = [s for s in args.sequences.split(",") if s]
     if args.frames < 3:
-        raise BenchmarkError(f"--frames must be at least 3, got {args.frames}")
+        raise EvaluationError(f"--frames must be at least 3, got {args.frames}")
     if args.from_y4m:
         convert_y4m(args.from_y4m, args.root, sequences, args.frames)
     resolutions = ("2k", "4k") if args.resolution == "both" else (args.resolution,)

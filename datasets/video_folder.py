@@ -22,6 +22,7 @@ from datasets.common import (DatasetError, check_crop, probability, read_frame, 
                              sample_rng, to_sample)
 from utils import video_io
 from utils.images import list_images, natural_key
+from utils.optical_flow import dis_flow
 
 LAYOUT = "a folder of video files and/or folders of frames"
 
@@ -115,7 +116,6 @@ class VideoFolderTrain(Dataset):
         if self.flow is None:
             return None
         if self._estimate is None:
-            from utils.flow_generation import dis_estimator
-            self._estimate = dis_estimator()
+            self._estimate = dis_flow()
         img0, imgt, img1 = (np.ascontiguousarray(f) for f in frames)
         return np.concatenate([self._estimate(imgt, img0), self._estimate(imgt, img1)], axis=-1)

@@ -53,7 +53,7 @@ class _Vimeo90K(Dataset):
         if missing:
             raise DatasetError(f"{len(missing)} of {len(paths)} flow files are missing, e.g. "
                                f"{missing[0]} (expected flow/<seq>/<id>/flow_t0.flo, flow_t1.flo; "
-                               "make them with utils/flow_generation.py or set flow: false)")
+                               "make them with python -m datasets.flow_generation -r ROOT --method dis or set flow: false)")
 
     def __len__(self) -> int:
         return len(self.ids)

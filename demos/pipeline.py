@@ -100,7 +100,7 @@ class RunSummary:
 
 
 class _Baseline:
-    """A model-free predictor from benchmarks.predictors behind the Interpolator's call."""
+    """A model-free predictor from utils.evaluation.predictors behind the Interpolator's call."""
     recursive = False
 
     def __init__(self, predictor: Callable) -> None:
@@ -115,11 +115,11 @@ def load_interpolator(checkpoint: Optional[str], config: Optional[str], device: 
                       keep_still: bool = False) -> tuple:
     """(Interpolator or baseline, description of the weights)."""
     if baseline:
-        from benchmarks.core import BenchmarkError
-        from benchmarks.predictors import baseline_method, still_copy
+        from utils.evaluation.core import EvaluationError
+        from utils.evaluation.predictors import baseline_method, still_copy
         try:
             method = baseline_method(baseline)
-        except BenchmarkError as e:
+        except EvaluationError as e:
             raise DemoError(str(e)) from None
         predictor = method.make(None)
         return _Baseline(still_copy(predictor) if keep_still else predictor), method.info["model"]

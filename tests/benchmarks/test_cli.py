@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from benchmarks import run_all, snu_film, video, vimeo90k, xiph
-from benchmarks.report import write_atomic
+from utils.evaluation.reports import write_atomic
 from tests.benchmarks import trees
 from tests.benchmarks.helpers import records, run_script
 

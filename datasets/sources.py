@@ -16,14 +16,14 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from benchmarks.core import BenchmarkError, Sample
+from utils.evaluation.core import EvaluationError, Sample
 from utils.images import list_images, natural_key, read_rgb
 from utils.video_io import last_line, video_frames
 
 FrameOp = Callable[[np.ndarray], np.ndarray]
 
 
-class LayoutError(BenchmarkError):
+class LayoutError(EvaluationError):
     """A test-set root that is missing, in another layout, or incomplete."""
 
 
@@ -167,7 +167,7 @@ class VideoSource:
             raise LayoutError(f"cannot read video {path}: {last_line(e)}")
         last = total - 1 if end is None else min(end, total - 1)
         if start < 0 or start > last:
-            raise BenchmarkError(f"frame range {start}..{end} is outside the video's {total} frames")
+            raise EvaluationError(f"frame range {start}..{end} is outside the video's {total} frames")
         self.start, self.end, self.total = start, last, total
         self.starts = [start + s for s in frame_windows(last - start + 1, factor, self.stride)]
 
