@@ -34,8 +34,8 @@ def test_missing_root(tmp_path, capsys):
 def test_root_in_another_layout_names_the_missing_file(tmp_path, capsys):
     (tmp_path / "vimeo" / "sequences").mkdir(parents=True)
     err = fails(capsys, vimeo90k.main, ["-r", tmp_path / "vimeo", "--baseline", "average"],
-                tmp_path / "rep", "tri_testlist.txt not found")
-    assert "sequences/<5-digit>/<4-digit>/im1.png" in err
+                tmp_path / "rep", "data set file not found: ")
+    assert "tri_testlist.txt" in err and "sequences/<5-digit>/<4-digit>/im1.png" in err
 
 
 def test_partial_set_stops_unless_allowed(tmp_path, capsys):

@@ -51,7 +51,7 @@ class Protocol:
     def __post_init__(self) -> None:
         if self.metric not in METRIC_VARIANTS:
             raise EvaluationError(f"unknown metric variant {self.metric!r}; "
-                                 f"choose from {', '.join(METRIC_VARIANTS)}")
+                                  f"choose from {', '.join(METRIC_VARIANTS)}")
         if self.pad_divisor is not None and self.pad_divisor < 1:
             raise EvaluationError(f"pad divisor must be >= 1, got {self.pad_divisor}")
         if not self.scale_factor > 0:
@@ -197,7 +197,7 @@ def evaluate(predictor: Predictor, samples: Iterable[Sample], protocol: Protocol
             truths = torch.stack([to_batch(g, device) for _, g in sample.targets])  # (T, B, 3, H, W)
             if x0.shape != x1.shape or truths.shape[1:] != x0.shape:
                 raise EvaluationError(f"sample {sample.name}: frame sizes differ "
-                                     f"({tuple(x0.shape)}, {tuple(x1.shape)}, {tuple(truths.shape)})")
+                                      f"({tuple(x0.shape)}, {tuple(x1.shape)}, {tuple(truths.shape)})")
             if protocol.crop:
                 x0, x1, truths = (centre_crop(v, protocol.crop) for v in (x0, x1, truths))
             preds = predict(predictor, x0, x1, times, protocol.pad_divisor)
