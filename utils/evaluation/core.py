@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from utils.images import to_tensor, to_uint8
 from utils.metrics import METRIC_VARIANTS, finite_mean, score
 from utils.padding import InputPadder
 
@@ -97,9 +98,7 @@ class Result:
 def to_batch(x: Frame, device: torch.device) -> torch.Tensor:
     """A frame as (B, 3, H, W) float32 in [0, 1] on `device`."""
     if isinstance(x, np.ndarray):
-        if x.ndim != 3 or x.shape[2] != 3 or x.dtype != np.uint8:
-            raise EvaluationError(f"frames must be (H, W, 3) uint8 RGB, got {x.shape} {x.dtype}")
-        x = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1).float().div_(255)
+        x = to_tensor(x)  # (1, 3, H, W)
     if x.dim() == 3:
         x = x.unsqueeze(0)
     if x.dim() != 4 or x.shape[1] != 3:
@@ -107,9 +106,9 @@ def to_batch(x: Frame, device: torch.device) -> torch.Tensor:
     return x.to(device=device, dtype=torch.float32)
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [0, 1] -> (H, W, 3) uint8, rounded."""
-    return (x.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+def _image(x: torch.Tensor) -> np.ndarray:
+    """(3, H, W) -> (H, W, 3) uint8 for the worst-frame strips; a non-finite pixel shows black."""
+    return to_uint8(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
 
 
 def centre_crop(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
@@ -208,8 +207,8 @@ def evaluate(predictor: Predictor, samples: Iterable[Sample], protocol: Protocol
                     fs = FrameScore(name, t, float(s["psnr"][b]), float(s["ssim"][b]), float(s["ie"][b]))
                     scores.append(fs)
                     if keep.wants(fs.psnr):
-                        keep.add(Case(fs, (to_uint8(x0[b]), to_uint8(x1[b])), to_uint8(preds[ti, b]),
-                                      to_uint8(truths[ti, b])))
+                        keep.add(Case(fs, (_image(x0[b]), _image(x1[b])), _image(preds[ti, b]),
+                                      _image(truths[ti, b])))
             n_samples += x0.shape[0]
             if progress:
                 new = len(names) * len(times)
