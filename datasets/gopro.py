@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from datasets.augment import Augment
 from datasets.common import check_crop, list_dirs, read_frame, require, sample_rng, to_sample
-from datasets.sources import FileSource, SpecDataset, check_complete, folder_windows
+from datasets.sources import FileSource, SpecDataset, check_complete, folder_windows, frame_name
 
 FACTOR, CROP, TEST_VIDEOS = 8, (512, 512), 11
 LAYOUT = "the GoPro layout: ROOT/train/<video>/<frames>.png and ROOT/test/<video>/<frames>.png"
@@ -47,8 +47,7 @@ class GoProTrain(Dataset):
         frames = [read_frame(p) for p in (spec.img0, truth, spec.img1)]
         if self.augment is not None:
             frames, t, _ = self.augment(frames, t, None, rng)
-        return to_sample(frames, t, name=f"{os.path.basename(os.path.dirname(truth))}/"
-                                         f"{os.path.basename(truth)}")
+        return to_sample(frames, t, name=frame_name(truth))
 
 
 class GoProTest(SpecDataset):

@@ -120,6 +120,11 @@ def window_specs(frames: Sequence[str], factor: int, prefix: str,
     return specs
 
 
+def frame_name(path: str) -> str:
+    """'<video>/<frame file>': one frame of a window, by name."""
+    return f"{os.path.basename(os.path.dirname(path))}/{os.path.basename(path)}"
+
+
 def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
@@ -222,9 +227,7 @@ class SpecDataset(Dataset):
         frames = [read_frame(p) for p in (spec.img0, truth, spec.img1)]
         if self.source.frame_op is not None:
             frames = [self.source.frame_op(f) for f in frames]
-        name = spec.name if len(spec.targets) == 1 else \
-            f"{os.path.basename(os.path.dirname(truth))}/{os.path.basename(truth)}"
-        sample = to_sample(frames, t, name=name)
+        sample = to_sample(frames, t, name=spec.name if len(spec.targets) == 1 else frame_name(truth))
         if self.crop:  # the protocol's own crop, so both score the same pixels
             for key in ("img0", "imgt", "img1"):
                 sample[key] = centre_crop(sample[key], self.crop)

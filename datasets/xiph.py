@@ -5,13 +5,12 @@ PNG folders from local .y4m files."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 from typing import List, Optional, Sequence, Tuple
 
 from datasets.common import DatasetError, LayoutError, require
 from datasets.sources import FileSource, Spec, resize_area
+from utils.atomic import atomic_path
 
 SEQUENCES = ("BoxingPractice", "Crosswalk", "DrivingPOV", "FoodMarket", "FoodMarket2",
              "RitualDance", "SquareAndTimelapse", "Tango")
@@ -62,18 +61,12 @@ def convert_y4m(src_dir: str, root: str, sequences: Sequence[str] = SEQUENCES,
             continue
         src = _find_y4m(src_dir, seq)
         os.makedirs(root, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{seq}.", dir=root)
-        try:
+        with atomic_path(dest, directory=True) as tmp:  # the frames appear all or none
             cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-i", src,
                    "-frames:v", str(frames), "-pix_fmt", "rgb24", os.path.join(tmp, "%03d.png")]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
                 raise DatasetError(f"ffmpeg could not convert {src}: {last}")
-            if os.path.isdir(dest):
-                shutil.rmtree(dest)
-            os.replace(tmp, dest)  # the folder appears complete or not at all
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         written.append(dest)
     return written

@@ -36,6 +36,7 @@ def _validation_psnr(dataset) -> float:
                     progress=False).psnr
 
 
+@pytest.mark.slow
 def test_gopro_validation_scores_the_benchmark_crop(tmp_path):
     root = _gopro_tree(str(tmp_path / "gopro"))
     (rec,) = score_baseline(gopro.main, root, tmp_path / "rep")
@@ -46,3 +47,16 @@ def test_gopro_validation_scores_the_benchmark_crop(tmp_path):
     full = DATASETS.get("GoPro_Test_Dataset")(root, crop_size=None)
     assert full[0]["img0"].shape == (3,) + SIZE
     assert _validation_psnr(full) < rec["psnr"] - 3  # the noisy border is scored
+
+
+def test_vimeo_validation_reads_the_benchmark_samples(tmp_path):
+    from datasets.vimeo import vimeo_source
+    root = trees.vimeo(str(tmp_path / "vimeo"))
+    test = DATASETS.get("Vimeo90K_Test_Dataset")(root)
+    samples = list(vimeo_source(root))
+    assert [test[i]["name"] for i in range(len(test))] == [s.name for s in samples]
+    for i, s in enumerate(samples):
+        (t, truth), = s.targets
+        assert float(test[i]["embt"]) == t == 0.5
+        for key, frame in (("img0", s.img0), ("imgt", truth), ("img1", s.img1)):
+            assert np.array_equal((test[i][key] * 255).round().byte().permute(1, 2, 0).numpy(), frame)
