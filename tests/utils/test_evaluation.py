@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from utils.evaluation.core import (EvaluationError, Protocol, Sample, centre_crop, evaluate,
-                             samples_from_batches)
+                                   samples_from_batches)
 from utils.evaluation.predictors import average_predictor, dis_predictor, flip_tta, still_copy
 from tests.benchmarks.trees import clip_frame, texture
 from utils.metrics import psnr
