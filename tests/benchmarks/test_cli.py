@@ -139,6 +139,20 @@ def test_run_all_prints_one_table(tmp_path, capsys):
     assert len(summary) == 4 and (tmp_path / "rep" / "summary.md").read_text() in out
 
 
+def test_run_all_gives_its_options_to_every_set(tmp_path, capsys):
+    data = tmp_path / "data"
+    trees.vimeo(str(data / "vimeo_triplet"))
+    trees.ucf101(str(data / "ucf101"))
+    assert run_all.main(["--data-root", str(data), "--baseline", "average", "--limit", "1",
+                         "--metric", "uint8", "--pad-divisor", "8", "--report-dir",
+                         str(tmp_path / "rep"), "--no-progress"]) == 0
+    recs = records(tmp_path / "rep")
+    assert [r["benchmark"] for r in recs] == ["UCF101", "Vimeo90K", "Vimeo90K + TTA"]
+    assert all(r["samples"] == 1 and r["protocol"]["metric"] == "uint8"
+               and r["protocol"]["pad_divisor"] == 8 for r in recs)
+    capsys.readouterr()
+
+
 def test_run_all_finds_present_sets(tmp_path, capsys):
     data = tmp_path / "data"
     trees.middlebury(str(data / "middlebury"))
