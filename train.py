@@ -22,7 +22,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     # heavy imports after argument parsing, so that --help is instant
-    from benchmarks.core import BenchmarkError
+    from utils.evaluation.core import EvaluationError
     from datasets import DatasetError
     from losses import LossError
     from trainers import TrainingError, run
@@ -33,7 +33,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         cfg = load_config(args.config, args.overrides)
         run(cfg, args.resume)
     except (ConfigError, TrainingError, LossError, CheckpointError, DatasetError,
-            ImageReadError, BenchmarkError) as e:
+            ImageReadError, EvaluationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,23 +11,8 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import BenchmarkError
-from benchmarks.gopro import FACTOR, add_crop_argument, crop_label, protocol_8x
-from benchmarks.sources import FileSource, folder_windows, list_dirs, require
-
-LAYOUT = "the Adobe240 layout: ROOT/<video>/<frames>.png (frames extracted at 240 fps)"
-
-
-def adobe240_source(root: str, every: int = 10) -> FileSource:
-    if every < 1:
-        raise BenchmarkError(f"--every must be at least 1, got {every}")
-    require(root, LAYOUT)
-    videos = list_dirs(root)
-    chosen = videos[::every]
-    source = FileSource.from_specs("Adobe240", root, folder_windows(root, chosen, FACTOR))
-    source.notes.append(f"videos sorted by name, every {every}th taken: {len(chosen)} of "
-                        f"{len(videos)} (the AMT code used an unsorted listing)")
-    return source
+from benchmarks.gopro import add_crop_argument, crop_label, protocol_8x
+from datasets.adobe240 import adobe240_source
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

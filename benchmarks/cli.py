@@ -1,6 +1,8 @@
 """What every benchmark script shares: options, the model or baseline, running, reporting.
 
-A script defines a `Benchmark` (its samples and protocol as `Run`s) and calls `.main`.
+A script defines a `Benchmark` (its samples and protocol as `Run`s) and calls `.main`. The
+options every script has travel as one `BenchmarkOptions`, read once from the command line;
+a script's own arguments (its root, split, crop, ...) go to its `runs`.
 """
 from __future__ import annotations
 
@@ -9,27 +11,74 @@ import dataclasses
 import datetime
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import torch
 
-from benchmarks.core import BenchmarkError, Protocol, evaluate
-from benchmarks.predictors import DIS_PRESETS, DTYPES, Method, baseline_method, model_method
-from benchmarks.report import markdown_table, record, write_run
-from benchmarks.sources import check_complete
+from datasets.common import DatasetError
+from datasets.sources import check_complete
+from utils.evaluation.core import EvaluationError, Protocol, evaluate
+from utils.evaluation.predictors import DTYPES, Method, baseline_method, model_method
+from utils.evaluation.reports import markdown_table, record, write_run
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.images import ImageReadError
 from utils.inference import InputError, load_model, out_of_memory_message
 from utils.metrics import METRIC_VARIANTS, MetricError
+from utils.optical_flow import DIS_PRESETS
 
 DEFAULT_REPORT_DIR = os.path.join("out", "benchmarks")
-ERRORS = (BenchmarkError, CheckpointError, ConfigError, ImageReadError, InputError, MetricError,
-          OSError, torch.OutOfMemoryError)
+ERRORS = (EvaluationError, DatasetError, CheckpointError, ConfigError, ImageReadError, InputError,
+          MetricError, OSError, torch.OutOfMemoryError)
 TIME_MODES = {"auto": None, "direct": False, "recursive": True}  # -> Interpolator(recursive=)
 OUT_OF_MEMORY_HINT = "try --scale-factor 0.5, --dtype fp16 or a smaller batch (--max-batch 1)"
+
+
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    """The options of add_common_arguments, read once: what is scored, how it runs, protocol
+    overrides, data and reports (their --help says what each does)."""
+    config: Optional[str] = None
+    checkpoint: Optional[str] = None
+    variant: Optional[str] = None
+    arbitrary_time: Optional[bool] = None  # None: the checkpoint or config says (load_model)
+    baseline: Tuple[str, ...] = ()  # the model-free baselines to score
+    dis_preset: str = "medium"
+    time_mode: str = "auto"
+    max_batch: int = 8
+    device: str = "cpu"
+    dtype: str = "fp32"
+    tf32: bool = False
+    compile: bool = False
+    metric: str = "float"
+    scale_factor: Optional[float] = None
+    pad_divisor: Optional[int] = None
+    tta: bool = False
+    keep_still: bool = False
+    limit: Optional[int] = None
+    allow_missing: bool = False
+    report_dir: str = DEFAULT_REPORT_DIR
+    csv: bool = False
+    worst: int = 0
+    threads: Optional[int] = None
+    no_progress: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "BenchmarkOptions":
+        """From a parser that add_common_arguments filled (--baseline: one or a list)."""
+        values = {f.name: getattr(args, f.name) for f in fields(cls)}
+        baseline = values["baseline"]
+        values["baseline"] = tuple([baseline] if isinstance(baseline, str) else baseline or ())
+        return cls(**values)
+
+    @property
+    def names_model(self) -> bool:
+        return bool(self.config or self.checkpoint or self.variant)
+
+
+Job = Tuple["Benchmark", argparse.Namespace]  # a benchmark and its own arguments (root, ...)
 
 
 @dataclass
@@ -66,14 +115,14 @@ class Benchmark:
 
     def main(self, argv: Optional[Sequence[str]] = None) -> int:
         args = self.parser().parse_args(argv)
+        options = BenchmarkOptions.from_args(args)
         try:
-            setup(args)
-            if args.baseline and names_model(args):
-                raise BenchmarkError("--baseline scores a baseline instead of a model: "
-                                     "drop -c/-p/--variant or --baseline")
-            methods = build_methods(args, [args.baseline] if args.baseline else [],
-                                    with_model=not args.baseline)
-            records = run_benchmarks([(self, args)], methods, args)
+            setup(options)
+            if options.baseline and options.names_model:
+                raise EvaluationError("--baseline scores a baseline instead of a model: "
+                                      "drop -c/-p/--variant or --baseline")
+            methods = build_methods(options, options.baseline, with_model=not options.baseline)
+            records = run_benchmarks([(self, args)], methods, options)
         except ERRORS as e:
             return report_error(e)
         print(markdown_table(records), end="")
@@ -142,72 +191,72 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def setup(args: argparse.Namespace) -> None:
+def setup(options: BenchmarkOptions) -> None:
     try:
-        device = torch.device(args.device)
+        device = torch.device(options.device)
     except RuntimeError:
-        raise BenchmarkError(f"unknown device {args.device!r} (cpu, cuda, cuda:1, ...)") from None
+        raise EvaluationError(f"unknown device {options.device!r} (cpu, cuda, cuda:1, ...)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise BenchmarkError(f"--device {args.device} asked for, but CUDA is not available here")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        cv2.setNumThreads(args.threads)
-    if args.limit is not None and args.limit < 1:
-        raise BenchmarkError(f"--limit must be at least 1, got {args.limit}")
-    if args.worst < 0:
-        raise BenchmarkError(f"--worst must not be negative, got {args.worst}")
+        raise EvaluationError(f"--device {options.device} asked for, but CUDA is not available here")
+    if options.threads:
+        torch.set_num_threads(options.threads)
+        cv2.setNumThreads(options.threads)
+    if options.limit is not None and options.limit < 1:
+        raise EvaluationError(f"--limit must be at least 1, got {options.limit}")
+    if options.worst < 0:
+        raise EvaluationError(f"--worst must not be negative, got {options.worst}")
 
 
-def names_model(args: argparse.Namespace) -> bool:
-    return bool(args.config or args.checkpoint or args.variant)
-
-
-def build_methods(args: argparse.Namespace, baselines: Sequence[str], with_model: bool) -> List[Method]:
+def build_methods(options: BenchmarkOptions, baselines: Sequence[str],
+                  with_model: bool) -> List[Method]:
     """The baselines named, then the model of -c/-p/--variant (or the default checkpoint)."""
-    methods = [baseline_method(name, args.dis_preset) for name in baselines]
+    methods = [baseline_method(name, options.dis_preset) for name in baselines]
     if with_model:
-        model = load_model(args.checkpoint, args.config, args.variant, device=args.device,
-                           arbitrary_time=args.arbitrary_time)
-        methods.append(model_method(model, args.device, args.max_batch, TIME_MODES[args.time_mode],
-                                    dtype=args.dtype, tf32=args.tf32, compile=args.compile))
+        model = load_model(options.checkpoint, options.config, options.variant,
+                           device=options.device, arbitrary_time=options.arbitrary_time)
+        methods.append(model_method(model, options.device, options.max_batch,
+                                    TIME_MODES[options.time_mode], dtype=options.dtype,
+                                    tf32=options.tf32, compile=options.compile))
     return methods
 
 
-def _protocol(run: Run, args: argparse.Namespace) -> Protocol:
-    changes: Dict[str, Any] = {"metric": args.metric}
-    if args.scale_factor is not None:
-        changes["scale_factor"] = args.scale_factor
-    if args.pad_divisor is not None:
-        changes["pad_divisor"] = args.pad_divisor
-    if args.tta:
+def _protocol(run: Run, options: BenchmarkOptions) -> Protocol:
+    changes: Dict[str, Any] = {"metric": options.metric}
+    if options.scale_factor is not None:
+        changes["scale_factor"] = options.scale_factor
+    if options.pad_divisor is not None:
+        changes["pad_divisor"] = options.pad_divisor
+    if options.tta:
         changes["tta"] = True
-    if args.keep_still:
+    if options.keep_still:
         changes["keep_still"] = True
     return dataclasses.replace(run.protocol, **changes)
 
 
-def run_benchmarks(jobs: Sequence[tuple], methods: Sequence[Method],
-                   args: argparse.Namespace) -> List[Dict[str, Any]]:
-    """Every run of every (benchmark, its args) for every method; reports written as we go."""
+def run_benchmarks(jobs: Sequence[Job], methods: Sequence[Method],
+                   options: BenchmarkOptions) -> List[Dict[str, Any]]:
+    """Every run of every (benchmark, its own arguments) for every method; reports written as
+    we go."""
     records = []
     for bench, bench_args in jobs:
         for run in bench.runs(bench_args):
-            check_complete(run.source, bench_args.allow_missing)
+            check_complete(run.source, options.allow_missing, "pass --allow-missing to score the rest")
             notes = list(run.source.notes)
-            if bench_args.limit:
-                run.source = run.source.head(bench_args.limit)
-                notes.append(f"limited to the first {bench_args.limit} samples")
-            protocol = _protocol(run, bench_args)
+            if options.limit:
+                run.source = run.source.head(options.limit)
+                notes.append(f"limited to the first {options.limit} samples")
+            protocol = _protocol(run, options)
             for method in methods:
-                result = evaluate(method.predictor(protocol), run.source, protocol, device=args.device,
-                                  worst=args.worst, progress=not args.no_progress,
+                result = evaluate(method.predictor(protocol), run.source, protocol,
+                                  device=options.device, worst=options.worst,
+                                  progress=not options.no_progress,
                                   desc=f"{run.benchmark} | {method.label}")
                 rec = record(run.benchmark, method.label, method.info, result,
                              root=os.path.abspath(run.source.root), protocol=protocol.describe(),
                              times=run.source.times, time_mode=method.time_mode(run.source.times),
-                             missing=run.source.missing, notes=notes, device=str(args.device),
+                             missing=run.source.missing, notes=notes, device=str(options.device),
                              date=datetime.datetime.now(datetime.timezone.utc).isoformat(
                                  timespec="seconds"))
-                write_run(args.report_dir, rec, result, csv_rows=args.csv)
+                write_run(options.report_dir, rec, result, csv_rows=options.csv)
                 records.append(rec)
     return records

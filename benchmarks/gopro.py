@@ -7,15 +7,11 @@ the AMT paper (--full-frame for whole frames).
 from __future__ import annotations
 
 import argparse
-import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, folder_windows, list_dirs, require
-
-FACTOR, CROP, TEST_VIDEOS = 8, (512, 512), 11
-LAYOUT = "the GoPro layout: ROOT/train/<video>/<frames>.png and ROOT/test/<video>/<frames>.png"
+from datasets.gopro import CROP, gopro_source
+from utils.evaluation.core import Protocol
 
 
 def add_crop_argument(p: argparse.ArgumentParser) -> None:
@@ -30,16 +26,6 @@ def protocol_8x(args: argparse.Namespace) -> Protocol:
 def crop_label(args: argparse.Namespace) -> str:
     return "full frame" if args.full_frame else "512 crop"
 
-
-def gopro_source(root: str, split: str = "test") -> FileSource:
-    require(root, LAYOUT)
-    folder = require(os.path.join(root, split), LAYOUT)
-    videos = list_dirs(folder)
-    source = FileSource.from_specs("GoPro", root, folder_windows(folder, videos, FACTOR))
-    if split == "test" and len(videos) != TEST_VIDEOS:
-        source.notes.append(f"{len(videos)} test videos found (the GoPro test split has "
-                            f"{TEST_VIDEOS})")
-    return source
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -15,15 +15,12 @@ import os
 from typing import List, Optional, Sequence
 
 from benchmarks import video
-from benchmarks.cli import (ERRORS, Benchmark, Run, add_common_arguments, build_methods,
-                            report_error, run_benchmarks, setup)
-from benchmarks.core import BenchmarkError
-from benchmarks.report import markdown_table
+from benchmarks.cli import (ERRORS, Benchmark, BenchmarkOptions, Run, add_common_arguments,
+                            build_methods, report_error, run_benchmarks, setup)
+from utils.evaluation.core import EvaluationError
+from utils.evaluation.reports import markdown_table
 from datasets.common import DatasetError
-from datasets.video_folder import default_video_dir
-
-# (file, first frame, last frame) of the held-out parts, both inclusive
-HELD_OUT = (("bigbuckbunny.mp4", 80, None), ("carphone_pristine.mp4", 0, None))
+from datasets.video_folder import HELD_OUT, default_video_dir
 BASELINES = ["average", "dis"]
 
 
@@ -31,7 +28,7 @@ def runs(args: argparse.Namespace) -> List[Run]:
     try:
         root = args.root or default_video_dir()
     except DatasetError as e:
-        raise BenchmarkError(f"{e}; -r names another folder") from None
+        raise EvaluationError(f"{e}; -r names another folder") from None
     out = []
     for name, start, end in HELD_OUT:
         args_one = argparse.Namespace(root=os.path.join(root, name), factor=2, start=start,
@@ -54,11 +51,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    options = BenchmarkOptions.from_args(args)
     try:
-        setup(args)
-        baselines = [] if args.no_baselines else (args.baseline or BASELINES)
-        methods = build_methods(args, baselines, with_model=True)
-        records = run_benchmarks([(BENCHMARK, args)], methods, args)
+        setup(options)
+        baselines = [] if args.no_baselines else (options.baseline or BASELINES)
+        methods = build_methods(options, baselines, with_model=True)
+        records = run_benchmarks([(BENCHMARK, args)], methods, options)
     except ERRORS as e:
         return report_error(e)
     print(markdown_table(records), end="")

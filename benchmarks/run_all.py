@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from benchmarks import (adobe240, gopro, middlebury, snu_film, ucf101, video, vimeo90k,
                         vimeo90k_tta, x4k, xiph)
-from benchmarks.cli import (ERRORS, add_common_arguments, build_methods, names_model,
+from benchmarks.cli import (ERRORS, BenchmarkOptions, Job, add_common_arguments, build_methods,
                             report_error, run_benchmarks, setup)
-from benchmarks.core import BenchmarkError
-from benchmarks.report import markdown_table, write_summary
+from utils.evaluation.core import EvaluationError
+from utils.evaluation.reports import markdown_table, write_summary
 
 BENCHMARKS = {m.BENCHMARK.key: m.BENCHMARK for m in
               (vimeo90k, vimeo90k_tta, ucf101, snu_film, xiph, middlebury, gopro, adobe240, x4k,
@@ -44,46 +44,44 @@ def _roots(args: argparse.Namespace) -> Dict[str, str]:
     for item in args.root:
         name, sep, path = item.partition("=")
         if not sep or name not in BENCHMARKS:
-            raise BenchmarkError(f"--root takes NAME=PATH with NAME one of {', '.join(BENCHMARKS)}, "
-                                 f"got {item!r}")
+            raise EvaluationError(f"--root takes NAME=PATH with NAME one of {', '.join(BENCHMARKS)}, "
+                                  f"got {item!r}")
         roots[name] = path
     return roots
 
 
-def _jobs(args: argparse.Namespace) -> list:
+def _jobs(args: argparse.Namespace) -> List[Job]:
+    """Each set with its own default arguments; the common options go to the runner apart."""
     roots = _roots(args)
     if args.sets:
         names = [s for s in args.sets.split(",") if s]
         unknown = [n for n in names if n not in BENCHMARKS]
         if unknown:
-            raise BenchmarkError(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+            raise EvaluationError(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     else:
         names = [n for n in DEFAULT_SETS if os.path.exists(roots[n])]
         if not names:
-            raise BenchmarkError(f"no test set found under {args.data_root} (looked for "
-                                 f"{', '.join(sorted({os.path.basename(roots[n]) for n in DEFAULT_SETS}))}); "
-                                 "use --root NAME=PATH or --sets")
+            raise EvaluationError(f"no test set found under {args.data_root} (looked for "
+                                  f"{', '.join(sorted({os.path.basename(roots[n]) for n in DEFAULT_SETS}))}); "
+                                  "use --root NAME=PATH or --sets")
     jobs = []
     for name in names:
         if name not in roots:
-            raise BenchmarkError(f"set {name} needs --root {name}=PATH")
+            raise EvaluationError(f"set {name} needs --root {name}=PATH")
         bench = BENCHMARKS[name]
-        bench_args = bench.parser().parse_args(["-r", roots[name]])  # the set's own defaults
-        for key, value in vars(args).items():
-            if hasattr(bench_args, key) and key not in ("root", "baseline"):
-                setattr(bench_args, key, value)
-        jobs.append((bench, bench_args))
+        jobs.append((bench, bench.parser().parse_args(["-r", roots[name]])))
     return jobs
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    options = BenchmarkOptions.from_args(args)
     try:
-        setup(args)
-        methods = build_methods(args, args.baseline,
-                                with_model=names_model(args) or not args.baseline)
-        records = run_benchmarks(_jobs(args), methods, args)
-        write_summary(args.report_dir, records)
+        setup(options)
+        methods = build_methods(options, options.baseline,
+                                with_model=options.names_model or not options.baseline)
+        records = run_benchmarks(_jobs(args), methods, options)
+        write_summary(options.report_dir, records)
     except ERRORS as e:
         return report_error(e)
     print(markdown_table(records), end="")

@@ -7,41 +7,11 @@ model runs at scale_factor 0.8.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, LayoutError, Spec, read_lines, require
-
-SPLITS = ("easy", "medium", "hard", "extreme")
-LAYOUT = ("the SNU-FILM layout: ROOT/test-easy.txt, test-medium.txt, test-hard.txt, "
-          "test-extreme.txt (lines of three space-separated paths; the last three components "
-          "of each, e.g. GOPRO_test/GOPR0384_11_00/000001.png, are found under ROOT or ROOT/test)")
-
-
-def _image_base(root: str, first_parts: List[str]) -> str:
-    """The list files keep the authors' absolute paths; the frames sit under ROOT (or under
-    ROOT/test, as the archive unpacks)."""
-    for base in (root, os.path.join(root, "test")):
-        if os.path.isdir(os.path.join(base, first_parts[0])):
-            return base
-    return root
-
-
-def snu_film_source(root: str, split: str) -> FileSource:
-    require(root, LAYOUT)
-    listing = require(os.path.join(root, f"test-{split}.txt"), LAYOUT)
-    specs, base = [], None
-    for number, line in enumerate(read_lines(listing), 1):
-        paths = line.replace("\\", "/").split()
-        if len(paths) != 3:
-            raise LayoutError(f"{listing}:{number}: expected three paths, got {len(paths)}")
-        parts = [p.split("/")[-3:] for p in paths]
-        base = base or _image_base(root, parts[0])
-        in0, truth, in1 = (os.path.join(base, *p) for p in parts)
-        specs.append(Spec("/".join(parts[1]), in0, in1, [(0.5, truth)]))
-    return FileSource.from_specs(f"SNU-FILM {split}", root, specs)
+from datasets.snu_film import SPLITS, snu_film_source
+from utils.evaluation.core import Protocol
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,21 +6,11 @@ frame_01_gt is the truth.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, Spec, list_dirs, require
-
-LAYOUT = "the UCF101 (DVF) layout: ROOT/<id>/frame_00.png, frame_01_gt.png, frame_02.png"
-
-
-def ucf101_source(root: str) -> FileSource:
-    require(root, LAYOUT)
-    specs = [Spec(i, os.path.join(root, i, "frame_00.png"), os.path.join(root, i, "frame_02.png"),
-                  [(0.5, os.path.join(root, i, "frame_01_gt.png"))]) for i in list_dirs(root)]
-    return FileSource.from_specs("UCF101", root, specs)
+from datasets.ucf101 import ucf101_source
+from utils.evaluation.core import Protocol
 
 
 def runs(args: argparse.Namespace) -> List[Run]:

@@ -10,36 +10,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import BenchmarkError, Protocol
-from benchmarks.sources import FileSource, LayoutError, VideoSource, require, window_specs
-from utils.images import list_images
-from utils.video_io import VIDEO_EXTS
-
-LAYOUT = f"a video file ({', '.join(VIDEO_EXTS)}) or a folder of image frames"
-
-
-def video_source(path: str, factor: int = 2, start: int = 0, end: Optional[int] = None,
-                 stride: Optional[int] = None):
-    """Windows of a video file or of a frame folder (frames in natural name order)."""
-    if factor < 2:
-        raise BenchmarkError(f"--factor must be at least 2, got {factor}")
-    stride = stride or (1 if factor == 2 else factor)  # every frame scored once
-    require(path, LAYOUT)
-    if os.path.isfile(path):
-        return VideoSource(path, factor, start, end, stride)
-    frames = list_images(path)
-    if not frames:
-        raise LayoutError(f"no image frames in {path}; expected {LAYOUT}")
-    last = len(frames) - 1 if end is None else min(end, len(frames) - 1)
-    if start < 0 or start > last:
-        raise BenchmarkError(f"frame range {start}..{end} is outside the folder's {len(frames)} frames")
-    name = os.path.basename(os.path.normpath(path))
-    specs = window_specs(frames[start:last + 1], factor, "", stride)
-    return FileSource.from_specs(name, path, specs)
+from datasets.video_folder import video_source
+from utils.evaluation.core import EvaluationError, Protocol
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,7 +31,7 @@ def _crop(text: Optional[str]):
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise BenchmarkError(f"--crop must look like 512x512, got {text!r}") from None
+        raise EvaluationError(f"--crop must look like 512x512, got {text!r}") from None
     return h, w
 
 

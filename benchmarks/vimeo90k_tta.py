@@ -9,7 +9,7 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
+from utils.evaluation.core import Protocol
 from benchmarks.vimeo90k import add_arguments, vimeo_source
 
 

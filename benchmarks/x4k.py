@@ -8,40 +8,22 @@ Not in the AMT paper; the scale factors are this project's choice.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from benchmarks.core import Protocol
-from benchmarks.sources import FileSource, Spec, list_dirs, require, resize_area
+from datasets.x4k import RESOLUTIONS, x4k_source
+from utils.evaluation.core import Protocol
 
-SPAN, STEP = 32, 4
-SIZE_2K = (2048, 1080)  # (W, H)
-LAYOUT = "the X4K1000FPS layout: ROOT/test/<type>/<scene>/0000.png ... 0032.png"
 PROTOCOLS = {"4k": Protocol(pad_divisor=64, scale_factor=0.25),
              "2k": Protocol(pad_divisor=32, scale_factor=0.5)}
 
 
-def x4k_source(root: str, resolution: str) -> FileSource:
-    require(root, LAYOUT)
-    test = require(os.path.join(root, "test"), LAYOUT)
-    specs = []
-    for kind in list_dirs(test):
-        for scene in list_dirs(os.path.join(test, kind)):
-            folder = os.path.join(test, kind, scene)
-            frame = os.path.join(folder, "{:04d}.png").format
-            specs.append(Spec(f"{kind}/{scene}", frame(0), frame(SPAN),
-                              [(k / SPAN, frame(k)) for k in range(STEP, SPAN, STEP)]))
-    op = resize_area(SIZE_2K) if resolution == "2k" else None
-    return FileSource.from_specs(f"X4K1000FPS-{resolution.upper()}", root, specs, frame_op=op)
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--resolution", default="both", choices=["4k", "2k", "both"])
+    p.add_argument("--resolution", default="both", choices=[*RESOLUTIONS, "both"])
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
-    resolutions = ("4k", "2k") if args.resolution == "both" else (args.resolution,)
+    resolutions = RESOLUTIONS if args.resolution == "both" else (args.resolution,)
     return [Run(f"X4K1000FPS-{r.upper()}", x4k_source(args.root, r), PROTOCOLS[r])
             for r in resolutions]
 

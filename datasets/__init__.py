@@ -1,8 +1,9 @@
 """Data sets, registered for config sections: `build_from_cfg(cfg['data']['train'], DATASETS)`."""
 from utils.registry import Registry
 
+from datasets.adobe240 import Adobe240Test
 from datasets.common import DatasetError
-from datasets.gopro import Adobe240Test, GoProTest, GoProTrain
+from datasets.gopro import GoProTest, GoProTrain
 from datasets.mixed import Mixed
 from datasets.synthetic import SyntheticMotion
 from datasets.video_folder import VideoFolderTrain

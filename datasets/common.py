@@ -1,15 +1,16 @@
-"""Shared pieces of the data sets: errors, the sample dict, per-sample RNG."""
+"""Shared pieces of the data sets: errors, layout checks, list files, folder listings, the
+sample dict, per-sample RNG."""
 from __future__ import annotations
 
 import math
 import numbers
 import os
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from utils.images import ImageReadError, read_rgb
+from utils.images import ImageReadError, natural_key, read_rgb
 
 MIN_CROP = 128  # the network refuses smaller training frames (its coarsest level collapses)
 CROP_MULTIPLE = 16  # and other sizes fail part way: its feature pyramids stop lining up
@@ -41,16 +42,42 @@ def probability(value: Any, name: str) -> float:
     return p
 
 
-def require_dir(path: str, layout: str) -> str:
-    if not os.path.isdir(path):
-        raise DatasetError(f"data set folder not found: {path} (expected {layout})")
+class LayoutError(DatasetError):
+    """A data set root that is missing, in another layout, or incomplete."""
+
+
+_KINDS = {"folder": os.path.isdir, "file": os.path.isfile, "path": os.path.exists}
+
+
+def require(path: str, layout: str, kind: str = "folder") -> str:
+    """`path` if it is there as a `kind` ('folder', 'file' or 'path': either), else an error
+    naming it and the layout expected."""
+    if not _KINDS[kind](path):
+        raise LayoutError(f"data set {kind} not found: {path} (expected {layout})")
     return path
 
 
-def require_file(path: str, layout: str) -> str:
-    if not os.path.isfile(path):
-        raise DatasetError(f"missing file {path} (expected {layout})")
-    return path
+def read_lines(path: str, layout: str) -> List[str]:
+    """The non-blank lines of a list file, stripped; an error if it is absent or lists nothing."""
+    require(path, layout, "file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise LayoutError(f"cannot read list file {path}: {e}") from None
+    if not lines:
+        raise LayoutError(f"{path} lists no samples (expected {layout})")
+    return lines
+
+
+def list_dirs(folder: str, layout: str) -> List[str]:
+    """Sub-folder names of `folder` in natural order (so every file system lists them alike);
+    an error if there are none."""
+    names = sorted((n for n in os.listdir(require(folder, layout))
+                    if os.path.isdir(os.path.join(folder, n))), key=natural_key)
+    if not names:
+        raise LayoutError(f"{folder} has no sub-folders (expected {layout})")
+    return names
 
 
 def check_crop(crop_size: Any) -> Tuple[int, int]:

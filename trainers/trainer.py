@@ -12,8 +12,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from benchmarks.core import Protocol, evaluate, samples_from_batches
-from benchmarks.predictors import interpolator_predictor
+from utils.evaluation.core import Protocol, evaluate, samples_from_batches
+from utils.evaluation.predictors import interpolator_predictor
 from losses import build_losses, compute_losses
 from networks import build_model
 from trainers import checkpoints

@@ -18,6 +18,7 @@ import torch
 from networks import AMT, build_model, canonical_variant, variant_of_config
 from utils.checkpoint import CheckpointError, extract_state_dict, infer_variant, read_checkpoint
 from utils.config import load_config
+from utils.images import InputError, range_problem, to_tensor, to_uint8
 from utils.padding import InputPadder
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,10 +26,8 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CHECKPOINT = os.path.join(PROJECT_ROOT, "pretrained", "amt-s-open.pth")
 MIN_NET_SIZE = 128  # below this the coarsest correlation level collapses to one pixel
 Times = Union[float, Sequence[float]]
-
-
-class InputError(ValueError):
-    """Frames or times the model cannot interpolate."""
+# the public API; the image conversions live in utils.images and are offered here too
+__all__ = ["Interpolator", "load_model", "to_tensor", "to_uint8", "InputError"]
 
 
 def set_tf32(enabled: bool) -> bool:
@@ -363,22 +362,6 @@ def _short(x: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-RANGE_TOLERANCE = 1e-3  # resampling and colour conversion overshoot [0, 1] by rounding errors
-
-
-def _range_problem(lo: float, hi: float) -> Optional[str]:
-    """Why float pixel values from `lo` to `hi` are not frames in [0, 1], with the likely fix."""
-    if lo >= -RANGE_TOLERANCE and hi <= 1 + RANGE_TOLERANCE:
-        return None
-    if hi > 1.5:
-        fix = " - divide by 255"
-    elif lo >= -1 - RANGE_TOLERANCE and lo < -RANGE_TOLERANCE:
-        fix = " - frames in [-1, 1]? map them with (x + 1) / 2"
-    else:
-        fix = ""
-    return f"float images must be in [0, 1]; got min {lo:.4g}, max {hi:.4g}{fix}"
-
-
 def _check_frames(img0: torch.Tensor, img1: torch.Tensor) -> None:
     for name, x in (("img0", img0), ("img1", img1)):
         if not torch.is_tensor(x) or x.dim() != 4:
@@ -402,47 +385,6 @@ def _check_frames(img0: torch.Tensor, img1: torch.Tensor) -> None:
             where = (~torch.isfinite(x)).nonzero()[0].tolist()
             raise InputError(f"{name} holds a non-finite value (NaN or inf) at (batch, channel, "
                              f"y, x) = {tuple(where)}; it would make every output pixel NaN")
-        problem = _range_problem(lo, hi)
+        problem = range_problem(lo, hi)
         if problem:
             raise InputError(f"{name}: {problem}")
-
-
-def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) RGB uint8/uint16/float image -> (1, 3, H, W) float32 in [0, 1]."""
-    img = np.asarray(img)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise InputError(f"expected an RGB image of shape (H, W, 3), got {img.shape}")
-    if img.size == 0:
-        raise InputError("image is empty")
-    if not img.flags.writeable:  # e.g. decoded video buffers; torch wants writable memory
-        img = img.copy()
-    if img.dtype == np.uint8:
-        x = torch.from_numpy(np.ascontiguousarray(img)).float() / 255
-    elif img.dtype == np.uint16:
-        x = torch.from_numpy(img.astype(np.float32) / 65535)
-    elif np.issubdtype(img.dtype, np.floating):
-        x = torch.from_numpy(img.astype(np.float32))
-        lo, hi = float(x.min()), float(x.max())
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise InputError("image holds non-finite values (NaN or inf)")
-        problem = _range_problem(lo, hi)
-        if problem:
-            raise InputError(problem.replace(f"min {lo:.4g}, max", "max") if lo >= 0 else problem)
-    else:
-        raise InputError(f"unsupported image dtype {img.dtype} (uint8, uint16 or float in [0, 1])")
-    return x.permute(2, 0, 1).unsqueeze(0).contiguous()
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) or (1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8, rounded."""
-    if not torch.is_tensor(x) or x.dim() not in (3, 4) or x.shape[-3] != 3:
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise InputError(f"to_uint8 takes a (3, H, W) or (1, 3, H, W) tensor, got {shape}")
-    if x.dim() == 4:
-        if x.shape[0] != 1:
-            raise InputError(f"to_uint8 takes one image, got a batch of {x.shape[0]}")
-        x = x[0]
-    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        raise InputError("to_uint8: the image holds non-finite values (NaN or inf), which "
-                         "would come out black")
-    return (x.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()

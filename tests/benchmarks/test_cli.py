@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from benchmarks import run_all, snu_film, video, vimeo90k, xiph
-from benchmarks.report import write_atomic
+from utils.evaluation.reports import write_atomic
 from tests.benchmarks import trees
 from tests.benchmarks.helpers import records, run_script
 
@@ -34,8 +34,8 @@ def test_missing_root(tmp_path, capsys):
 def test_root_in_another_layout_names_the_missing_file(tmp_path, capsys):
     (tmp_path / "vimeo" / "sequences").mkdir(parents=True)
     err = fails(capsys, vimeo90k.main, ["-r", tmp_path / "vimeo", "--baseline", "average"],
-                tmp_path / "rep", "tri_testlist.txt not found")
-    assert "sequences/<5-digit>/<4-digit>/im1.png" in err
+                tmp_path / "rep", "data set file not found: ")
+    assert "tri_testlist.txt" in err and "sequences/<5-digit>/<4-digit>/im1.png" in err
 
 
 def test_partial_set_stops_unless_allowed(tmp_path, capsys):
@@ -137,6 +137,20 @@ def test_run_all_prints_one_table(tmp_path, capsys):
                                                  ["| UCF101", "DIS flow (medium)"]]
     summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
     assert len(summary) == 4 and (tmp_path / "rep" / "summary.md").read_text() in out
+
+
+def test_run_all_gives_its_options_to_every_set(tmp_path, capsys):
+    data = tmp_path / "data"
+    trees.vimeo(str(data / "vimeo_triplet"))
+    trees.ucf101(str(data / "ucf101"))
+    assert run_all.main(["--data-root", str(data), "--baseline", "average", "--limit", "1",
+                         "--metric", "uint8", "--pad-divisor", "8", "--report-dir",
+                         str(tmp_path / "rep"), "--no-progress"]) == 0
+    recs = records(tmp_path / "rep")
+    assert [r["benchmark"] for r in recs] == ["UCF101", "Vimeo90K", "Vimeo90K + TTA"]
+    assert all(r["samples"] == 1 and r["protocol"]["metric"] == "uint8"
+               and r["protocol"]["pad_divisor"] == 8 for r in recs)
+    capsys.readouterr()
 
 
 def test_run_all_finds_present_sets(tmp_path, capsys):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from benchmarks.report import write_atomic
+from utils.evaluation.reports import write_atomic
 from utils import atomic
 
 

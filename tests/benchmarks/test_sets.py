@@ -8,6 +8,7 @@ import pytest
 
 from benchmarks import (adobe240, gopro, middlebury, snu_film, ucf101, video, vimeo90k,
                         vimeo90k_tta, x4k, xiph)
+from datasets import x4k as x4k_set, xiph as xiph_set
 from tests.benchmarks import trees
 from tests.benchmarks.helpers import csv_rows, score_baseline
 
@@ -68,7 +69,7 @@ def test_snu_film_one_split(tmp_path):
 
 
 def test_xiph_2k_resizes_and_4k_crops(tmp_path, monkeypatch):
-    monkeypatch.setattr(xiph, "SIZE_2K", (48, 32))  # the 2048x1080 protocol, shrunk
+    monkeypatch.setattr(xiph_set, "SIZE_2K", (48, 32))  # the 2048x1080 protocol, shrunk
     root = trees.xiph(str(tmp_path / "xiph"), frames=5, size=(64, 80))
     recs = score_baseline(xiph.main, root, tmp_path / "rep", "--sequences", "Tango", "--frames", "5",
                           "--worst", "1")
@@ -77,15 +78,15 @@ def test_xiph_2k_resizes_and_4k_crops(tmp_path, monkeypatch):
     assert recs[0]["protocol"]["crop"] is None and recs[1]["protocol"]["crop"] == [32, 48]
     assert all((r["protocol"]["pad_divisor"], r["protocol"]["scale_factor"]) == (32, 0.5) for r in recs)
     assert [r["name"] for r in csv_rows(tmp_path / "rep", "xiph-2k")] == ["Tango/002", "Tango/004"]
-    first = next(iter(xiph.xiph_source(root, "2k", ["Tango"], 5)))
+    first = next(iter(xiph_set.xiph_source(root, "2k", ["Tango"], 5)))
     original = cv2.cvtColor(cv2.imread(os.path.join(root, "Tango", "001.png")), cv2.COLOR_BGR2RGB)
     assert np.array_equal(first.img0, cv2.resize(original, (48, 32), interpolation=cv2.INTER_AREA))
-    first_4k = next(iter(xiph.xiph_source(root, "4k", ["Tango"], 5)))
+    first_4k = next(iter(xiph_set.xiph_source(root, "4k", ["Tango"], 5)))
     assert np.array_equal(first_4k.img0, original)  # cropped later, by the protocol
 
 
 def test_xiph_converts_local_y4m_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(xiph, "SIZE_2K", (32, 24))
+    monkeypatch.setattr(xiph_set, "SIZE_2K", (32, 24))
     src = tmp_path / "y4m"
     src.mkdir()
     trees.write_y4m(str(src / "Tango_64x48_60fps.y4m"))
@@ -147,7 +148,7 @@ def test_adobe240_every_2nd(tmp_path):
 
 
 def test_x4k_at_4k_and_2k(tmp_path, monkeypatch):
-    monkeypatch.setattr(x4k, "SIZE_2K", (32, 32))
+    monkeypatch.setattr(x4k_set, "SIZE_2K", (32, 32))
     root = trees.x4k(str(tmp_path / "x4k"))
     recs = score_baseline(x4k.main, root, tmp_path / "rep")
     assert [r["benchmark"] for r in recs] == ["X4K1000FPS-2K", "X4K1000FPS-4K"]

@@ -86,7 +86,7 @@ def _video_folders(root, videos, frames, size=(64, 64)):
 
 def test_gopro_windows_and_times(tmp_path):
     _video_folders(tmp_path / "test", ["GOPR0384", "GOPR0385"], 17)  # 2 windows each
-    test = DATASETS.get("GoPro_Test_Dataset")(str(tmp_path))
+    test = DATASETS.get("GoPro_Test_Dataset")(str(tmp_path), crop_size=None)  # smaller than 512
     assert len(test) == 4 * 7
     s = test[9]  # window 1 (frames 8..16), k = 3
     assert float(s["embt"]) == pytest.approx(3 / 8)
@@ -110,7 +110,7 @@ def test_time_reversal_only_when_swapped():
 def test_adobe_takes_every_tenth_sorted_video(tmp_path):
     names = [f"clip{i}" for i in range(12)]
     _video_folders(tmp_path, names, 9)
-    ds = DATASETS.get("Adobe240Test")(str(tmp_path))
+    ds = DATASETS.get("Adobe240Test")(str(tmp_path), crop_size=None)  # frames smaller than 512
     assert sorted({s.split("/")[0] for s in (ds[i]["name"] for i in range(len(ds)))}) == \
         ["clip0", "clip10"]  # natural order: clip0, clip1, ..., clip9, clip10, clip11
 

@@ -40,3 +40,15 @@ def test_read_image_converts_16_bit_grey_and_says_so(tmp_path):
     rgb, note = read_image(str(tmp_path / "g.png"))
     assert rgb.shape == (3, 5, 3) and rgb.dtype == np.uint8 and (rgb == 200).all()
     assert note == "16-bit converted to 8-bit, grey converted to RGB"
+
+
+def test_float_images_are_rounded_to_8_bit_as_to_uint8_rounds_and_say_their_type():
+    import torch
+    from utils.images import to_rgb8, to_uint8
+    rgb = np.linspace(0, 1, 3 * 64, dtype=np.float32).reshape(8, 8, 3)
+    rgb[0, 0] = (0.5, 0.999, 0.002)  # 127.5, 254.7, 0.51: truncation gives 127, 254, 0
+    out, note = to_rgb8(np.ascontiguousarray(rgb[..., ::-1]))  # OpenCV's BGR order
+    assert np.array_equal(out, to_uint8(torch.from_numpy(rgb).permute(2, 0, 1)))
+    assert tuple(out[0, 0]) == (128, 255, 1)
+    assert note == "float32 converted to 8-bit"
+    assert to_rgb8(np.full((2, 2, 3), 0.25))[1] == "float64 converted to 8-bit"

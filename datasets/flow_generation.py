@@ -1,7 +1,7 @@
 """Pseudo ground-truth flows for a Vimeo90K-style root (the flow loss's targets).
 
-    python -m utils.flow_generation -r data/vimeo_triplet --method dis
-    python -m utils.flow_generation -r data/vimeo_triplet --method raft --weights raft_large.pth
+    python -m datasets.flow_generation -r data/vimeo_triplet --method dis
+    python -m datasets.flow_generation -r data/vimeo_triplet --method raft --weights raft_large.pth
 
 Writes flow/<seq>/<id>/flow_t0.flo (im2 -> im1) and flow_t1.flo (im2 -> im3) for every id in
 tri_trainlist.txt (and tri_testlist.txt with --split both). Finished files are skipped, so
@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, List, Optional
+from typing import List, Optional
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -25,22 +24,10 @@ from datasets.common import DatasetError
 from datasets.flow_io import write_flo
 from datasets.vimeo import read_list
 from utils.images import ImageReadError, read_rgb
-
-Estimator = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (H,W,3) x2 -> (H,W,2) flow a->b
-
-
-def dis_estimator(preset: str = "medium") -> Estimator:
-    presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
-    dis = cv2.DISOpticalFlow_create(presets[preset])
-
-    def estimate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        grey = [cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (a, b)]
-        return dis.calc(grey[0], grey[1], None)
-    return estimate
+from utils.optical_flow import FlowEstimator, dis_flow
 
 
-def raft_estimator(weights: Optional[str], device: str, small: bool = False) -> Estimator:
+def raft_estimator(weights: Optional[str], device: str, small: bool = False) -> FlowEstimator:
     from torchvision.models.optical_flow import raft_large, raft_small
     build = raft_small if small else raft_large
     if weights == "default":  # torchvision downloads its own weights (needs internet)
@@ -66,7 +53,7 @@ def raft_estimator(weights: Optional[str], device: str, small: bool = False) -> 
     return estimate
 
 
-def generate(root: str, estimate: Estimator, ids: List[str]) -> int:
+def generate(root: str, estimate: FlowEstimator, ids: List[str]) -> int:
     """Write the missing flow files; returns how many samples were computed."""
     done = 0
     for sid in tqdm(ids, unit="triplet", desc="flows"):
@@ -96,7 +83,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         lists = {"train": ["tri_trainlist.txt"], "test": ["tri_testlist.txt"],
                  "both": ["tri_trainlist.txt", "tri_testlist.txt"]}[a.split]
         ids = [i for name in lists for i in read_list(a.root, name)]
-        estimate = (dis_estimator() if a.method == "dis"
+        estimate = (dis_flow() if a.method == "dis"
                     else raft_estimator(a.weights, a.device, small=a.method == "raft_small"))
         n = generate(a.root, estimate, ids)
     except (DatasetError, ImageReadError, RuntimeError, OSError) as e:

@@ -15,14 +15,10 @@ import cv2
 import numpy as np
 import torch
 
-from benchmarks.core import BenchmarkError, Predictor, Protocol
+from utils.evaluation.core import EvaluationError, Predictor, Protocol
 from utils.checkpoint import sha256_file
 from utils.inference import DTYPES, Interpolator, keep_still
-
-DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
-
+from utils.optical_flow import DIS_PRESETS, FlowEstimator, dis_flow
 
 def interpolator_predictor(interpolator: Any, scale_factor: Optional[float] = None,
                            pad_divisor: Optional[int] = None) -> Predictor:
@@ -60,11 +56,11 @@ def dis_predictor(preset: str = "medium") -> Predictor:
     """OpenCV DIS optical flow both ways between the inputs, scaled by t and 1 - t to
     approximate the flows from time t to each input, backward warping, blend by time."""
     if preset not in DIS_PRESETS:
-        raise BenchmarkError(f"unknown DIS preset {preset!r}; choose from {', '.join(DIS_PRESETS)}")
-    dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        raise EvaluationError(f"unknown DIS preset {preset!r}; choose from {', '.join(DIS_PRESETS)}")
+    flow = dis_flow(preset)
 
     def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
-        out = torch.stack([torch.stack([torch.from_numpy(f) for f in _dis_pair(dis, a, b, times)])
+        out = torch.stack([torch.stack([torch.from_numpy(f) for f in _dis_pair(flow, a, b, times)])
                            for a, b in zip(_hwc(img0), _hwc(img1))], dim=1)  # (T, B, H, W, 3)
         return out.permute(0, 1, 4, 2, 3).to(img0.device)
     return predict
@@ -74,16 +70,17 @@ def _hwc(x: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).float().cpu().numpy()  # (B, H, W, 3)
 
 
-def _gray8(img: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor((np.clip(img, 0, 1) * 255).round().astype(np.uint8), cv2.COLOR_RGB2GRAY)
+def _rgb8(img: np.ndarray) -> np.ndarray:
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
-def _dis_pair(dis: Any, img0: np.ndarray, img1: np.ndarray, times: Iterable[float]) -> List[np.ndarray]:
+def _dis_pair(flow: FlowEstimator, img0: np.ndarray, img1: np.ndarray,
+              times: Iterable[float]) -> List[np.ndarray]:
     """img0, img1: (H, W, 3) float32 -> one (H, W, 3) float32 frame per time."""
-    g0, g1 = _gray8(img0), _gray8(img1)
-    flow01 = dis.calc(g0, g1, None)  # img0(x) ~ img1(x + flow01(x))
-    flow10 = dis.calc(g1, g0, None)
-    h, w = g0.shape
+    a, b = _rgb8(img0), _rgb8(img1)
+    flow01 = flow(a, b)  # img0(x) ~ img1(x + flow01(x))
+    flow10 = flow(b, a)
+    h, w = a.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     frames = []
     for t in times:
@@ -125,7 +122,7 @@ def baseline_method(name: str, dis_preset: str = "medium") -> Method:
         return Method(f"DIS flow ({dis_preset})", lambda protocol: predictor,
                       {"model": f"baseline: OpenCV DIS optical flow, preset {dis_preset}, "
                                 "linear flow scaling, backward warping, blend by t"})
-    raise BenchmarkError(f"unknown baseline {name!r}; choose average or dis")
+    raise EvaluationError(f"unknown baseline {name!r}; choose average or dis")
 
 
 
@@ -137,7 +134,7 @@ def model_method(model: Any, device: str, max_batch: int = 8,
     None: from the model's `arbitrary_time` flag) reach t != 0.5 by recursive halving.
     dtype ('fp32', 'fp16', 'bf16'), tf32 and compile go to the Interpolator and the report."""
     if dtype not in DTYPES:
-        raise BenchmarkError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+        raise EvaluationError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
     interpolator = Interpolator(model, device=device, dtype=DTYPES[dtype], max_batch=max_batch,
                                 recursive=recursive, tf32=tf32, compile=compile)
     checkpoint = getattr(model, "checkpoint", None)

@@ -1,7 +1,10 @@
-"""Sample sources over test sets on disk: image files listed up front, frames read lazily.
+"""Test sets as samples: image files listed up front and read lazily, or a video decoded once.
 
-A source is an iterable of `core.Sample` with `len()`, plus what the reports need: the set's
-name, how many listed samples are absent (`missing`), the target times and notes.
+A set's module (datasets.vimeo, datasets.gopro, ...) knows its layout and turns it into
+`Spec`s; a `FileSource` over them feeds the evaluation core (utils.evaluation.evaluate), and a
+`SpecDataset` over the same specs feeds training validation, so both read a set alike.
+A source is an iterable of `Sample` with `len()`, plus what the reports need: the set's name,
+how many listed samples are absent (`missing`), the target times and notes.
 """
 from __future__ import annotations
 
@@ -10,43 +13,19 @@ import dataclasses
 import os
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import imageio_ffmpeg
 import numpy as np
+from torch.utils.data import Dataset
 
-from benchmarks.core import BenchmarkError, Sample
-from utils.images import list_images, natural_key, read_rgb
+from datasets.common import DatasetError, LayoutError, read_frame, to_sample
+from utils.evaluation.core import Sample, centre_crop
+from utils.images import list_images, read_rgb
 from utils.video_io import last_line, video_frames
 
 FrameOp = Callable[[np.ndarray], np.ndarray]
-
-
-class LayoutError(BenchmarkError):
-    """A test-set root that is missing, in another layout, or incomplete."""
-
-
-def require(path: str, layout: str) -> str:
-    """`path` if it exists, else an error naming it and the layout expected."""
-    if not os.path.exists(path):
-        raise LayoutError(f"{path} not found; expected {layout}")
-    return path
-
-
-def read_lines(path: str) -> List[str]:
-    """The non-blank lines of a text list file, stripped."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return [line.strip() for line in f if line.strip()]
-    except (OSError, UnicodeDecodeError) as e:
-        raise LayoutError(f"cannot read list file {path}: {e}") from None
-
-
-def list_dirs(folder: str) -> List[str]:
-    """Sub-folder names of `folder`, sorted (so every file system lists them alike)."""
-    return sorted((n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n))),
-                  key=natural_key)
 
 
 def resize_area(size_wh: Tuple[int, int]) -> FrameOp:
@@ -70,6 +49,10 @@ class Spec:
         return [self.img0, self.img1] + [p for _, p in self.targets]
 
 
+def first_absent(spec: Spec) -> Optional[str]:
+    return next((p for p in spec.paths() if not os.path.isfile(p)), None)
+
+
 @dataclass
 class FileSource:
     """Samples from image files. Absent samples are counted, not listed as samples."""
@@ -87,7 +70,7 @@ class FileSource:
         """Splits the specs into present ones and a count of those with a file missing."""
         present, missing, first = [], 0, None
         for spec in specs:
-            absent = next((p for p in spec.paths() if not os.path.isfile(p)), None)
+            absent = first_absent(spec)
             if absent is None:
                 present.append(spec)
             else:
@@ -119,6 +102,11 @@ class FileSource:
             yield Sample(s.name, load(s.img0), load(s.img1), [(t, load(p)) for t, p in s.targets])
 
 
+def frame_windows(n: int, factor: int, stride: int) -> List[int]:
+    """Start indices of the windows of factor + 1 frames among n frames, `stride` apart."""
+    return list(range(0, n - factor, stride))
+
+
 def window_specs(frames: Sequence[str], factor: int, prefix: str,
                  stride: Optional[int] = None) -> List[Spec]:
     """Windows of factor + 1 consecutive frames (stride `factor` unless given): the ends in,
@@ -132,6 +120,11 @@ def window_specs(frames: Sequence[str], factor: int, prefix: str,
     return specs
 
 
+def frame_name(path: str) -> str:
+    """'<video>/<frame file>': one frame of a window, by name."""
+    return f"{os.path.basename(os.path.dirname(path))}/{os.path.basename(path)}"
+
+
 def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
@@ -142,11 +135,6 @@ def folder_windows(root: str, videos: Sequence[str], factor: int) -> List[Spec]:
     for video in videos:
         specs += window_specs(list_images(os.path.join(root, video)), factor, f"{video}/")
     return specs
-
-
-def frame_windows(n: int, factor: int, stride: int) -> List[int]:
-    """Start indices of windows of factor + 1 frames among n frames."""
-    return list(range(0, n - factor, stride))
 
 
 class VideoSource:
@@ -167,7 +155,7 @@ class VideoSource:
             raise LayoutError(f"cannot read video {path}: {last_line(e)}")
         last = total - 1 if end is None else min(end, total - 1)
         if start < 0 or start > last:
-            raise BenchmarkError(f"frame range {start}..{end} is outside the video's {total} frames")
+            raise DatasetError(f"frame range {start}..{end} is outside the video's {total} frames")
         self.start, self.end, self.total = start, last, total
         self.starts = [start + s for s in frame_windows(last - start + 1, factor, self.stride)]
 
@@ -204,8 +192,11 @@ class VideoSource:
             reader.close()
 
 
-def check_complete(source, allow_missing: bool) -> None:
-    """Stops on a partially present set unless the missing samples are allowed."""
+Source = Union[FileSource, VideoSource]
+
+
+def check_complete(source: Source, allow_missing: bool = False, hint: str = "") -> None:
+    """Stops on an empty set, and on a partially present one unless that is allowed."""
     total = len(source) + source.missing
     if len(source) == 0:
         raise LayoutError(f"no complete samples under {source.root}"
@@ -213,5 +204,31 @@ def check_complete(source, allow_missing: bool) -> None:
                              f"{source.first_missing})" if source.missing else ""))
     if source.missing and not allow_missing:
         raise LayoutError(f"{source.missing} of {total} {source.name} samples are missing under "
-                          f"{source.root} (first missing file: {source.first_missing}); "
-                          "pass --allow-missing to score the rest")
+                          f"{source.root} (first missing file: {source.first_missing})"
+                          + (f"; {hint}" if hint else ""))
+
+
+class SpecDataset(Dataset):
+    """A complete FileSource as the training sample dicts, one per (spec, target): what
+    training validation reads, frame for frame the benchmark's samples (crop included)."""
+
+    def __init__(self, source: FileSource, crop: Optional[Sequence[int]] = None) -> None:
+        check_complete(source)
+        self.source = source
+        self.crop = (int(crop[0]), int(crop[1])) if crop else None
+        self.items = [(s, j) for s in source.specs for j in range(len(s.targets))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Dict[str, object]:
+        spec, j = self.items[i]
+        t, truth = spec.targets[j]
+        frames = [read_frame(p) for p in (spec.img0, truth, spec.img1)]
+        if self.source.frame_op is not None:
+            frames = [self.source.frame_op(f) for f in frames]
+        sample = to_sample(frames, t, name=spec.name if len(spec.targets) == 1 else frame_name(truth))
+        if self.crop:  # the protocol's own crop, so both score the same pixels
+            for key in ("img0", "imgt", "img1"):
+                sample[key] = centre_crop(sample[key], self.crop)
+        return sample

@@ -2,7 +2,7 @@
 
 Every benchmark script and the trainer's validation call `evaluate`. A predictor is any
 callable `predictor(img0, img1, times) -> (T, B, 3, H, W)` taking (B, 3, H, W) floats in [0, 1]
-and a list of T target times; `benchmarks.predictors` makes them from a model or a baseline.
+and a list of T target times; `utils.evaluation.predictors` makes them from a model or a baseline.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from utils.images import to_tensor, to_uint8
 from utils.metrics import METRIC_VARIANTS, finite_mean, score
 from utils.padding import InputPadder
 
@@ -24,7 +25,7 @@ Frame = Union[np.ndarray, torch.Tensor]  # (H, W, 3) uint8 RGB, or (3, H, W) / (
 Predictor = Callable[[torch.Tensor, torch.Tensor, List[float]], torch.Tensor]
 
 
-class BenchmarkError(ValueError):
+class EvaluationError(ValueError):
     """A benchmark that cannot run as asked: bad data, bad protocol, bad predictor output."""
 
 
@@ -50,12 +51,12 @@ class Protocol:
 
     def __post_init__(self) -> None:
         if self.metric not in METRIC_VARIANTS:
-            raise BenchmarkError(f"unknown metric variant {self.metric!r}; "
-                                 f"choose from {', '.join(METRIC_VARIANTS)}")
+            raise EvaluationError(f"unknown metric variant {self.metric!r}; "
+                                  f"choose from {', '.join(METRIC_VARIANTS)}")
         if self.pad_divisor is not None and self.pad_divisor < 1:
-            raise BenchmarkError(f"pad divisor must be >= 1, got {self.pad_divisor}")
+            raise EvaluationError(f"pad divisor must be >= 1, got {self.pad_divisor}")
         if not self.scale_factor > 0:
-            raise BenchmarkError(f"scale_factor must be positive, got {self.scale_factor}")
+            raise EvaluationError(f"scale_factor must be positive, got {self.scale_factor}")
 
     def describe(self) -> Dict[str, Any]:
         d = asdict(self)
@@ -97,19 +98,17 @@ class Result:
 def to_batch(x: Frame, device: torch.device) -> torch.Tensor:
     """A frame as (B, 3, H, W) float32 in [0, 1] on `device`."""
     if isinstance(x, np.ndarray):
-        if x.ndim != 3 or x.shape[2] != 3 or x.dtype != np.uint8:
-            raise BenchmarkError(f"frames must be (H, W, 3) uint8 RGB, got {x.shape} {x.dtype}")
-        x = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1).float().div_(255)
+        x = to_tensor(x)  # (1, 3, H, W)
     if x.dim() == 3:
         x = x.unsqueeze(0)
     if x.dim() != 4 or x.shape[1] != 3:
-        raise BenchmarkError(f"frames must be (B, 3, H, W), got {tuple(x.shape)}")
+        raise EvaluationError(f"frames must be (B, 3, H, W), got {tuple(x.shape)}")
     return x.to(device=device, dtype=torch.float32)
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [0, 1] -> (H, W, 3) uint8, rounded."""
-    return (x.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+def _image(x: torch.Tensor) -> np.ndarray:
+    """(3, H, W) -> (H, W, 3) uint8 for the worst-frame strips; a non-finite pixel shows black."""
+    return to_uint8(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
 
 
 def centre_crop(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
@@ -117,7 +116,7 @@ def centre_crop(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     h, w = size
     H, W = x.shape[-2:]
     if h > H or w > W:
-        raise BenchmarkError(f"crop {h}x{w} is larger than the {H}x{W} frames")
+        raise EvaluationError(f"crop {h}x{w} is larger than the {H}x{W} frames")
     top, left = (H - h) // 2, (W - w) // 2
     return x[..., top:top + h, left:left + w]
 
@@ -131,7 +130,7 @@ def predict(predictor: Predictor, img0: torch.Tensor, img1: torch.Tensor, times:
     expected = (len(times),) + tuple(x0.shape)
     if not torch.is_tensor(out) or tuple(out.shape) != expected:
         got = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
-        raise BenchmarkError(f"the predictor returned {got}; expected (T, B, 3, H, W) = {expected}")
+        raise EvaluationError(f"the predictor returned {got}; expected (T, B, 3, H, W) = {expected}")
     return padder.unpad(out).float()
 
 
@@ -154,7 +153,7 @@ def _prefetch(samples: Iterable[Sample]) -> Iterator[Sample]:
 def _names(sample: Sample, batch: int) -> List[str]:
     names = [sample.name] if isinstance(sample.name, str) else list(sample.name)
     if len(names) != batch:
-        raise BenchmarkError(f"sample {names[:2]} has {len(names)} names for a batch of {batch}")
+        raise EvaluationError(f"sample {names[:2]} has {len(names)} names for a batch of {batch}")
     return names
 
 
@@ -191,13 +190,13 @@ def evaluate(predictor: Predictor, samples: Iterable[Sample], protocol: Protocol
     with torch.inference_mode():
         for sample in bar:
             if not sample.targets:
-                raise BenchmarkError(f"sample {sample.name} has no frame to predict")
+                raise EvaluationError(f"sample {sample.name} has no frame to predict")
             x0, x1 = to_batch(sample.img0, device), to_batch(sample.img1, device)
             times = [float(t) for t, _ in sample.targets]
             truths = torch.stack([to_batch(g, device) for _, g in sample.targets])  # (T, B, 3, H, W)
             if x0.shape != x1.shape or truths.shape[1:] != x0.shape:
-                raise BenchmarkError(f"sample {sample.name}: frame sizes differ "
-                                     f"({tuple(x0.shape)}, {tuple(x1.shape)}, {tuple(truths.shape)})")
+                raise EvaluationError(f"sample {sample.name}: frame sizes differ "
+                                      f"({tuple(x0.shape)}, {tuple(x1.shape)}, {tuple(truths.shape)})")
             if protocol.crop:
                 x0, x1, truths = (centre_crop(v, protocol.crop) for v in (x0, x1, truths))
             preds = predict(predictor, x0, x1, times, protocol.pad_divisor)
@@ -208,8 +207,8 @@ def evaluate(predictor: Predictor, samples: Iterable[Sample], protocol: Protocol
                     fs = FrameScore(name, t, float(s["psnr"][b]), float(s["ssim"][b]), float(s["ie"][b]))
                     scores.append(fs)
                     if keep.wants(fs.psnr):
-                        keep.add(Case(fs, (to_uint8(x0[b]), to_uint8(x1[b])), to_uint8(preds[ti, b]),
-                                      to_uint8(truths[ti, b])))
+                        keep.add(Case(fs, (_image(x0[b]), _image(x1[b])), _image(preds[ti, b]),
+                                      _image(truths[ti, b])))
             n_samples += x0.shape[0]
             if progress:
                 new = len(names) * len(times)
@@ -217,7 +216,7 @@ def evaluate(predictor: Predictor, samples: Iterable[Sample], protocol: Protocol
                 bar.set_postfix(psnr=f"{running / len(scores):.2f}")
     bar.close()
     if not scores:
-        raise BenchmarkError("no samples to score")
+        raise EvaluationError("no samples to score")
     return Result(psnr=finite_mean(f.psnr for f in scores), ssim=finite_mean(f.ssim for f in scores),
                   ie=finite_mean(f.ie for f in scores), frames=len(scores), samples=n_samples,
                   seconds=time.perf_counter() - start, per_frame=scores, worst=keep.cases())

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.core import (BenchmarkError, Protocol, Sample, centre_crop, evaluate,
-                             samples_from_batches)
-from benchmarks.predictors import average_predictor, dis_predictor, flip_tta, still_copy
+from utils.evaluation.core import (EvaluationError, Protocol, Sample, centre_crop, evaluate,
+                                   samples_from_batches)
+from utils.evaluation.predictors import average_predictor, dis_predictor, flip_tta, still_copy
 from tests.benchmarks.trees import clip_frame, texture
 from utils.metrics import psnr
 
@@ -45,7 +45,7 @@ def test_padding_reaches_the_predictor_and_is_cropped_back():
 def test_crop_is_centred_and_applies_to_inputs_and_truth():
     x = torch.arange(10 * 12, dtype=torch.float32).view(1, 1, 10, 12)
     assert torch.equal(centre_crop(x, (4, 6)), x[..., 3:7, 3:9])
-    with pytest.raises(BenchmarkError, match="larger"):
+    with pytest.raises(EvaluationError, match="larger"):
         centre_crop(x, (11, 4))
     f = clip(3, size=(20, 24))
     result = evaluate(average_predictor, [Sample("a", f[0], f[2], [(0.5, f[1])])],
@@ -75,19 +75,19 @@ def test_uint8_metric_variant_scores_the_rounded_prediction():
     assert flt.psnr == pytest.approx(20 * np.log10(255 / 0.4), abs=1e-3)
     assert u8.psnr == 100.0  # exact: +inf, counted as 100 dB in means
     assert flt.ie == u8.ie == 0.0
-    with pytest.raises(BenchmarkError, match="metric"):
+    with pytest.raises(EvaluationError, match="metric"):
         Protocol(metric="rounded")
 
 
 def test_a_predictor_of_the_wrong_shape_is_an_error():
     f = clip(3)
-    with pytest.raises(BenchmarkError, match="expected"):
+    with pytest.raises(EvaluationError, match="expected"):
         evaluate(lambda x0, x1, t: x0, [Sample("a", f[0], f[2], [(0.5, f[1])])], progress=False)
 
 
 def test_frames_of_different_sizes_are_an_error():
     f, g = clip(3), clip(3, size=(16, 16))
-    with pytest.raises(BenchmarkError, match="sizes differ"):
+    with pytest.raises(EvaluationError, match="sizes differ"):
         evaluate(average_predictor, [Sample("a", f[0], g[2], [(0.5, f[1])])], progress=False)
 
 
@@ -136,5 +136,5 @@ def test_dis_follows_motion_that_averaging_blurs():
     gain = psnr(dis[crop], frames[1][crop]) - psnr(avg[crop], frames[1][crop])
     assert gain.item() > 5
     assert dis.shape == frames[0].shape and dis.dtype == torch.float32
-    with pytest.raises(BenchmarkError, match="preset"):
+    with pytest.raises(EvaluationError, match="preset"):
         dis_predictor("slow")

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Sequence
 import cv2
 import numpy as np
 
-from benchmarks.core import Case, Result
+from utils.evaluation.core import Case, Result
 from utils.atomic import write_bytes
 
 STRIP_PANEL_WIDTH = 960  # 4K frames are shrunk so that a strip stays viewable

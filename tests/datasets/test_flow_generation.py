@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from datasets.flow_io import read_flo
-from utils.flow_generation import main
+from datasets.flow_generation import main
 
 
 def _vimeo(root, ids, shift=3):
