@@ -21,7 +21,7 @@ from datasets.common import DatasetError
 from datasets.sources import check_complete
 from utils.evaluation.core import EvaluationError, Protocol, evaluate
 from utils.evaluation.predictors import DTYPES, Method, baseline_method, model_method
-from utils.evaluation.reports import markdown_table, record, write_run
+from utils.evaluation.reports import markdown_table, record, write_run, write_summary
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.images import ImageReadError
@@ -116,17 +116,28 @@ class Benchmark:
     def main(self, argv: Optional[Sequence[str]] = None) -> int:
         args = self.parser().parse_args(argv)
         options = BenchmarkOptions.from_args(args)
-        try:
-            setup(options)
-            if options.baseline and options.names_model:
-                raise EvaluationError("--baseline scores a baseline instead of a model: "
-                                      "drop -c/-p/--variant or --baseline")
-            methods = build_methods(options, options.baseline, with_model=not options.baseline)
-            records = run_benchmarks([(self, args)], methods, options)
-        except ERRORS as e:
-            return report_error(e)
-        print(markdown_table(records), end="")
-        return 0
+        if options.baseline and options.names_model:
+            return report_error(EvaluationError("--baseline scores a baseline instead of a "
+                                                "model: drop -c/-p/--variant or --baseline"))
+        return score(options, lambda: [(self, args)], options.baseline,
+                     with_model=not options.baseline)
+
+
+def score(options: BenchmarkOptions, jobs: Callable[[], Sequence[Job]],
+          baselines: Sequence[str], with_model: bool, summary: bool = False) -> int:
+    """What every benchmark command does: set up, build the methods, score every job (their
+    reports written as it goes; with `summary` also one table for all), print the table.
+    An error is one line on stderr and exit code 2."""
+    try:
+        setup(options)
+        methods = build_methods(options, baselines, with_model)
+        records = run_benchmarks(jobs(), methods, options)
+        if summary:
+            write_summary(options.report_dir, records)
+    except ERRORS as e:
+        return report_error(e)
+    print(markdown_table(records), end="")
+    return 0
 
 
 def report_error(e: Exception) -> int:

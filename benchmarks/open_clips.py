@@ -15,12 +15,11 @@ import os
 from typing import List, Optional, Sequence
 
 from benchmarks import video
-from benchmarks.cli import (ERRORS, Benchmark, BenchmarkOptions, Run, add_common_arguments,
-                            build_methods, report_error, run_benchmarks, setup)
-from utils.evaluation.core import EvaluationError
-from utils.evaluation.reports import markdown_table
+from benchmarks.cli import Benchmark, BenchmarkOptions, Run, add_common_arguments, score
 from datasets.common import DatasetError
 from datasets.video_folder import HELD_OUT, default_video_dir
+from utils.evaluation.core import EvaluationError
+
 BASELINES = ["average", "dis"]
 
 
@@ -52,15 +51,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     options = BenchmarkOptions.from_args(args)
-    try:
-        setup(options)
-        baselines = [] if args.no_baselines else (options.baseline or BASELINES)
-        methods = build_methods(options, baselines, with_model=True)
-        records = run_benchmarks([(BENCHMARK, args)], methods, options)
-    except ERRORS as e:
-        return report_error(e)
-    print(markdown_table(records), end="")
-    return 0
+    baselines = [] if args.no_baselines else (options.baseline or BASELINES)
+    return score(options, lambda: [(BENCHMARK, args)], baselines, with_model=True)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,8 @@ from typing import Dict, List, Optional, Sequence
 
 from benchmarks import (adobe240, gopro, middlebury, snu_film, ucf101, video, vimeo90k,
                         vimeo90k_tta, x4k, xiph)
-from benchmarks.cli import (ERRORS, BenchmarkOptions, Job, add_common_arguments, build_methods,
-                            report_error, run_benchmarks, setup)
+from benchmarks.cli import BenchmarkOptions, Job, add_common_arguments, score
 from utils.evaluation.core import EvaluationError
-from utils.evaluation.reports import markdown_table, write_summary
 
 BENCHMARKS = {m.BENCHMARK.key: m.BENCHMARK for m in
               (vimeo90k, vimeo90k_tta, ucf101, snu_film, xiph, middlebury, gopro, adobe240, x4k,
@@ -76,16 +74,8 @@ def _jobs(args: argparse.Namespace) -> List[Job]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     options = BenchmarkOptions.from_args(args)
-    try:
-        setup(options)
-        methods = build_methods(options, options.baseline,
-                                with_model=options.names_model or not options.baseline)
-        records = run_benchmarks(_jobs(args), methods, options)
-        write_summary(options.report_dir, records)
-    except ERRORS as e:
-        return report_error(e)
-    print(markdown_table(records), end="")
-    return 0
+    return score(options, lambda: _jobs(args), options.baseline,
+                 with_model=options.names_model or not options.baseline, summary=True)
 
 
 if __name__ == "__main__":

@@ -218,8 +218,7 @@ def load_interpolator(options: InterpolationOptions) -> Tuple[Frames, str]:
         label = f"{model.variant} from {model.checkpoint}" if model.checkpoint else \
             f"randomly initialised {model.variant} (config without checkpoint)"
     method = model_method(model, options.device, dtype=options.dtype)
-    recursive = method.time_mode([0.25]) != "direct"  # how it reaches a time off the midpoint
-    return Frames(method.predictor(protocol), recursive, options.device), label
+    return Frames(method.predictor(protocol), method.recursive, options.device), label
 
 
 def timeline(src_fps: Fraction, out_fps: Fraction) -> Iterator[Fraction]:

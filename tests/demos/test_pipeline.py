@@ -310,3 +310,12 @@ def test_many_times_per_pair_are_asked_in_bounded_groups(tmp_path, monkeypatch, 
     mid = cv2.imread(os.path.join(s.images_dir, pngs[32]))[..., ::-1]
     expected = np.round((a.astype(np.float32) + b) / 2).astype(np.uint8)
     assert np.abs(mid.astype(int) - expected).max() <= 1  # t = 32/64, in the third group
+
+
+@pytest.mark.parametrize("flag, recursive", [([], True), (["--arbitrary-time"], False)])
+def test_the_arbitrary_time_flag_reaches_the_model(tmp_path, flag, recursive):
+    """The bundled checkpoint says it is a fixed-time model; --arbitrary-time overrides it."""
+    from demos import demo_2x as script
+    args = script.parse_args(["-i", "a.png", "b.png", "-o", str(tmp_path), *flag])
+    frames, _ = pipeline.load_interpolator(script.options(args))
+    assert frames.recursive is recursive

@@ -106,6 +106,7 @@ class Method:
     make: Callable[[Protocol], Predictor]
     info: Dict[str, Any] = field(default_factory=dict)
     time_mode: Callable[[Iterable[float]], str] = _direct  # how the given times are reached
+    recursive: bool = False  # times off the midpoint come from recursive halving
 
     def predictor(self, protocol: Protocol) -> Predictor:
         predictor = self.make(protocol)
@@ -153,4 +154,4 @@ def model_method(model: Any, device: str, max_batch: int = 8,
                 f"; times rounded to {', '.join(f'{t:g}' for t in effective)}"))
 
     return Method(label, lambda protocol: interpolator_predictor(interpolator, protocol.scale_factor),
-                  info, time_mode)
+                  info, time_mode, recursive=interpolator.recursive)
