@@ -6,7 +6,9 @@ import torch
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes more than ~10 s on a 2-core CPU (still run in CI)")
+    # The one definition of the marker: the quick local run is `python -m pytest -q -m "not slow"`;
+    # CI (.ci/run) runs every test, these included.
+    config.addinivalue_line("markers", "slow: takes more than 10 s on an idle 2-core CPU")
     # scikit-video's own import of scipy.misc; nothing this project can change
     config.addinivalue_line("filterwarnings",
                             "ignore:scipy.misc is deprecated:DeprecationWarning:skvideo")

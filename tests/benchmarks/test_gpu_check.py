@@ -29,8 +29,8 @@ def test_a_failing_section_is_reported_and_the_others_still_run(monkeypatch, tmp
     report = tmp_path / "r.json"
     assert gpu_check.main(["--device", "cpu", "--quick", "--json", str(report)]) == 1
     sections = json.loads(report.read_text())["sections"]
-    assert sections["boom"] == {"status": "failed", "why": "RuntimeError: no NCCL here",
-                                "seconds": sections["boom"]["seconds"]}
+    assert sections["boom"].pop("seconds") >= 0
+    assert sections["boom"] == {"status": "failed", "why": "RuntimeError: no NCCL here"}
     assert sections["environment"]["status"] == "ok"
 
 

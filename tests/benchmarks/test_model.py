@@ -20,7 +20,6 @@ def test_vimeo90k_with_a_random_amt_s(tmp_path):
     assert rec["samples"] == 2 and 0 < rec["psnr"] < 60 and rec["time_mode"] == "direct"
 
 
-@pytest.mark.slow
 def test_checkpoint_hash_and_recursive_times_on_an_8x_set(tmp_path):
     ckpt = str(tmp_path / "amt-s-random.pth")
     torch.save({"state_dict": load_model(variant="AMT-S").state_dict()}, ckpt)

@@ -4,7 +4,6 @@ import os
 
 import cv2
 import numpy as np
-import pytest
 
 from benchmarks import (adobe240, gopro, middlebury, snu_film, ucf101, video, vimeo90k,
                         vimeo90k_tta, x4k, xiph)
@@ -120,7 +119,6 @@ def test_gopro_full_frame_windows_and_times(tmp_path):
     assert [float(r["t"]) for r in rows[:7]] == [k / 8 for k in range(1, 8)]
 
 
-@pytest.mark.slow
 def test_gopro_crops_the_centre_512(tmp_path):
     root = str(tmp_path / "gopro")
     trees.video_folders(os.path.join(root, "test"), ["GOPR0001"], frames=9, size=(520, 530))

@@ -245,7 +245,6 @@ def test_ctrl_c_while_a_finished_video_closes_still_delivers_it(tmp_path, monkey
     assert len(_decode(str(tmp_path / "out.mp4"))[0]) == 7
 
 
-@pytest.mark.slow
 def test_sigterm_to_the_script_keeps_a_partial_file_and_exits_3(tmp_path):
     frames = _frames(24, 256, 256)
     paths = _pngs(tmp_path / "in", frames)

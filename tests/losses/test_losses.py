@@ -1,3 +1,6 @@
+import glob
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -5,6 +8,7 @@ import torch
 from losses import (LOSSES, CharbonnierLoss, LogMSELoss, LossError, MultipleFlowLoss,
                     TernaryLoss, build_losses, compute_losses)
 from tests.parity import PUBLISHED_LOSSES, frames, load_cases
+from utils.config import load_config
 
 LOSS_CASES = ("S_basic", "S_batch_embt", "L_basic", "G_basic")
 
@@ -113,6 +117,16 @@ def test_half_precision_inputs_give_float32_losses(cases):
     m = _merged(cases, "S_basic")
     value = CharbonnierLoss(1.0, ["p", "g"])(m["imgt_pred"].bfloat16(), m["imgt"].bfloat16())
     assert value.dtype == torch.float32
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(
+    os.path.dirname(__file__), "..", "..", "cfgs", "*.yaml"))), ids=os.path.basename)
+def test_every_shipped_config_builds_its_losses(path):
+    entries = load_config(path)["losses"]
+    losses = build_losses(entries)
+    assert [n for n, _ in losses] == [e.get("nickname") or f"loss{i}" for i, e in enumerate(entries)]
+    for entry, (_, loss) in zip(entries, losses):
+        assert type(loss).__name__ == entry["name"].rsplit(".", 1)[-1]
 
 
 def test_registry_resolves_published_and_bare_names():

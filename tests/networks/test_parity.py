@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from networks import build_model
+from networks import VARIANTS, build_model
 from tests.parity import CASES, SALT, frames, key_list, load_cases, parity_weights
 
 
@@ -37,18 +37,23 @@ def _close(out, ref, atol=None):
         assert err <= 1e-4, err
 
 
-@pytest.mark.parametrize("variant,total,abs_total", [
-    ("AMT-S", 325.5470664, 45375.94911),
-    ("AMT-L", 766.1148122, 139934.4353),
-    ("AMT-G", 1141.214901, 286161.0781),
-])
-def test_weight_formula_checksums(variant, total, abs_total):
+# sum and sum of absolute values of every weight that the formula gives each variant
+CHECKSUMS = {
+    "AMT-S": (325.5470664, 45375.94911),
+    "AMT-L": (766.1148122, 139934.4353),
+    "AMT-G": (1141.214901, 286161.0781),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_weight_formula_checksums(variant):
+    total, abs_total = CHECKSUMS[variant]
     w = parity_weights(variant, SALT)
     assert sum(t.double().sum().item() for t in w.values()) == pytest.approx(total, abs=1e-6)
     assert sum(t.double().abs().sum().item() for t in w.values()) == pytest.approx(abs_total, rel=1e-9)
 
 
-@pytest.mark.parametrize("variant", ["AMT-S", "AMT-L", "AMT-G"])
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_state_dict_names_shapes_and_order(variant):
     sd = build_model(variant).state_dict()
     assert [(k, list(v.shape)) for k, v in sd.items()] == key_list(variant)

@@ -118,7 +118,6 @@ def _bikes_pair(size):
     return frames
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["dense", "ondemand"])
 def test_bf16_inference_stays_close_to_float32(mode):
     model = load_model(corr_mode=mode)  # the bundled checkpoint, on real footage

@@ -195,7 +195,6 @@ dist.destroy_process_group()
 """
 
 
-@pytest.mark.slow
 def test_every_rank_follows_rank_0s_resume_decision(tmp_path):
     """Two nodes with their own save_dir, only rank 0's holding a run: both refuse a fresh
     start, and both refuse to resume from a file rank 1 cannot read, naming it."""

@@ -1,5 +1,6 @@
-"""The checkpoint that ships in pretrained/ (issue 5): intact, the default, named by the demo,
-and trained (far better than untrained weights on clips it never saw)."""
+"""The checkpoint that ships in pretrained/ (trained only on data every user has): intact, the
+default, named by the demo, and trained (far better than untrained weights on clips it never
+saw)."""
 import itertools
 import os
 import shutil

@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-from networks import build_model
+from networks import VARIANTS, build_model
 from utils.checkpoint import (CheckpointError, infer_variant, load_state_dict, save_atomic,
                               sha256_file)
 from utils.inference import load_model
@@ -43,7 +43,7 @@ def test_project_training_checkpoint_loads_with_inference_api(tmp_path, small_sd
     assert torch.equal(model.state_dict()["comb_block.0.weight"], small_sd["comb_block.0.weight"])
 
 
-@pytest.mark.parametrize("variant", ["AMT-S", "AMT-L", "AMT-G"])
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_infer_variant(variant):
     assert infer_variant(build_model(variant).state_dict()) == variant
 

@@ -189,7 +189,6 @@ def test_tf32_flags_are_left_alone_on_cpu(model, monkeypatch):
     assert seen == [before] and torch.backends.cudnn.allow_tf32 == before
 
 
-@pytest.mark.slow
 def test_compile_compiles_what_the_interpolator_calls(model):
     graphs = []
 
