@@ -159,9 +159,10 @@ class Interpolator:
     """Interpolates frame pairs with one model on one device, padding and cropping around it.
 
     Arbitrary-time models (`model.arbitrary_time`, e.g. the GoPro AMT-S) are asked for each t
-    directly (`recursive` overrides it). Fixed-time models (trained at t = 0.5 only) reach other times by recursive
-    halving: t is rounded to the nearest k / 2^d (d <= max_depth) and built from midpoints,
-    each computed once per call. `effective_times` says which times that yields.
+    directly (`recursive` overrides it). Fixed-time models (trained at t = 0.5 only) reach
+    other times by recursive halving: t is rounded to the nearest k / 2^d (d <= max_depth)
+    and built from midpoints, each computed once per call. `effective_times` says which
+    times that yields.
 
     tf32: allow TF32 on CUDA during the calls (off: exact float32, as the parity fixtures and
     published numbers need). compile: run `model.encode` and `model.decode` (what this class
