@@ -27,7 +27,6 @@ def crop_label(args: argparse.Namespace) -> str:
     return "full frame" if args.full_frame else "512 crop"
 
 
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=["test", "train"])
     add_crop_argument(p)
