@@ -113,10 +113,10 @@ def _run_on_meta(model, size, scale, plan):
 
 
 @pytest.mark.parametrize("scale,size,plan", [
-    (1.0, (256, 256), ExecutionPlan(band_pixels=256 * 32)),
-    (1.0, (256, 256), ExecutionPlan(dense_budget_bytes=0, gather_chunk_bytes=8 * MiB)),
-    (0.5, (256, 256), ExecutionPlan(band_pixels=256 * 32)),
-    (0.8, (320, 320), ExecutionPlan(band_pixels=320 * 32)),  # bands not on whole source rows
+    (1.0, (128, 128), ExecutionPlan(band_pixels=128 * 32)),
+    (1.0, (128, 128), ExecutionPlan(dense_budget_bytes=0, gather_chunk_bytes=8 * MiB)),
+    (0.5, (256, 256), ExecutionPlan(band_pixels=256 * 48)),
+    (0.8, (160, 160), ExecutionPlan(band_pixels=160 * 40)),  # bands not on whole source rows
     (0.5, (256, 256), ExecutionPlan(band_pixels=None)),
 ])
 def test_no_host_tensors_inside_a_frame(scale, size, plan):
