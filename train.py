@@ -22,12 +22,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     # heavy imports after argument parsing, so that --help is instant
-    from utils.evaluation.core import EvaluationError
     from datasets import DatasetError
     from losses import LossError
     from trainers import TrainingError, run
     from utils.checkpoint import CheckpointError
     from utils.config import ConfigError, load_config
+    from utils.evaluation.core import EvaluationError
     from utils.images import ImageReadError
     try:
         cfg = load_config(args.config, args.overrides)
