@@ -9,8 +9,9 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
+from benchmarks.vimeo90k import add_arguments
+from datasets.vimeo import vimeo_source
 from utils.evaluation.core import Protocol
-from benchmarks.vimeo90k import add_arguments, vimeo_source
 
 
 def runs(args: argparse.Namespace) -> List[Run]:

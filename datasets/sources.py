@@ -21,7 +21,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.common import DatasetError, LayoutError, read_frame, to_sample
-from utils.evaluation.core import Sample, centre_crop
+from utils.evaluation.core import EvaluationError, Sample, centre_crop
 from utils.images import list_images, read_rgb
 from utils.video_io import last_line, video_frames
 
@@ -229,6 +229,9 @@ class SpecDataset(Dataset):
             frames = [self.source.frame_op(f) for f in frames]
         sample = to_sample(frames, t, name=spec.name if len(spec.targets) == 1 else frame_name(truth))
         if self.crop:  # the protocol's own crop, so both score the same pixels
-            for key in ("img0", "imgt", "img1"):
-                sample[key] = centre_crop(sample[key], self.crop)
+            try:
+                for key in ("img0", "imgt", "img1"):
+                    sample[key] = centre_crop(sample[key], self.crop)
+            except EvaluationError as e:  # a DatasetError stays one line from a loader worker
+                raise DatasetError(f"{spec.name}: {e} (crop_size)") from None
         return sample

@@ -209,7 +209,8 @@ def load_interpolator(options: InterpolationOptions) -> Tuple[Frames, str]:
         return Frames(method.predictor(protocol), False, "cpu"), method.info["model"]
     checkpoint, config = options.checkpoint, options.config
     if checkpoint is None and config is None and not os.path.isfile(DEFAULT_CHECKPOINT):
-        model = load_model(variant="AMT-S", device=options.device)
+        model = load_model(variant="AMT-S", device=options.device,
+                           arbitrary_time=options.arbitrary_time)
         label = ("randomly initialised AMT-S (no checkpoint given and none bundled: output is "
                  "not meaningful)")
     else:

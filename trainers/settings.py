@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set
 
+from utils.config import moved_key
 from utils.inference import DTYPES
 
 # 'none' (float32) or a low precision of the one dtype table, under autocast
@@ -108,9 +109,6 @@ def _bool(x: Any) -> bool:
 # environment instead) and `logger` (their W&B section; this trainer logs to TensorBoard).
 READ_ELSEWHERE = ("distributed", "logger")
 # Keys that moved, with where they live now: refused with that hint.
-MOVED = {"arbitrary_time": "network.params.arbitrary_time"}
-
-
 class _Tracked(Mapping):
     """A read-only view of a config that records every key looked up in it (nested sections
     too), so that the keys nothing reads (typos) can be told from the valid ones without a
@@ -181,10 +179,9 @@ def _check_network(section: Any) -> None:
 def read_settings(cfg: Mapping[str, Any]) -> TrainSettings:
     """TrainSettings from a config in the published layout (plus this project's extras);
     unknown keys of the sections read here and an unbuildable network are refused."""
-    for key, where in MOVED.items():
-        if key in cfg:
-            raise TrainingError(f"config key '{key}' moved to '{where}' (the network says what "
-                                f"its weights were trained for); set it there")
+    moved = moved_key(cfg)
+    if moved:
+        raise TrainingError(moved)
     view = _Tracked(cfg)
     settings = _read(view)
     refuse_unknown_keys(cfg, view.seen)

@@ -294,7 +294,6 @@ class Trainer:
                            self.world.device, worst=1, progress=False)
             sums += torch.tensor([res.psnr * res.frames, res.frames], dtype=torch.float64)
             worst = res.worst
-        self.net.train()
         all_reduce_sum(sums, self.world)
         if self.world.is_main and worst:
             case = worst[0]

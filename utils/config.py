@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Any, Dict, Iterable, List, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 import yaml
 
@@ -16,6 +16,20 @@ from utils.atomic import OutputError, atomic_open
 
 class ConfigError(ValueError):
     """A config file that is missing, unreadable or malformed."""
+
+
+# Keys that moved, with where they live now: a config written before the move is refused
+# with the new place instead of being read as if the key were absent.
+MOVED_KEYS = {"arbitrary_time": "network.params.arbitrary_time"}
+
+
+def moved_key(cfg: Mapping[str, Any]) -> Optional[str]:
+    """Why `cfg` cannot be read as it is (a key at its old place), or None."""
+    for key, where in MOVED_KEYS.items():
+        if key in cfg:
+            return (f"config key '{key}' moved to '{where}' (the network says what its "
+                    "weights were trained for); set it there")
+    return None
 
 
 def load_config(path: str, overrides: Iterable[str] = ()) -> Dict[str, Any]:

@@ -17,7 +17,7 @@ import torch
 
 from networks import AMT, build_model, canonical_variant, variant_of_config
 from utils.checkpoint import CheckpointError, extract_state_dict, infer_variant, read_checkpoint
-from utils.config import load_config
+from utils.config import ConfigError, load_config, moved_key
 from utils.images import InputError, range_problem, to_tensor, to_uint8
 from utils.padding import InputPadder
 
@@ -79,9 +79,16 @@ def out_of_memory_message(exc: BaseException, hint: str = OUT_OF_MEMORY_HINT) ->
 
 
 ARBITRARY_TIME_UNKNOWN = (
-    "note: {path} does not say whether it was trained for any t or for t = 0.5 only; taking "
+    "note: {what} does not say whether it was trained for any t or for t = 0.5 only; taking "
     "t = 0.5 only (other times by recursive halving). If it takes any t (GoPro-trained), say "
-    "so with -c cfgs/AMT-S_gopro.yaml or --arbitrary-time")
+    "so with {how} or --arbitrary-time")
+
+
+def _flag(value: Any, where: str) -> bool:
+    """A stored arbitrary_time: a real bool ('false' as text is not False)."""
+    if not isinstance(value, bool):
+        raise CheckpointError(f"{where} arbitrary_time must be true or false, got {value!r}")
+    return value
 
 
 def _arbitrary_time(explicit: Optional[bool], ckpt: Mapping[str, Any],
@@ -93,12 +100,14 @@ def _arbitrary_time(explicit: Optional[bool], ckpt: Mapping[str, Any],
         return bool(explicit)
     meta = ckpt.get("meta") if isinstance(ckpt.get("meta"), Mapping) else {}
     if "arbitrary_time" in meta:
-        return bool(meta["arbitrary_time"])
+        return _flag(meta["arbitrary_time"], f"{checkpoint}: meta")
     params = ((cfg or {}).get("network") or {}).get("params") or {}
     if "arbitrary_time" in params:
-        return bool(params["arbitrary_time"])
+        return _flag(params["arbitrary_time"], "the config's network.params")
     if checkpoint is not None:
-        print(ARBITRARY_TIME_UNKNOWN.format(path=checkpoint), file=sys.stderr)
+        what, how = ((f"{checkpoint} (and the config)", "network.params.arbitrary_time: true")
+                     if cfg else (checkpoint, "-c cfgs/AMT-S_gopro.yaml"))
+        print(ARBITRARY_TIME_UNKNOWN.format(what=what, how=how), file=sys.stderr)
     return False
 
 
@@ -114,6 +123,9 @@ def load_model(checkpoint: Optional[str] = None, config: Union[str, Mapping[str,
     on stderr when a checkpoint was loaded: the published files do not say)."""
     cfg = load_config(config) if isinstance(config, str) else config
     cfg_name = config if isinstance(config, str) else "the config"
+    moved = moved_key(cfg or {})
+    if moved:
+        raise ConfigError(f"{cfg_name}: {moved}")
     if checkpoint is None and cfg is None and variant is None:
         if not os.path.isfile(DEFAULT_CHECKPOINT):
             raise CheckpointError("no checkpoint given and the default "

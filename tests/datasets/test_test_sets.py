@@ -2,6 +2,7 @@
 import os
 
 import numpy as np
+import pytest
 import torch
 
 from benchmarks import gopro
@@ -54,3 +55,12 @@ def test_vimeo_validation_reads_the_benchmark_samples(tmp_path):
         assert float(test[i]["embt"]) == t == 0.5
         for key, frame in (("img0", s.img0), ("imgt", truth), ("img1", s.img1)):
             assert np.array_equal((test[i][key] * 255).round().byte().permute(1, 2, 0).numpy(), frame)
+
+
+def test_a_crop_larger_than_the_frames_is_one_dataset_error_line(tmp_path):
+    from datasets.common import DatasetError
+    root = _gopro_tree(str(tmp_path / "gopro"))
+    test = DATASETS.get("GoPro_Test_Dataset")(root, crop_size=(1024, 1024))
+    with pytest.raises(DatasetError, match="crop 1024x1024 is larger") as e:
+        test[0]
+    assert "\n" not in str(e.value)

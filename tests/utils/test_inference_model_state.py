@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from networks import build_model
+from utils.checkpoint import CheckpointError
+from utils.config import ConfigError
 from utils.inference import Interpolator, load_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -52,6 +54,23 @@ def test_the_training_sets_name_is_no_evidence(tmp_path, weights, capsys):
     cfg = {"network": {"name": "AMT-S"}, "data": {"train": {"name": "GoPro_Train_Dataset"}}}
     assert load_model(_file(tmp_path, weights), cfg).arbitrary_time is False
     assert "does not say" in capsys.readouterr().err
+
+
+def test_a_config_with_the_key_at_its_old_place_is_refused_with_the_new_one(tmp_path, weights):
+    old = {"arbitrary_time": True, "network": {"name": "AMT-S"}}  # written before the move
+    with pytest.raises(ConfigError, match=r"moved to 'network.params.arbitrary_time'"):
+        load_model(_file(tmp_path, weights), old)
+
+
+def test_a_config_that_does_not_say_is_named_in_the_note(tmp_path, weights, capsys):
+    load_model(_file(tmp_path, weights), {"network": {"name": "AMT-S"}})
+    assert "network.params.arbitrary_time: true" in capsys.readouterr().err
+
+
+def test_a_stored_flag_must_be_a_bool(tmp_path, weights):
+    path = _file(tmp_path, weights, meta={"arbitrary_time": "false"})  # text is not False
+    with pytest.raises(CheckpointError, match="must be true or false"):
+        load_model(path)
 
 
 def test_random_weights_need_no_word(capsys):

@@ -20,6 +20,7 @@ from utils.checkpoint import sha256_file
 from utils.inference import DTYPES, Interpolator, keep_still
 from utils.optical_flow import DIS_PRESETS, FlowEstimator, dis_flow
 
+
 def interpolator_predictor(interpolator: Any, scale_factor: Optional[float] = None,
                            pad_divisor: Optional[int] = None) -> Predictor:
     """utils.inference.Interpolator as a predictor, at the protocol's scale factor. The core
@@ -124,8 +125,6 @@ def baseline_method(name: str, dis_preset: str = "medium") -> Method:
                       {"model": f"baseline: OpenCV DIS optical flow, preset {dis_preset}, "
                                 "linear flow scaling, backward warping, blend by t"})
     raise EvaluationError(f"unknown baseline {name!r}; choose average or dis")
-
-
 
 
 def model_method(model: Any, device: str, max_batch: int = 8,
