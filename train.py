@@ -24,7 +24,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # heavy imports after argument parsing, so that --help is instant
     from datasets import DatasetError
     from losses import LossError
-    from trainers import TrainingError, run
+    from trainers import Stopped, TrainingError, run
     from utils.checkpoint import CheckpointError
     from utils.config import ConfigError, load_config
     from utils.evaluation.core import EvaluationError
@@ -36,7 +36,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             ImageReadError, EvaluationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except Stopped as e:
+        print(e, file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:  # Ctrl-C during the set-up: only fit() turns it into a save
         print("error: interrupted; continue with --resume auto", file=sys.stderr)
         return 130
     return 0

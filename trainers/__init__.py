@@ -5,9 +5,10 @@ from typing import Any, Dict, Mapping, Optional
 
 from trainers.distributed import close_world, init_world
 from trainers.settings import TrainingError, TrainSettings, read_settings
+from trainers.stopping import Stopped
 from trainers.trainer import Trainer
 
-__all__ = ["Trainer", "TrainingError", "TrainSettings", "read_settings", "run"]
+__all__ = ["Stopped", "Trainer", "TrainingError", "TrainSettings", "read_settings", "run"]
 
 
 def run(cfg: Mapping[str, Any], resume: Optional[str] = None) -> Dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import signal
 import time
 from contextlib import nullcontext
 from typing import Any, Dict, List, Mapping, Optional
@@ -24,6 +25,7 @@ from trainers.logger import RunLog, sample_grid
 from trainers.rng import capture_rng, restore_rng, seed_everything
 from trainers.schedule import cosine_lr
 from trainers.settings import TrainSettings, TrainingError, auto_workers, per_rank
+from trainers.stopping import StopSignals, Stopped
 from utils.checkpoint import CheckpointError, describe_mismatch, load_state_dict, mismatched_names
 from utils.config import save_config
 from utils.inference import DTYPES, Interpolator
@@ -129,6 +131,8 @@ class Trainer:
                                               if world.device.type == "cuda" else None)
                       if world.size > 1 else self.net)
         self.iter, self.best_psnr, self.bad_run = 0, -math.inf, 0
+        self.signals = StopSignals()
+        self.agreed_signal: Optional[int] = None  # the stop every process saw in the last step
         self.log = RunLog(self.run_dir, world.is_main, s.tensorboard)
         for line in [*notes, f"data loader workers per process: {workers} (train), "
                              f"{val_workers} (val)",
@@ -247,10 +251,16 @@ class Trainer:
         with self._autocast():
             out = self.model(batch["img0"], batch["img1"], batch["embt"])
         total, terms = compute_losses(self.losses, {**batch, **out})
-        # one collective for the logged values and the skip decision, so all processes agree
+        # one collective for the logged values, the skip decision and a signal any process
+        # received, so all processes agree on each (and stop after the same iteration)
         values = torch.stack([total.detach(), *(t.detach() for t in terms.values())]).double()
-        flag = (~torch.isfinite(values)).any().double().reshape(1)
-        stats = all_reduce_sum(torch.cat([values, flag]), self.world).cpu()
+        flags = torch.stack([(~torch.isfinite(values)).any().double(),
+                             *(values.new_tensor(float(self.signals.signum == sig))
+                               for sig in (signal.SIGINT, signal.SIGTERM))])
+        stats = all_reduce_sum(torch.cat([values, flags]), self.world).cpu()
+        self.agreed_signal = (signal.SIGINT if stats[-2] > 0 else
+                              signal.SIGTERM if stats[-1] > 0 else None)
+        stats = stats[:-2]
         if stats[-1] > 0:
             self.optim.zero_grad(set_to_none=True)
             return None
@@ -335,6 +345,22 @@ class Trainer:
             names.append(checkpoints.epoch_name(epoch))
         self._save(names)
 
+    def _stop_signal(self) -> Optional[int]:
+        """The signal to stop on now, if any. Alone, one received at any time; under torchrun
+        only one that the last step's all-reduce told every process of, so that all stop
+        after the same iteration and none waits in a collective."""
+        return self.signals.signum if self.world.size == 1 else self.agreed_signal
+
+    def _stop(self, signum: int, save: bool) -> None:
+        """Save the iterations done as latest.pth (unless the epoch end just did) and stop."""
+        if save:
+            self._save([checkpoints.LATEST])
+        # _save keeps the previous file after a non-finite step: then nothing new was written
+        saved = not self.bad_run and os.path.isfile(checkpoints.latest_path(self.run_dir))
+        stopped = Stopped(signum, self.iter, checkpoints.latest_path(self.run_dir) if saved else None)
+        self.log.info(str(stopped), echo=False)
+        raise stopped
+
     def fit(self) -> Dict[str, float]:
         s, ipe = self.s, self.iters_per_epoch
         self.log.info(f"training {self.net.variant} in {self.run_dir}: {self.world.size} process(es) "
@@ -344,7 +370,8 @@ class Trainer:
         bar = tqdm(total=self.total_iters, initial=self.iter, disable=not self.world.is_main,
                    dynamic_ncols=True, unit="it")
         try:
-            last = self._epochs(bar)
+            with self.signals:
+                last = self._epochs(bar)
         finally:
             bar.close()
             self.log.close()
@@ -372,7 +399,15 @@ class Trainer:
                 self.iter += 1
                 bar.update()
                 self._after_step()
+                # at an epoch's last iteration the stop waits for the epoch end's validation
+                # and files, which a resume would skip
+                signum = self._stop_signal() if self.iter % ipe else None
+                if signum is not None:
+                    self._stop(signum, save=True)
             self._end_epoch(epoch + 1)
+            signum = self._stop_signal() if epoch + 1 < s.epochs else None
+            if signum is not None:
+                self._stop(signum, save=False)
             tick, ticks = time.perf_counter(), 0
         barrier(self.world)
         self.log.info(f"finished at iteration {self.iter}; best val PSNR {self.best_psnr:.4f}")

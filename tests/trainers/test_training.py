@@ -1,5 +1,6 @@
 """End-to-end training on tiny synthetic data: loss goes down, checkpoints hold everything,
-a SIGKILLed run resumes step for step, two torchrun processes stay in sync."""
+a SIGKILLed run resumes step for step, so does one stopped by SIGINT/SIGTERM (which saves first),
+two torchrun processes stay in sync and stop together."""
 import os
 import signal
 import subprocess
@@ -160,10 +161,11 @@ def test_bf16_autocast_trains(tmp_path):
     assert len(losses) == 2 and all(0 < v < 1 for v in losses.values())
 
 
-def _kill_after(cmd, run, step, timeout=180):
-    """Start a training process and SIGKILL it once it has logged `step`."""
+def _kill_after(cmd, run, step, timeout=180, sig=signal.SIGKILL):
+    """Start a training process and send it `sig` once it has logged `step`; returns its
+    exit status and stderr."""
     proc = subprocess.Popen(cmd, env=env(), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout
     try:
         while step not in (logged_losses(run) if os.path.exists(os.path.join(run, "train_log.txt"))
@@ -172,8 +174,9 @@ def _kill_after(cmd, run, step, timeout=180):
             assert time.monotonic() < deadline, "training too slow to reach the kill point"
             time.sleep(0.05)
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=timeout)
+    return proc.returncode, err
 
 
 @pytest.mark.slow
@@ -200,6 +203,49 @@ def test_sigkill_and_resume_reproduce_the_loss_curve(tmp_path):
     assert max(abs(a[i] - b[i]) for i in a) <= 1e-6
     psnr = [log_lines(run_dir(c), "epoch 3: val PSNR") for c in (full, killed)]
     assert psnr[0][0].split("val PSNR")[1] == psnr[1][0].split("val PSNR")[1]
+
+
+def _four_steps(root):
+    cfg = tiny_config(root, epochs=1, eval_interval=0, deterministic=True, tensorboard=False,
+                      image_interval=0, checkpoint={"latest_every_iters": 1000, "keep_every_epochs": 0})
+    cfg["data"]["train"]["params"]["length"] = 8           # 4 steps in all
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def four_step_losses(tmp_path_factory):
+    """The losses of an uninterrupted 4-step run, for the signal tests to match."""
+    root = str(tmp_path_factory.mktemp("four_steps"))
+    cfg = _four_steps(root)
+    res = run(train_cmd(write_config(cfg, os.path.join(root, "cfg.yaml"))))
+    assert res.returncode == 0, res.stderr[-2000:]
+    return logged_losses(run_dir(cfg))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_a_signal_saves_latest_and_resume_continues_the_loss_curve(tmp_path, four_step_losses,
+                                                                   sig, status):
+    """Ctrl-C or SIGTERM in iteration 3 of 4 (no periodic save before it): latest.pth holds the
+    3 iterations done, and --resume auto finishes with the uninterrupted run's losses."""
+    cfg = _four_steps(str(tmp_path))
+    path = write_config(cfg, str(tmp_path / "cfg.yaml"))
+    # the signal comes while iteration 3 (logged as step 2) computes; it ends that one first
+    code, err = _kill_after(train_cmd(path), run_dir(cfg), step=1, sig=sig)
+    assert code == status, err[-2000:]
+    latest = os.path.join(run_dir(cfg), "latest.pth")
+    assert err.strip().splitlines()[-1] == (f"stopped by {sig.name} after iteration 3: saved "
+                                            f"{latest}; continue with --resume auto"), err[-2000:]
+    assert sorted(logged_losses(run_dir(cfg))) == [0, 1, 2]
+    res = run(train_cmd(path, "--resume", "auto"))
+    assert res.returncode == 0, res.stderr[-2000:]
+
+    resumed = log_lines(run_dir(cfg), "resumed from")
+    assert len(resumed) == 1 and "at iteration 3 " in resumed[0]
+    losses = logged_losses(run_dir(cfg))
+    assert sorted(losses) == sorted(four_step_losses) == list(range(4))
+    assert max(abs(losses[i] - four_step_losses[i]) for i in losses) <= 1e-6
 
 
 RANK_SCRIPT = """\
@@ -248,6 +294,55 @@ def test_two_torchrun_processes_match_one_process(tmp_path):
     assert "2 process(es)" in log_lines(run_dir(two), "training AMT-S")[0]
     p2, p1 = (log_lines(run_dir(c), "val PSNR")[0].split("val PSNR ")[1].split()[0] for c in (two, one))
     assert float(p2) == pytest.approx(float(p1), abs=1e-2)
+
+
+STOP_SCRIPT = """\
+import os
+import signal
+import sys
+from trainers import Stopped
+from trainers.distributed import close_world, init_world
+from trainers.settings import read_settings
+from trainers.trainer import Trainer
+from utils.config import load_config
+
+world = init_world("cpu")
+cfg = load_config(sys.argv[1])
+trainer = Trainer(cfg, read_settings(cfg), world)
+step = trainer._step
+
+
+def signalled_step(batch):
+    if world.rank == 1 and trainer.iter == 1:  # as if only rank 1 got the signal
+        os.kill(os.getpid(), signal.SIGTERM)
+    return step(batch)
+
+
+trainer._step = signalled_step
+try:
+    trainer.fit()
+except Stopped as e:
+    with open(f"{sys.argv[2]}/rank{world.rank}.txt", "w") as f:
+        f.write(f"{e.iteration} {e.exit_status}")
+close_world(world)
+"""
+
+
+def test_a_signal_to_one_torchrun_process_stops_all_after_the_same_iteration(tmp_path):
+    """The step's all-reduce carries the signal: rank 0, which got none, stops with rank 1
+    after iteration 2 (no process waits in a collective) and saves it."""
+    cfg = tiny_config(str(tmp_path), epochs=1, eval_interval=0, tensorboard=False,
+                      image_interval=0, checkpoint={"latest_every_iters": 1000,
+                                                    "keep_every_epochs": 0})
+    cfg["data"]["train"]["params"]["length"] = 8          # 4 steps of global batch 2
+    script = tmp_path / "stop_script.py"
+    script.write_text(STOP_SCRIPT)
+    res = run(torchrun_cmd(2, str(script), write_config(cfg, str(tmp_path / "cfg.yaml")),
+                           str(tmp_path)))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)] == ["2 143"] * 2
+    ckpt = torch.load(os.path.join(run_dir(cfg), "latest.pth"), weights_only=True)
+    assert ckpt["iter"] == 2 and len(ckpt["rng"]) == 2
 
 
 def test_the_log_says_how_the_run_computes(trained):
