@@ -26,10 +26,10 @@ from losses import build_losses, compute_losses
 from networks import build_model
 from trainers.data import SeededSamples, build_dataset, train_loader
 from trainers.distributed import World
-from trainers.settings import TrainingError, auto_workers, per_rank, read_settings
-from trainers.trainer import AMP_DTYPES
+from trainers.settings import AMP_MODES, TrainingError, auto_workers, per_rank, read_settings
 from utils.config import ConfigError, load_config
 from utils.images import ImageReadError
+from utils.inference import DTYPES
 
 
 def batch_of(n: int, size: int, device: torch.device) -> dict:
@@ -50,7 +50,7 @@ def step_times(cfg: dict, batch: int, size: int, device: torch.device, amp: str,
     times = []
     for i in range(warmup + steps):
         start = time.perf_counter()
-        ctx = torch.autocast(device.type, dtype=AMP_DTYPES[amp]) if amp != "none" else nullcontext()
+        ctx = torch.autocast(device.type, dtype=DTYPES[amp]) if amp != "none" else nullcontext()
         with ctx:
             out = model(data["img0"], data["img1"], data["embt"])
         loss, _ = compute_losses(losses, {**data, **out})
@@ -97,7 +97,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--batch", type=int, default=4, help="samples per step (default 4)")
     p.add_argument("--size", type=int, default=224, help="crop side (default 224)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--amp", choices=["none", *AMP_DTYPES], default="none")
+    p.add_argument("--amp", choices=AMP_MODES, default="none")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, help="CPU threads for torch")

@@ -26,6 +26,7 @@ from utils.images import list_images, read_rgb
 from utils.video_io import last_line, video_frames
 
 FrameOp = Callable[[np.ndarray], np.ndarray]
+SIZE_2K = (2048, 1080)  # (W, H): the 2K of the Xiph and X4K1000FPS protocols
 
 
 def resize_area(size_wh: Tuple[int, int]) -> FrameOp:

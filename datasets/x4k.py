@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 
 from datasets.common import list_dirs, require
-from datasets.sources import FileSource, Spec, resize_area
+from datasets.sources import SIZE_2K, FileSource, Spec, resize_area
 
 SPAN, STEP = 32, 4
-SIZE_2K = (2048, 1080)  # (W, H)
 RESOLUTIONS = ("4k", "2k")
 LAYOUT = "the X4K1000FPS layout: ROOT/test/<type>/<scene>/0000.png ... 0032.png"
 

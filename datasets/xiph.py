@@ -9,7 +9,7 @@ import subprocess
 from typing import List, Optional, Sequence, Tuple
 
 from datasets.common import DatasetError, LayoutError, require
-from datasets.sources import FileSource, Spec, resize_area
+from datasets.sources import SIZE_2K, FileSource, Spec, resize_area
 from utils.atomic import atomic_path
 
 SEQUENCES = ("BoxingPractice", "Crosswalk", "DrivingPOV", "FoodMarket", "FoodMarket2",
@@ -17,7 +17,6 @@ SEQUENCES = ("BoxingPractice", "Crosswalk", "DrivingPOV", "FoodMarket", "FoodMar
 FRAMES = 100
 RESOLUTIONS = ("2k", "4k")
 LAYOUT = "the Xiph layout: ROOT/<sequence>/001.png ... 100.png for " + ", ".join(SEQUENCES)
-SIZE_2K = (2048, 1080)  # (W, H)
 
 
 def protocol_crop(resolution: str) -> Optional[Tuple[int, int]]:

@@ -28,16 +28,12 @@ def latest_path(run_dir: str) -> str:
     return os.path.join(run_dir, LATEST)
 
 
-def _message(e: OutputError) -> str:
-    return e.strerror or str(e)  # str() of an OSError adds an "[Errno N]" prefix
-
-
 def write(ckpt: Dict[str, Any], run_dir: str, name: str) -> str:
     path = os.path.join(run_dir, name)
     try:
         save_atomic(ckpt, path)
     except OutputError as e:
-        raise TrainingError(f"{_message(e)}; the previous {name}, if any, is kept") from None
+        raise TrainingError(f"{e}; the previous {name}, if any, is kept") from None
     return path
 
 

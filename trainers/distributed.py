@@ -16,7 +16,6 @@ import torch.distributed as dist
 from trainers.settings import TrainingError
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
-BACKENDS = ("auto", "nccl", "gloo")
 
 
 @dataclass(frozen=True)

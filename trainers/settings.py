@@ -108,7 +108,8 @@ def _bool(x: Any) -> bool:
 # those files train unchanged. `distributed` (the processes come from torchrun's
 # environment instead) and `logger` (their W&B section; this trainer logs to TensorBoard).
 READ_ELSEWHERE = ("distributed", "logger")
-# Keys that moved, with where they live now: refused with that hint.
+
+
 class _Tracked(Mapping):
     """A read-only view of a config that records every key looked up in it (nested sections
     too), so that the keys nothing reads (typos) can be told from the valid ones without a

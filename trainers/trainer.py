@@ -13,8 +13,6 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from utils.evaluation.core import Protocol, evaluate, samples_from_batches
-from utils.evaluation.predictors import interpolator_predictor
 from losses import build_losses, compute_losses
 from networks import build_model
 from trainers import checkpoints
@@ -28,9 +26,10 @@ from trainers.settings import TrainSettings, TrainingError, auto_workers, per_ra
 from trainers.stopping import StopSignals, Stopped
 from utils.checkpoint import CheckpointError, describe_mismatch, load_state_dict, mismatched_names
 from utils.config import save_config
+from utils.evaluation.core import Protocol, evaluate, samples_from_batches
+from utils.evaluation.predictors import interpolator_predictor
 from utils.inference import DTYPES, Interpolator
 
-AMP_DTYPES = {name: t for name, t in DTYPES.items() if name != "fp32"}
 # cuBLAS picks reproducible reductions only with a fixed workspace (CUDA's documented value)
 CUBLAS_DETERMINISTIC = ":4096:8"
 
@@ -80,7 +79,7 @@ def configure_cuda_numerics(deterministic: bool, tf32: bool) -> List[str]:
     notes = []
     if deterministic:
         current = os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
-        if current not in (":4096:8", ":16:8"):
+        if current not in (CUBLAS_DETERMINISTIC, ":16:8"):
             notes.append(f"note: CUBLAS_WORKSPACE_CONFIG={current} is kept; deterministic "
                          f"cuBLAS needs {CUBLAS_DETERMINISTIC} (or :16:8)")
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -239,7 +238,7 @@ class Trainer:
     def _autocast(self):
         if self.s.amp == "none":
             return nullcontext()
-        return torch.autocast(self.world.device.type, dtype=AMP_DTYPES[self.s.amp])
+        return torch.autocast(self.world.device.type, dtype=DTYPES[self.s.amp])
 
     def _step(self, batch: Mapping[str, Any]) -> Optional[Dict[str, float]]:
         """Forward, backward, update. Returns the process-averaged losses, lr and gradient
@@ -254,9 +253,9 @@ class Trainer:
         # one collective for the logged values, the skip decision and a signal any process
         # received, so all processes agree on each (and stop after the same iteration)
         values = torch.stack([total.detach(), *(t.detach() for t in terms.values())]).double()
-        flags = torch.stack([(~torch.isfinite(values)).any().double(),
-                             *(values.new_tensor(float(self.signals.signum == sig))
-                               for sig in (signal.SIGINT, signal.SIGTERM))])
+        signalled = values.new_tensor([float(self.signals.signum == sig)
+                                       for sig in (signal.SIGINT, signal.SIGTERM)])
+        flags = torch.cat([(~torch.isfinite(values)).any().double().view(1), signalled])
         stats = all_reduce_sum(torch.cat([values, flags]), self.world).cpu()
         self.agreed_signal = (signal.SIGINT if stats[-2] > 0 else
                               signal.SIGTERM if stats[-1] > 0 else None)

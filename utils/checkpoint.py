@@ -42,8 +42,6 @@ def save_atomic(obj: Any, path: str) -> None:
         # instead of its own "file write failed" RuntimeErrors
         with atomic_open(path, "wb") as f:
             torch.save(obj, f)
-    except OutputError:
-        raise
     except RuntimeError as e:
         cause = _os_error_in(e)
         if cause is None:

@@ -115,4 +115,4 @@ def save_config(cfg: Dict[str, Any], path: str) -> None:
         with atomic_open(path, "w", encoding="utf-8") as f:
             yaml.safe_dump(cfg, f, sort_keys=False)
     except OutputError as e:
-        raise ConfigError(e.strerror or str(e)) from None  # str() adds an "[Errno N]" prefix
+        raise ConfigError(str(e)) from None

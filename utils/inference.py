@@ -391,8 +391,8 @@ def _check_frames(img0: torch.Tensor, img1: torch.Tensor) -> None:
                              "(divide 8-bit frames by 255)")
     if img0.shape != img1.shape:
         raise InputError(f"frame sizes differ: {tuple(img0.shape)} vs {tuple(img1.shape)}")
-    for name, x in (("img0", img0), ("img1", img1)):
-        lo, hi = (float(v) for v in torch.stack(torch.aminmax(x)).tolist())
+    ranges = torch.stack([*torch.aminmax(img0), *torch.aminmax(img1)]).tolist()  # one sync
+    for name, x, (lo, hi) in (("img0", img0, ranges[:2]), ("img1", img1, ranges[2:])):
         if not (math.isfinite(lo) and math.isfinite(hi)):
             # one NaN or inf spreads through the correlation volume to every output pixel
             where = (~torch.isfinite(x)).nonzero()[0].tolist()
