@@ -1,7 +1,10 @@
-"""Images: which file names are images, their natural order, reading one as 8-bit RGB, and
-the one conversion between (H, W, 3) RGB arrays and the model's (B, 3, H, W) float tensors."""
+"""Images: which file names are images, their natural order, reading and writing them at
+their depth (8 or 16 bit) with alpha, and the one conversion between (H, W, 3|4) RGB(A)
+arrays and the model's (B, 3|4, H, W) float tensors."""
 from __future__ import annotations
 
+import errno
+import functools
 import math
 import os
 import re
@@ -48,43 +51,148 @@ def image_size(path: str) -> Optional[Tuple[int, int]]:
 
 
 def read_image(path: str) -> Tuple[np.ndarray, str]:
-    """(H, W, 3) uint8 RGB and a note of what was converted ('' if nothing).
+    """(H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16 as stored, and a one-line note of what
+    was converted or assumed ('' if nothing).
 
-    EXIF orientation is applied (the image is shown as a viewer shows it), 16-bit is scaled
-    to 8-bit, grey is expanded and alpha dropped. IMREAD_ANYDEPTH | IMREAD_ANYCOLOR keeps the
-    depth and the channel count (so the notes are true) while, unlike IMREAD_UNCHANGED, still
-    honouring the orientation tag."""
-    img = cv2.imread(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
-    if img is None:
-        raise ImageReadError(f"cannot read image {path} (missing, truncated or not an image)")
-    return to_rgb8(img)
+    EXIF orientation is applied (the image is shown as a viewer shows it); grey becomes RGB
+    and grey + alpha RGBA; other depths (float or 32-bit TIFF/EXR) become 16-bit. OpenCV
+    decodes without colour management, so an embedded ICC profile other than sRGB is named
+    in the note as assumed sRGB."""
+    img, notes = _decode(path)
+    img, converted = to_rgb(img)
+    return img, ", ".join(converted + notes)
 
 
 def read_rgb(path: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB (see read_image)."""
-    return read_image(path)[0]
+    """(H, W, 3) uint8 RGB, what the training and benchmark data sets are published as (16
+    bits scaled, alpha dropped; see read_image for the rest)."""
+    return to_rgb8(_decode(path)[0])[0]
 
 
-def to_rgb8(img: np.ndarray) -> Tuple[np.ndarray, str]:
-    """OpenCV's BGR(A)/grey, 8 or 16 bit -> (H, W, 3) uint8 RGB and a note of what changed."""
+# EXIF orientation -> the steps that show the stored pixels as a viewer does
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.swapaxes(0, 1), 6: lambda a: a.swapaxes(0, 1)[:, ::-1],
+           7: lambda a: a.swapaxes(0, 1)[::-1, ::-1], 8: lambda a: a.swapaxes(0, 1)[::-1]}
+
+
+def _decode(path: str) -> Tuple[np.ndarray, List[str]]:
+    """OpenCV's BGR(A)/grey array, any depth, orientation applied; notes on the colour space.
+    IMREAD_UNCHANGED is the only mode that keeps alpha, and it ignores the orientation tag,
+    which is therefore read (with the ICC profile) from the header by PIL."""
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageReadError(f"cannot read image {path} (missing, truncated or not an image)")
+    orientation, icc = _header(path)
+    if orientation in _ORIENT:
+        img = np.ascontiguousarray(_ORIENT[orientation](img))
+    name = _icc_name(icc) if icc else "sRGB"
+    return img, ([] if "srgb" in name.lower() else
+                 [f"embedded ICC profile {name!r} not applied (colours assumed sRGB)"])
+
+
+def _header(path: str) -> Tuple[int, Optional[bytes]]:
+    """(EXIF orientation, 1 if none; embedded ICC profile or None), from the header only."""
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            icc = im.info.get("icc_profile")
+            # PIL's PNG getexif() decodes the whole image to look for an eXIf chunk after the
+            # pixels; one before them (where writers put it) is already in info
+            if im.format == "PNG" and "exif" not in im.info:
+                return 1, icc
+            return int(im.getexif().get(0x0112, 1)), icc
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return 1, None
+
+
+@functools.lru_cache(maxsize=16)
+def _icc_name(icc: bytes) -> str:
+    """An ICC profile's description ('sRGB IEC61966-2.1', 'Display P3'); 'unnamed' if unreadable."""
+    import io
+    try:
+        from PIL import ImageCms
+        name = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+    except (ImportError, OSError, ValueError, TypeError):
+        return "unnamed"
+    return " ".join(str(name).split()) or "unnamed"
+
+
+def to_rgb(img: np.ndarray) -> Tuple[np.ndarray, List[str]]:
+    """OpenCV's BGR(A)/grey(+alpha), any depth -> (H, W, 3|4) RGB(A), uint8 or uint16 as
+    stored (other depths to 16 bits), and the notes of what changed."""
     notes = []
-    if img.dtype == np.uint16:
-        img = (img.astype(np.float32) / 257).round().astype(np.uint8)
-        notes.append("16-bit converted to 8-bit")
-    elif img.dtype != np.uint8:
-        kind = img.dtype
-        scale = 255 if np.nanmax(img) <= 1 else 1  # [0, 1] floats (e.g. EXR) or 0..255 values
-        img = np.clip(np.nan_to_num(img.astype(np.float32)) * scale, 0, 255).round().astype(np.uint8)
-        notes.append(f"{kind} converted to 8-bit")
+    if img.dtype not in (np.uint8, np.uint16):
+        img, note = _to_depth(img, np.uint16)
+        notes.append(note)
     if img.ndim == 2 or img.shape[2] == 1:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
         notes.append("grey converted to RGB")
-    elif img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-        notes.append("alpha channel dropped")
+    elif img.shape[2] == 2:  # grey + alpha (OpenCV gives PNGs as BGRA, TIFFs may stay 2-channel)
+        img = np.concatenate([np.repeat(img[..., :1], 3, axis=2), img[..., 1:]], axis=2)
     else:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(img), ", ".join(notes)
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(img), notes
+
+
+def to_rgb8(img: np.ndarray) -> Tuple[np.ndarray, str]:
+    """OpenCV's BGR(A)/grey, any depth -> (H, W, 3) uint8 RGB and a note of what changed."""
+    notes = []
+    if img.dtype != np.uint8:
+        img, note = _to_depth(img, np.uint8)
+        notes.append(note)
+    if img.ndim == 3 and img.shape[2] in (2, 4):
+        img = img[..., :-1]
+        notes.append("alpha channel dropped")
+    img, converted = to_rgb(img)
+    return img, ", ".join(notes + converted)
+
+
+def _to_depth(img: np.ndarray, dtype: type) -> Tuple[np.ndarray, str]:
+    """img at another depth, rounded, and the note saying so. The one scale rule: an integer
+    image's full scale is its type's maximum (255, 65535); floats are [0, 1] (or 0..255 when
+    their maximum says so)."""
+    top = np.iinfo(dtype).max
+    bits = f"{8 * np.dtype(dtype).itemsize}-bit"
+    if img.dtype in (np.uint8, np.uint16):
+        scaled = img.astype(np.float32) * (top / np.iinfo(img.dtype).max)
+        return scaled.round().astype(dtype), f"{8 * img.dtype.itemsize}-bit converted to {bits}"
+    values = np.nan_to_num(img.astype(np.float32))
+    full = 1 if np.issubdtype(img.dtype, np.floating) and values.max(initial=0) <= 1 else 255
+    scaled = np.clip(values * (top / full), 0, top)
+    return scaled.round().astype(dtype), f"{img.dtype} converted to {bits}"
+
+
+# The formats that keep 16 bits and alpha; the others are written 8-bit RGB only.
+DEEP_EXTS = (".png", ".tif", ".tiff")
+
+
+def write_image(path: str, img: np.ndarray) -> None:
+    """Write (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16, to `path` (format from the
+    extension: PNG or TIFF keep 16 bits and alpha; JPEG, BMP and WebP take 8-bit RGB),
+    through a temporary beside it renamed over it. Raises OutputError (one line)."""
+    from utils.atomic import OutputError, write_bytes
+    ext = os.path.splitext(path)[1].lower()
+    img = np.asarray(img)
+    problem = None
+    if img.dtype not in (np.uint8, np.uint16):
+        problem = f"{img.dtype} image; write_image takes uint8 or uint16"
+    elif img.ndim != 3 or img.shape[2] not in (3, 4):
+        problem = f"an image of shape {img.shape}; write_image takes (H, W, 3) or (H, W, 4)"
+    elif ext not in IMAGE_EXTS:
+        problem = f"unknown image extension {ext!r}; use one of {', '.join(IMAGE_EXTS)}"
+    elif ext not in DEEP_EXTS and (img.dtype != np.uint8 or img.shape[2] != 3):
+        what = "16-bit" if img.dtype != np.uint8 else "alpha"
+        problem = f"{ext} cannot hold {what}; PNG or TIFF can"
+    if problem:
+        raise OutputError(errno.EINVAL, f"cannot write {path}: {problem}")
+    code = cv2.COLOR_RGBA2BGRA if img.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    try:
+        ok, data = cv2.imencode(ext, cv2.cvtColor(np.ascontiguousarray(img), code))
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise OutputError(errno.EIO, f"cannot write {path}: OpenCV could not encode it as {ext}")
+    write_bytes(path, data.tobytes())
 
 
 def range_problem(lo: float, hi: float) -> Optional[str]:
@@ -101,10 +209,11 @@ def range_problem(lo: float, hi: float) -> Optional[str]:
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) RGB uint8/uint16/float image -> (1, 3, H, W) float32 in [0, 1]."""
+    """(H, W, 3|4) RGB(A) uint8/uint16/float image -> (1, 3|4, H, W) float32 in [0, 1]
+    (integers divided by their type's maximum, the scale rule of `to_image`)."""
     img = np.asarray(img)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise InputError(f"expected an RGB image of shape (H, W, 3), got {img.shape}")
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise InputError(f"expected an RGB(A) image of shape (H, W, 3) or (H, W, 4), got {img.shape}")
     if img.size == 0:
         raise InputError("image is empty")
     if not img.flags.writeable:  # e.g. decoded video buffers; torch wants writable memory
@@ -126,16 +235,28 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     return x.permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) or (1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8, rounded."""
-    if not torch.is_tensor(x) or x.dim() not in (3, 4) or x.shape[-3] != 3:
+def to_image(x: torch.Tensor, dtype: type = np.uint8) -> np.ndarray:
+    """(C, H, W) or (1, C, H, W) float in [0, 1], C = 3 (RGB) or 4 (RGBA) -> (H, W, C) uint8
+    or uint16, x * the type's maximum, rounded."""
+    if dtype not in (np.uint8, np.uint16):
+        raise InputError(f"to_image makes uint8 or uint16 images, not {dtype}")
+    if not torch.is_tensor(x) or x.dim() not in (3, 4) or x.shape[-3] not in (3, 4):
         shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise InputError(f"to_uint8 takes a (3, H, W) or (1, 3, H, W) tensor, got {shape}")
+        raise InputError(f"to_image takes a (3, H, W) or (1, 3, H, W) tensor (4 channels "
+                         f"with alpha), got {shape}")
     if x.dim() == 4:
         if x.shape[0] != 1:
-            raise InputError(f"to_uint8 takes one image, got a batch of {x.shape[0]}")
+            raise InputError(f"to_image takes one image, got a batch of {x.shape[0]}")
         x = x[0]
     if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-        raise InputError("to_uint8: the image holds non-finite values (NaN or inf), which "
+        raise InputError("to_image: the image holds non-finite values (NaN or inf), which "
                          "would come out black")
-    return (x.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    scaled = (x.detach().float().clamp(0, 1) * float(np.iinfo(dtype).max)).round()
+    # torch has no general uint16: 16-bit values go through int32
+    scaled = scaled.byte() if dtype == np.uint8 else scaled.int()
+    return scaled.permute(1, 2, 0).cpu().numpy().astype(dtype, copy=False)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(C, H, W) or (1, C, H, W) float in [0, 1], C = 3 or 4 -> (H, W, C) uint8, rounded."""
+    return to_image(x, np.uint8)

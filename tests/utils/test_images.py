@@ -3,6 +3,7 @@ one-line errors for unreadable files and failed writes."""
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from utils.images import ImageReadError, list_images, natural_key, read_rgb
 
@@ -187,3 +188,25 @@ def test_write_image_replaces_the_target_in_one_step(tmp_path):
     write_image(path, np.zeros((4, 4, 3), np.uint8))
     write_image(path, np.full((4, 4, 3), 9, np.uint8))
     assert (read_image(path)[0] == 9).all() and sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_tensor_conversions_keep_depth_and_alpha(dtype, channels):
+    from utils.images import to_image, to_tensor
+    img = np.random.default_rng(2).integers(0, np.iinfo(dtype).max, (5, 7, channels), dtype=dtype,
+                                            endpoint=True)
+    x = to_tensor(img)
+    assert x.shape == (1, channels, 5, 7) and x.dtype == torch.float32
+    assert float(x.max()) <= 1 and np.array_equal(to_image(x, dtype), img)
+    # one scale rule: the same picture at either depth is the same tensor within 8-bit rounding
+    other = np.uint16 if dtype == np.uint8 else np.uint8
+    assert (to_tensor(to_image(x, other)) - x).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_tensor_conversions_refuse_other_channel_counts():
+    from utils.images import InputError, to_image, to_tensor
+    with pytest.raises(InputError, match=r"\(H, W, 3\) or \(H, W, 4\)"):
+        to_tensor(np.zeros((4, 4, 2), np.uint8))
+    with pytest.raises(InputError, match=r"\(3, H, W\) .*4 channels"):
+        to_image(torch.zeros(2, 4, 4))
