@@ -70,6 +70,10 @@ class PairFeatures:
     coord: torch.Tensor         # (B, 2, h, w) pixel grid at 1/8
     scale_factor: float
     plan: ExecutionPlan = CPU_PLAN  # how decode bands the tail
+    # (B, E, H, W) channels after the colour (alpha), full resolution, in [0, 1]: warped with
+    # the colour's final flows and masks (None: colour only)
+    extra0: Optional[torch.Tensor] = None
+    extra1: Optional[torch.Tensor] = None
 
 
 class AMT(nn.Module):
@@ -174,8 +178,14 @@ class AMT(nn.Module):
     def encode(self, img0: torch.Tensor, img1: torch.Tensor, scale_factor: float = 1.0,
                plan: Optional[ExecutionPlan] = None) -> PairFeatures:
         """Everything that does not depend on t: run once per frame pair, decode at many t.
-        plan: how to execute (None: `execution_plan(img0, scale_factor)`)."""
+        img0, img1: (B, 3 + E, H, W); channels after the first 3 (alpha) play no part in the
+        motion and are carried to the output by it. plan: how to execute (None:
+        `execution_plan(img0, scale_factor)`)."""
         plan = plan if plan is not None else self.execution_plan(img0, scale_factor)
+        extra0 = extra1 = None
+        if img0.shape[1] > 3:
+            img0, extra0 = img0[:, :3], img0[:, 3:]
+            img1, extra1 = img1[:, :3], img1[:, 3:]
         b, _, full_h, full_w = img0.shape
         mean = torch.cat([img0, img1], dim=2).mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
         img0, img1 = img0 - mean, img1 - mean
@@ -188,7 +198,7 @@ class AMT(nn.Module):
         corr_fn = build_corr(fmap0, fmap1, self.levels, self.radius, self.corr_mode, plan)
         coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device)
         return PairFeatures(img0, img1, mean, self.encoder(net0), self.encoder(net1), corr_fn,
-                            coord, scale_factor, plan)
+                            coord, scale_factor, plan, extra0, extra1)
 
     def _check_trainable_size(self, size: Sequence[int]) -> None:
         """Smaller frames leave a 1-pixel coarsest correlation level: the forward pass runs
@@ -234,8 +244,9 @@ class AMT(nn.Module):
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: Union[torch.Tensor, float],
                 scale_factor: float = 1.0, fields: Optional[bool] = None) -> Dict[str, object]:
-        """img0, img1: (B, 3, H, W) in [0, 1], H and W multiples of 16 (>= 128 after scaling);
-        embt: (B, 1, 1, 1) target times. Returns {'imgt_pred': (B, 3, H, W)}, with `fields`
+        """img0, img1: (B, 3, H, W) in [0, 1], H and W multiples of 16 (>= 128 after scaling),
+        or (B, 3 + E, H, W) with E extra channels (alpha) that follow the colour's motion;
+        embt: (B, 1, 1, 1) target times. Returns {'imgt_pred': (B, 3 [+ E], H, W)}, with `fields`
         (default: in training mode) also 'flow0_pred', 'flow1_pred' (finest (B, N, 2, H, W)
         first) and 'ft_pred'."""
         return self.decode(self.encode(img0, img1, scale_factor), embt, fields)
@@ -252,11 +263,11 @@ class AMT(nn.Module):
         `feats.plan.band_pixels` pixels (None: one band, the whole frame). Exact for any band
         size; with bands no full-resolution mask or residual is ever whole, so the peak
         memory falls. ft, flow0, flow1: level-2 outputs at 1/2 network resolution.
-        -> imgt (B, 3, H, W), and with keep_flows decoder1's full-resolution flows
-        (B, 2N, H, W) each (else None)."""
-        img0 = feats.img0
+        -> imgt (B, 3 [+ E], H, W) (the extra channels after the colour), and with keep_flows
+        decoder1's full-resolution flows (B, 2N, H, W) each (else None)."""
+        img0, extra = feats.img0, feats.extra0 is not None
         b, _, h, w = img0.shape
-        imgt = img0.new_empty(b, 3, h, w)
+        imgt = img0.new_empty(b, 3 + (feats.extra0.shape[1] if extra else 0), h, w)
         full0 = full1 = None
         # The bands warp the whole 1/2-resolution features in float32: under autocast they
         # are cast once here, not in every band.
@@ -266,7 +277,10 @@ class AMT(nn.Module):
             # A band is already the tile: comb_block runs once on it, not in sub-bands.
             band = self._combine(img0, feats.img1, *fields, feats.mean, top=lo)
             keep = slice(top - lo, bottom - lo)
-            imgt[..., top:bottom, :] = band[..., keep, :]
+            imgt[:, :3, top:bottom] = band[..., keep, :]
+            if extra:  # a warp reads no neighbouring rows: only the kept ones are computed
+                imgt[:, 3:, top:bottom] = self._carry(feats.extra0, feats.extra1,
+                                                      *(f[..., keep, :] for f in fields[:3]), top)
             if keep_flows:
                 if full0 is None:
                     full0 = fields[0].new_empty(b, fields[0].shape[1], h, w)
@@ -309,3 +323,17 @@ class AMT(nn.Module):
         refined = self.comb_block(stacked)
         imgt = stacked.reshape(b, n, 3, h, w).mean(dim=1) + refined
         return imgt.clamp(0, 1)
+
+    def _carry(self, extra0: torch.Tensor, extra1: torch.Tensor, flow0: torch.Tensor,
+               flow1: torch.Tensor, mask: torch.Tensor, top: int = 0) -> torch.Tensor:
+        """Extra channels (alpha) moved as the colour is: each field's mask blends the two
+        warps, averaged over the N fields. No residual and no comb_block: both were trained
+        on colour and would smear an alpha edge. extra0, extra1: (B, E, H, W); flow0 .. mask
+        cover rows [top, top + h).  -> (B, E, h, W) in [0, 1]"""
+        out = None
+        for k in range(self.num_flows):
+            m = mask[:, k:k + 1]
+            cand = (m * warp(extra0, flow0[:, 2 * k:2 * k + 2], top)
+                    + (1 - m) * warp(extra1, flow1[:, 2 * k:2 * k + 2], top))
+            out = cand if out is None else out + cand
+        return (out / self.num_flows).clamp(0, 1)
