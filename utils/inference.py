@@ -229,8 +229,10 @@ class Interpolator:
     def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, t: Times = 0.5,
                     scale_factor: Optional[float] = None, pad_divisor: Optional[int] = None
                     ) -> torch.Tensor:
-        """img0, img1: (B, 3, H, W) floats in [0, 1]. A number t gives (B, 3, H, W); a sequence
-        of T times gives (T, B, 3, H, W). Float32 output on the input's device."""
+        """img0, img1: (B, C, H, W) floats in [0, 1], C = 3 (RGB) or 4 (RGBA: the alpha is
+        moved by the colour's motion, the colour is exactly the RGB call's). A number t gives
+        (B, C, H, W); a sequence of T times gives (T, B, C, H, W). Float32 output on the
+        input's device."""
         t = _as_number(t)  # a 0-d tensor or array is one time: no time axis in the output
         times = _check_times(t)
         _check_frames(img0, img1)
@@ -305,8 +307,8 @@ def eval_mode(model: torch.nn.Module) -> Iterator[None]:
 
 
 def keep_still(pred: torch.Tensor, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
-    """pred (..., B, 3, H, W) with every pixel that is identical in img0 and img1 (B, 3, H, W)
-    copied from them. The network gives such pixels back only to about 56 dB (a blend of two
+    """pred (..., B, C, H, W) with every pixel that is identical in img0 and img1 (B, C, H, W;
+    in every channel, alpha included) copied from them. The network gives such pixels back only to about 56 dB (a blend of two
     warps plus a residual), which costs most on nearly still footage: +0.18 dB on held-out
     bigbuckbunny frames 80-131 with the bundled model, where 65% of the pixels do not change."""
     still = (img0 == img1).all(dim=-3, keepdim=True)  # (B, 1, H, W)
@@ -381,8 +383,8 @@ def _check_frames(img0: torch.Tensor, img1: torch.Tensor) -> None:
             got = f"a {x.dim()}-d tensor" if torch.is_tensor(x) else f"a {type(x).__name__}"
             raise InputError(f"{name} must be a (B, 3, H, W) tensor, got {got} "
                              "(utils.inference.to_tensor makes one from an image)")
-        if x.shape[1] != 3:
-            raise InputError(f"{name} has {x.shape[1]} channels; RGB (3) is required")
+        if x.shape[1] not in (3, 4):
+            raise InputError(f"{name} has {x.shape[1]} channels; RGB (3) or RGBA (4) is required")
         if x.numel() == 0:
             raise InputError(f"{name} is empty (shape {tuple(x.shape)})")
         if not x.is_floating_point():
