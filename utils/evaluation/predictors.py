@@ -2,8 +2,9 @@
 augmentation. (A fixed-time model reaches other times through the Interpolator's recursive
 halving; the reports say so.)
 
-A predictor is `predictor(img0, img1, times) -> (T, B, 3, H, W)`; img0, img1: (B, 3, H, W)
-floats in [0, 1]; times: list of T floats in (0, 1).
+A predictor is `predictor(img0, img1, times) -> (T, B, C, H, W)`; img0, img1: (B, C, H, W)
+floats in [0, 1], C = 3 (RGB) or 4 (RGBA: the alpha goes where the colour goes); times: list
+of T floats in (0, 1).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def interpolator_predictor(interpolator: Any, scale_factor: Optional[float] = No
     pads further only where the scale factor needs it (e.g. to 32 at 0.5)."""
     def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
         return interpolator.interpolate(img0, img1, list(times), scale_factor=scale_factor,
-                                        pad_divisor=pad_divisor)  # (T, B, 3, H, W)
+                                        pad_divisor=pad_divisor)  # (T, B, C, H, W)
     return predict
 
 
@@ -37,38 +38,40 @@ def flip_tta(predictor: Predictor) -> Predictor:
     def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
         b = img0.shape[0]
         both = predictor(torch.cat([img0, img0.flip(-2)]), torch.cat([img1, img1.flip(-2)]), times)
-        return (both[:, :b] + both[:, b:].flip(-2)) / 2  # (T, B, 3, H, W)
+        return (both[:, :b] + both[:, b:].flip(-2)) / 2  # (T, B, C, H, W)
     return predict
 
 
 def still_copy(predictor: Predictor) -> Predictor:
     """The prediction with every pixel that is identical in both inputs copied from them."""
     def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
-        return keep_still(predictor(img0, img1, times), img0, img1)  # (T, B, 3, H, W)
+        return keep_still(predictor(img0, img1, times), img0, img1)  # (T, B, C, H, W)
     return predict
 
 
 def average_predictor(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
-    """Frame averaging, weighted by time: (1 - t) img0 + t img1 (the plain mean at t = 0.5)."""
+    """Frame averaging, weighted by time: (1 - t) img0 + t img1 (the plain mean at t = 0.5),
+    alpha like colour."""
     return torch.stack([(1 - t) * img0 + t * img1 for t in times])
 
 
 def dis_predictor(preset: str = "medium") -> Predictor:
     """OpenCV DIS optical flow both ways between the inputs, scaled by t and 1 - t to
-    approximate the flows from time t to each input, backward warping, blend by time."""
+    approximate the flows from time t to each input, backward warping, blend by time. The
+    flow comes from the colour; an alpha channel is warped and blended with it."""
     if preset not in DIS_PRESETS:
         raise EvaluationError(f"unknown DIS preset {preset!r}; choose from {', '.join(DIS_PRESETS)}")
     flow = dis_flow(preset)
 
     def predict(img0: torch.Tensor, img1: torch.Tensor, times: List[float]) -> torch.Tensor:
         out = torch.stack([torch.stack([torch.from_numpy(f) for f in _dis_pair(flow, a, b, times)])
-                           for a, b in zip(_hwc(img0), _hwc(img1))], dim=1)  # (T, B, H, W, 3)
+                           for a, b in zip(_hwc(img0), _hwc(img1))], dim=1)  # (T, B, H, W, C)
         return out.permute(0, 1, 4, 2, 3).to(img0.device)
     return predict
 
 
 def _hwc(x: torch.Tensor) -> np.ndarray:
-    return x.permute(0, 2, 3, 1).float().cpu().numpy()  # (B, H, W, 3)
+    return x.permute(0, 2, 3, 1).float().cpu().numpy()  # (B, H, W, C)
 
 
 def _rgb8(img: np.ndarray) -> np.ndarray:
@@ -77,8 +80,8 @@ def _rgb8(img: np.ndarray) -> np.ndarray:
 
 def _dis_pair(flow: FlowEstimator, img0: np.ndarray, img1: np.ndarray,
               times: Iterable[float]) -> List[np.ndarray]:
-    """img0, img1: (H, W, 3) float32 -> one (H, W, 3) float32 frame per time."""
-    a, b = _rgb8(img0), _rgb8(img1)
+    """img0, img1: (H, W, C) float32, C = 3 or 4 -> one (H, W, C) float32 frame per time."""
+    a, b = _rgb8(img0[..., :3]), _rgb8(img1[..., :3])  # the motion is the colour's
     flow01 = flow(a, b)  # img0(x) ~ img1(x + flow01(x))
     flow10 = flow(b, a)
     h, w = a.shape[:2]
