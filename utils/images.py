@@ -50,23 +50,26 @@ def image_size(path: str) -> Optional[Tuple[int, int]]:
     return h, w
 
 
-def read_image(path: str) -> Tuple[np.ndarray, str]:
+def read_image(path: str, rgb8: bool = False) -> Tuple[np.ndarray, str]:
     """(H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16 as stored, and a one-line note of what
-    was converted or assumed ('' if nothing).
+    was converted or assumed ('' if nothing). rgb8: (H, W, 3) uint8 RGB instead, what the
+    training and benchmark data sets are published as (16 bits scaled, alpha dropped).
 
     EXIF orientation is applied (the image is shown as a viewer shows it); grey becomes RGB
     and grey + alpha RGBA; other depths (float or 32-bit TIFF/EXR) become 16-bit. OpenCV
     decodes without colour management, so an embedded ICC profile other than sRGB is named
     in the note as assumed sRGB."""
     img, notes = _decode(path)
+    if rgb8:
+        img, converted = to_rgb8(img)
+        return img, ", ".join(([converted] if converted else []) + notes)
     img, converted = to_rgb(img)
     return img, ", ".join(converted + notes)
 
 
 def read_rgb(path: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB, what the training and benchmark data sets are published as (16
-    bits scaled, alpha dropped; see read_image for the rest)."""
-    return to_rgb8(_decode(path)[0])[0]
+    """(H, W, 3) uint8 RGB: `read_image(path, rgb8=True)` without the note."""
+    return read_image(path, rgb8=True)[0]
 
 
 # EXIF orientation -> the steps that show the stored pixels as a viewer does

@@ -210,3 +210,12 @@ def test_tensor_conversions_refuse_other_channel_counts():
         to_tensor(np.zeros((4, 4, 2), np.uint8))
     with pytest.raises(InputError, match=r"\(3, H, W\) .*4 channels"):
         to_image(torch.zeros(2, 4, 4))
+
+
+def test_read_image_rgb8_is_read_rgb_with_its_note(tmp_path):
+    from utils.images import read_image
+    grey = np.full((3, 5), 257 * 200, np.uint16)
+    cv2.imwrite(str(tmp_path / "g.png"), grey)
+    rgb, note = read_image(str(tmp_path / "g.png"), rgb8=True)
+    assert np.array_equal(rgb, read_rgb(str(tmp_path / "g.png"))) and (rgb == 200).all()
+    assert note == "16-bit converted to 8-bit, grey converted to RGB"
