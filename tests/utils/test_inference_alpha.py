@@ -101,3 +101,27 @@ def test_alpha_of_a_moving_disc_follows_the_motion_with_the_bundled_weights():
           f"(averaging the alphas: {_iou(averaged, truth):.3f})")
     assert iou >= 0.8
     assert _iou(averaged, truth) < 0.2  # averaging is nowhere near the bar
+
+
+@pytest.mark.skipif(not os.path.isfile(DEFAULT_CHECKPOINT), reason="no bundled weights")
+def test_a_16_bit_rgba_png_sequence_goes_through_read_interpolate_write(tmp_path):
+    # What an image-sequence run does per pair: read_image -> to_tensor -> interpolate ->
+    # to_image at the input's depth -> write_image; 16 bits and alpha survive every step.
+    from utils.images import read_image, to_image, to_tensor, write_image
+    size, radius = 256, 36
+    ramp = np.linspace(0, 1, 2 * radius + 1, dtype=np.float32)
+    texture = np.stack([np.add.outer(ramp, ramp) / 2, np.outer(ramp, 1 - ramp),
+                        np.tile(ramp, (2 * radius + 1, 1))], -1)  # smooth: many 16-bit levels
+    paths = []
+    for i, centre in enumerate([(116, 104), (140, 152)]):
+        paths.append(str(tmp_path / f"f{i}.png"))
+        write_image(paths[-1], to_image(_frame(size, centre, radius, texture), np.uint16))
+    frames = [read_image(p) for p in paths]
+    assert all(f.shape == (size, size, 4) and f.dtype == np.uint16 and n == "" for f, n in frames)
+    out = Interpolator(load_model()).interpolate(to_tensor(frames[0][0]), to_tensor(frames[1][0]), 0.5)
+    write_image(str(tmp_path / "mid.png"), to_image(out, np.uint16))
+    mid, note = read_image(str(tmp_path / "mid.png"))
+    assert mid.shape == (size, size, 4) and mid.dtype == np.uint16 and note == ""
+    assert _iou(mid[..., 3] > 32767, _disc(size, (128, 128), radius)) >= 0.8
+    inside = mid[..., 3] == 65535
+    assert len(np.unique(mid[..., 0][inside])) > 256  # more levels than 8 bits have
