@@ -18,6 +18,12 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 RANGE_TOLERANCE = 1e-3  # resampling and colour conversion overshoot [0, 1] by rounding errors
 
 
+def full_scale(dtype) -> int:
+    """The one scale rule between integer images and [0, 1] floats: an image's full scale is
+    its type's maximum (255 for uint8, 65535 for uint16)."""
+    return int(np.iinfo(dtype).max)
+
+
 class ImageReadError(ValueError):
     """An image file that is missing or cannot be decoded."""
 
@@ -151,13 +157,12 @@ def to_rgb8(img: np.ndarray) -> Tuple[np.ndarray, str]:
 
 
 def _to_depth(img: np.ndarray, dtype: type) -> Tuple[np.ndarray, str]:
-    """img at another depth, rounded, and the note saying so. The one scale rule: an integer
-    image's full scale is its type's maximum (255, 65535); floats are [0, 1] (or 0..255 when
-    their maximum says so)."""
-    top = np.iinfo(dtype).max
+    """img at another depth, rounded, and the note saying so: integers by `full_scale`,
+    floats taken as [0, 1] (or as 0..255 when their maximum says so)."""
+    top = full_scale(dtype)
     bits = f"{8 * np.dtype(dtype).itemsize}-bit"
     if img.dtype in (np.uint8, np.uint16):
-        scaled = img.astype(np.float32) * (top / np.iinfo(img.dtype).max)
+        scaled = img.astype(np.float32) * (top / full_scale(img.dtype))
         return scaled.round().astype(dtype), f"{8 * img.dtype.itemsize}-bit converted to {bits}"
     values = np.nan_to_num(img.astype(np.float32))
     full = 1 if np.issubdtype(img.dtype, np.floating) and values.max(initial=0) <= 1 else 255
@@ -213,7 +218,7 @@ def range_problem(lo: float, hi: float) -> Optional[str]:
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
     """(H, W, 3|4) RGB(A) uint8/uint16/float image -> (1, 3|4, H, W) float32 in [0, 1]
-    (integers divided by their type's maximum, the scale rule of `to_image`)."""
+    (integers divided by their `full_scale`)."""
     img = np.asarray(img)
     if img.ndim != 3 or img.shape[2] not in (3, 4):
         raise InputError(f"expected an RGB(A) image of shape (H, W, 3) or (H, W, 4), got {img.shape}")
@@ -221,10 +226,8 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
         raise InputError("image is empty")
     if not img.flags.writeable:  # e.g. decoded video buffers; torch wants writable memory
         img = img.copy()
-    if img.dtype == np.uint8:
-        x = torch.from_numpy(np.ascontiguousarray(img)).float() / 255
-    elif img.dtype == np.uint16:
-        x = torch.from_numpy(img.astype(np.float32) / 65535)
+    if img.dtype in (np.uint8, np.uint16):
+        x = torch.from_numpy(np.ascontiguousarray(img)).float() / full_scale(img.dtype)
     elif np.issubdtype(img.dtype, np.floating):
         x = torch.from_numpy(img.astype(np.float32))
         lo, hi = float(x.min()), float(x.max())
@@ -240,7 +243,7 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
 
 def to_image(x: torch.Tensor, dtype: type = np.uint8) -> np.ndarray:
     """(C, H, W) or (1, C, H, W) float in [0, 1], C = 3 (RGB) or 4 (RGBA) -> (H, W, C) uint8
-    or uint16, x * the type's maximum, rounded."""
+    or uint16: x * `full_scale(dtype)`, rounded."""
     if dtype not in (np.uint8, np.uint16):
         raise InputError(f"to_image makes uint8 or uint16 images, not {dtype}")
     if not torch.is_tensor(x) or x.dim() not in (3, 4) or x.shape[-3] not in (3, 4):
@@ -254,7 +257,7 @@ def to_image(x: torch.Tensor, dtype: type = np.uint8) -> np.ndarray:
     if x.is_floating_point() and not bool(torch.isfinite(x).all()):
         raise InputError("to_image: the image holds non-finite values (NaN or inf), which "
                          "would come out black")
-    scaled = (x.detach().float().clamp(0, 1) * float(np.iinfo(dtype).max)).round()
+    scaled = (x.detach().float().clamp(0, 1) * float(full_scale(dtype))).round()
     # torch has no general uint16: 16-bit values go through int32
     scaled = scaled.byte() if dtype == np.uint8 else scaled.int()
     return scaled.permute(1, 2, 0).cpu().numpy().astype(dtype, copy=False)

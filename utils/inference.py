@@ -381,7 +381,7 @@ def _check_frames(img0: torch.Tensor, img1: torch.Tensor) -> None:
     for name, x in (("img0", img0), ("img1", img1)):
         if not torch.is_tensor(x) or x.dim() != 4:
             got = f"a {x.dim()}-d tensor" if torch.is_tensor(x) else f"a {type(x).__name__}"
-            raise InputError(f"{name} must be a (B, 3, H, W) tensor, got {got} "
+            raise InputError(f"{name} must be a (B, 3, H, W) or RGBA (B, 4, H, W) tensor, got {got} "
                              "(utils.inference.to_tensor makes one from an image)")
         if x.shape[1] not in (3, 4):
             raise InputError(f"{name} has {x.shape[1]} channels; RGB (3) or RGBA (4) is required")
