@@ -221,7 +221,8 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     (integers divided by their `full_scale`)."""
     img = np.asarray(img)
     if img.ndim != 3 or img.shape[2] not in (3, 4):
-        raise InputError(f"expected an RGB(A) image of shape (H, W, 3) or (H, W, 4), got {img.shape}")
+        raise InputError(f"expected an RGB(A) image of shape (H, W, 3) or (H, W, 4), "
+                         f"got {img.shape}")
     if img.size == 0:
         raise InputError("image is empty")
     if not img.flags.writeable:  # e.g. decoded video buffers; torch wants writable memory

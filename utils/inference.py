@@ -308,9 +308,10 @@ def eval_mode(model: torch.nn.Module) -> Iterator[None]:
 
 def keep_still(pred: torch.Tensor, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
     """pred (..., B, C, H, W) with every pixel that is identical in img0 and img1 (B, C, H, W;
-    in every channel, alpha included) copied from them. The network gives such pixels back only to about 56 dB (a blend of two
-    warps plus a residual), which costs most on nearly still footage: +0.18 dB on held-out
-    bigbuckbunny frames 80-131 with the bundled model, where 65% of the pixels do not change."""
+    in every channel, alpha included) copied from them. The network gives such pixels back
+    only to about 56 dB (a blend of two warps plus a residual), which costs most on nearly
+    still footage: +0.18 dB on held-out bigbuckbunny frames 80-131 with the bundled model,
+    where 65% of the pixels do not change."""
     still = (img0 == img1).all(dim=-3, keepdim=True)  # (B, 1, H, W)
     return torch.where(still, img0.to(pred.dtype), pred)
 
@@ -381,8 +382,8 @@ def _check_frames(img0: torch.Tensor, img1: torch.Tensor) -> None:
     for name, x in (("img0", img0), ("img1", img1)):
         if not torch.is_tensor(x) or x.dim() != 4:
             got = f"a {x.dim()}-d tensor" if torch.is_tensor(x) else f"a {type(x).__name__}"
-            raise InputError(f"{name} must be a (B, 3, H, W) or RGBA (B, 4, H, W) tensor, got {got} "
-                             "(utils.inference.to_tensor makes one from an image)")
+            raise InputError(f"{name} must be a (B, 3, H, W) or RGBA (B, 4, H, W) tensor, got "
+                             f"{got} (utils.inference.to_tensor makes one from an image)")
         if x.shape[1] not in (3, 4):
             raise InputError(f"{name} has {x.shape[1]} channels; RGB (3) or RGBA (4) is required")
         if x.numel() == 0:

@@ -62,7 +62,8 @@ def test_alpha_is_warped_by_the_flows_with_the_masks_not_averaged(model, monkeyp
         f0 = torch.zeros(b, 2 * n, rows, size[1])
         f0[:, 0::2] = -4.0  # from t back to frame 0: 4 px left
         f1 = -f0            # from t on to frame 1: 4 px right
-        return f0, f1, torch.full((b, n, rows, size[1]), mask_value), torch.zeros(b, 3 * n, rows, size[1])
+        mask = torch.full((b, n, rows, size[1]), mask_value)
+        return f0, f1, mask, torch.zeros(b, 3 * n, rows, size[1])
 
     rgb = torch.rand(1, 3, *size)
     x0 = torch.cat([rgb, _square(size, 40)], 1)  # the square moves 8 px right

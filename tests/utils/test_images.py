@@ -103,7 +103,8 @@ def test_rgba_written_by_another_tool_keeps_alpha_in_rgba_order(tmp_path):
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
     back, note = read_image(str(tmp_path / "a.png"))
     assert back.shape == (4, 6, 4) and note == ""
-    assert (back[..., 0] == 200).all() and (back[..., 1:3] == 0).all() and (back[..., 3] == 77).all()
+    assert (back[..., 0] == 200).all() and (back[..., 1:3] == 0).all()
+    assert (back[..., 3] == 77).all()
 
 
 @pytest.mark.parametrize("bits", [8, 16])
@@ -137,7 +138,8 @@ def test_read_rgb_gives_the_data_sets_8_bit_rgb_and_says_what_it_changed(tmp_pat
     assert rgb.dtype == np.uint8 and rgb.shape == (5, 5, 3)
     assert np.array_equal(rgb, (rgba[..., :3] / 257).round().astype(np.uint8))
     native, _ = read_image(str(tmp_path / "a.png"))
-    assert to_rgb8(native[..., [2, 1, 0, 3]])[1] == "16-bit converted to 8-bit, alpha channel dropped"
+    note = to_rgb8(native[..., [2, 1, 0, 3]])[1]
+    assert note == "16-bit converted to 8-bit, alpha channel dropped"
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -187,7 +189,8 @@ def test_write_image_replaces_the_target_in_one_step(tmp_path):
     path = str(tmp_path / "x.png")
     write_image(path, np.zeros((4, 4, 3), np.uint8))
     write_image(path, np.full((4, 4, 3), 9, np.uint8))
-    assert (read_image(path)[0] == 9).all() and sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+    assert (read_image(path)[0] == 9).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])

@@ -118,7 +118,8 @@ def test_a_16_bit_rgba_png_sequence_goes_through_read_interpolate_write(tmp_path
         write_image(paths[-1], to_image(_frame(size, centre, radius, texture), np.uint16))
     frames = [read_image(p) for p in paths]
     assert all(f.shape == (size, size, 4) and f.dtype == np.uint16 and n == "" for f, n in frames)
-    out = Interpolator(load_model()).interpolate(to_tensor(frames[0][0]), to_tensor(frames[1][0]), 0.5)
+    x0, x1 = (to_tensor(f) for f, _ in frames)
+    out = Interpolator(load_model()).interpolate(x0, x1, 0.5)
     write_image(str(tmp_path / "mid.png"), to_image(out, np.uint16))
     mid, note = read_image(str(tmp_path / "mid.png"))
     assert mid.shape == (size, size, 4) and mid.dtype == np.uint16 and note == ""
