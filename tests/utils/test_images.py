@@ -222,3 +222,18 @@ def test_read_image_rgb8_is_read_rgb_with_its_note(tmp_path):
     rgb, note = read_image(str(tmp_path / "g.png"), rgb8=True)
     assert np.array_equal(rgb, read_rgb(str(tmp_path / "g.png"))) and (rgb == 200).all()
     assert note == "16-bit converted to 8-bit, grey converted to RGB"
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_rgba_tiff_says_its_fourth_channel_is_alpha(tmp_path, capfd, dtype):
+    # OpenCV's TIFF writer leaves out ExtraSamples, so editors (and OpenCV itself, with a
+    # warning on stderr) cannot tell the fourth channel is alpha.
+    from PIL import Image
+    from utils.images import read_image, write_image
+    rgba = np.full((4, 6, 4), 7, dtype)
+    write_image(str(tmp_path / "a.tif"), rgba)
+    with Image.open(tmp_path / "a.tif") as im:
+        assert im.tag_v2.get(338) in (2, (2,))  # unassociated (straight) alpha
+    capfd.readouterr()
+    back, _ = read_image(str(tmp_path / "a.tif"))
+    assert np.array_equal(back, rgba) and "TIFF" not in capfd.readouterr().err
