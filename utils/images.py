@@ -91,7 +91,9 @@ def _decode(path: str) -> Tuple[np.ndarray, List[str]]:
     img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ImageReadError(f"cannot read image {path} (missing, truncated or not an image)")
-    orientation, icc = _header(path)
+    orientation, icc, fmt = _header(path)
+    if fmt == "TIFF" and img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 4:
+        img = _tiff_rgba8(path, img)
     if orientation in _ORIENT:
         img = np.ascontiguousarray(_ORIENT[orientation](img))
     name = _icc_name(icc) if icc else "sRGB"
@@ -99,8 +101,9 @@ def _decode(path: str) -> Tuple[np.ndarray, List[str]]:
                  [f"embedded ICC profile {name!r} not applied (colours assumed sRGB)"])
 
 
-def _header(path: str) -> Tuple[int, Optional[bytes]]:
-    """(EXIF orientation, 1 if none; embedded ICC profile or None), from the header only."""
+def _header(path: str) -> Tuple[int, Optional[bytes], Optional[str]]:
+    """(EXIF orientation, 1 if none; embedded ICC profile or None; PIL's format name), from
+    the header only."""
     from PIL import Image
     try:
         with Image.open(path) as im:
@@ -108,10 +111,23 @@ def _header(path: str) -> Tuple[int, Optional[bytes]]:
             # PIL's PNG getexif() decodes the whole image to look for an eXIf chunk after the
             # pixels; one before them (where writers put it) is already in info
             if im.format == "PNG" and "exif" not in im.info:
-                return 1, icc
-            return int(im.getexif().get(0x0112, 1)), icc
+                return 1, icc, im.format
+            return int(im.getexif().get(0x0112, 1)), icc, im.format
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return 1, None
+        return 1, None, None
+
+
+def _tiff_rgba8(path: str, img: np.ndarray) -> np.ndarray:
+    """An 8-bit RGBA TIFF as BGRA with straight alpha. OpenCV reads those through libtiff's
+    RGBA interface, which multiplies the colour by a (straight) alpha; PIL gives it as
+    stored (and un-multiplies premultiplied files). img: OpenCV's reading, kept if PIL fails."""
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            rgba = np.asarray(im.convert("RGBA"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return img
+    return np.ascontiguousarray(rgba[..., [2, 1, 0, 3]]) if rgba.shape == img.shape else img
 
 
 @functools.lru_cache(maxsize=16)
@@ -200,7 +216,36 @@ def write_image(path: str, img: np.ndarray) -> None:
         ok = False
     if not ok:
         raise OutputError(errno.EIO, f"cannot write {path}: OpenCV could not encode it as {ext}")
-    write_bytes(path, data.tobytes())
+    data = data.tobytes()
+    if ext in (".tif", ".tiff") and img.shape[2] == 4:
+        data = _tiff_alpha(data)
+    write_bytes(path, data)
+
+
+_EXTRA_SAMPLES = 338  # TIFF tag: what the channels after the colour are (2: straight alpha)
+
+
+def _tiff_alpha(data: bytes) -> bytes:
+    """A TIFF from OpenCV with an ExtraSamples tag saying its fourth channel is straight
+    alpha, which OpenCV's writer leaves out. The first directory is copied with the tag
+    added to the end of the file and the header pointed at it; every offset in it still
+    points at the same bytes."""
+    import struct
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    if order is None or struct.unpack(order + "H", data[2:4])[0] != 42:
+        return data  # not classic TIFF (e.g. BigTIFF): written as OpenCV made it
+    ifd = struct.unpack(order + "I", data[4:8])[0]
+    count = struct.unpack(order + "H", data[ifd:ifd + 2])[0]
+    entries = [data[ifd + 2 + 12 * i:ifd + 14 + 12 * i] for i in range(count)]
+    tags = [struct.unpack(order + "H", e[:2])[0] for e in entries]
+    if _EXTRA_SAMPLES in tags:
+        return data
+    entries.append(struct.pack(order + "HHIHH", _EXTRA_SAMPLES, 3, 1, 2, 0))  # SHORT, 1 value
+    entries.sort(key=lambda e: struct.unpack(order + "H", e[:2])[0])  # tags in ascending order
+    nxt = data[ifd + 2 + 12 * count:ifd + 6 + 12 * count]
+    body = data + b"\0" * (len(data) % 2)  # a directory starts on a word boundary
+    new = struct.pack(order + "H", len(entries)) + b"".join(entries) + nxt
+    return body[:4] + struct.pack(order + "I", len(body)) + body[8:] + new
 
 
 def range_problem(lo: float, hi: float) -> Optional[str]:

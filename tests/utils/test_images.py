@@ -237,3 +237,14 @@ def test_rgba_tiff_says_its_fourth_channel_is_alpha(tmp_path, capfd, dtype):
     capfd.readouterr()
     back, _ = read_image(str(tmp_path / "a.tif"))
     assert np.array_equal(back, rgba) and "TIFF" not in capfd.readouterr().err
+
+
+def test_an_8_bit_straight_alpha_tiff_from_an_editor_keeps_its_colour(tmp_path):
+    # libtiff's RGBA reader (OpenCV's for 8-bit RGBA TIFF) multiplies the colour by alpha
+    from PIL import Image
+    from utils.images import read_image
+    rgba = np.full((4, 6, 4), 100, np.uint8)
+    rgba[..., 3] = 128
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.tif")  # ExtraSamples = straight alpha
+    back, note = read_image(str(tmp_path / "a.tif"))
+    assert np.array_equal(back, rgba) and note == ""
