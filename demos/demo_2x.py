@@ -13,6 +13,7 @@ from typing import List, Optional
 from demos.cli import EPILOG, add_arbitrary_time, guarded
 from demos.pipeline import InterpolationOptions, run
 from utils.inference import DTYPES
+from utils.names import DEFAULT_SCENE_THRESHOLD
 from utils.video_io import VIDEO_EXTS
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "bikes.mp4")
@@ -53,8 +54,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                       help="the same as --dtype bf16")
     p.add_argument("--no-scene-detect", dest="scene_detect", action="store_false",
                    help="interpolate across scene cuts too")
-    p.add_argument("--scene-threshold", type=float, default=0.35,
-                   help="colour-histogram distance above which a pair is a cut (0..1)")
+    p.add_argument("--scene-threshold", type=float, default=DEFAULT_SCENE_THRESHOLD,
+                   help="cut distance (1 - SSIM of 32x32 grey thumbnails) above which a pair "
+                        f"is a scene cut, 0..1 (default {DEFAULT_SCENE_THRESHOLD:g})")
     return p.parse_args(argv)
 
 

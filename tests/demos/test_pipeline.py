@@ -109,7 +109,7 @@ def test_scene_cut_repeats_frames_and_identical_pairs_are_copied(tmp_path, blend
     a, b = _frames(2)
     cut = np.full_like(a, 0)
     cut[..., 2] = 255  # a blue frame: nothing like the pan
-    assert is_scene_cut(a, cut, 0.35) and not is_scene_cut(a, b, 0.35)
+    assert is_scene_cut(a, cut) and not is_scene_cut(a, b)
     paths = _pngs(tmp_path / "in", [a, cut, cut])
     s = run(paths, str(tmp_path / "out.mp4"), n_iter=1, save_images=True)
     assert s.cuts == 1 and s.copies == 1
