@@ -36,8 +36,6 @@ from utils.scene_cuts import is_scene_cut
 from utils.video_io import (Source, VideoIOError, VideoWriter, check_writable_ext, copy_audio,
                             ended_early, last_line, open_source, read_frames)
 
-# Exit statuses of the command-line tools (documented in docs/interpolation.md and --help).
-EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 2, 3
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
 MAX_FPS = 1000.0            # --fps and -r above this are refused
 MAX_SCALE = 4.0

@@ -6,6 +6,12 @@ from __future__ import annotations
 # Network precisions by their command-line and config names (utils.inference.DTYPES maps
 # them to torch dtypes, in this order).
 DTYPE_NAMES = ("fp32", "fp16", "bf16")
+# Training precision: 'none' (float32) or a low precision of DTYPE_NAMES, under autocast.
+AMP_MODES = ("none", *sorted(name for name in DTYPE_NAMES if name != "fp32"))
+# OpenCV's DIS optical-flow presets (utils.optical_flow.DIS_PRESETS maps them, in this order).
+DIS_PRESET_NAMES = ("ultrafast", "fast", "medium")
+# How a prediction is scored: float (the published protocol) or rounded to uint8 first.
+METRIC_VARIANTS = ("float", "uint8")
 # Video files the readers and writers recognise by extension.
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg", ".gif")
 # Images carry no frame rate: a sequence of images is taken as this many frames per second.
@@ -17,3 +23,12 @@ DEFAULT_IMAGE_FPS = 30.0
 DEFAULT_SCENE_THRESHOLD = 0.65
 # "auto": CUDA when it is available, else the CPU (utils.devices.resolve_device).
 DEFAULT_DEVICE = "auto"
+
+# The test sets' choices that their benchmark scripts offer (datasets.* take them from here).
+VIMEO_TEST_LIST = "tri_testlist.txt"
+SNU_FILM_SPLITS = ("easy", "medium", "hard", "extreme")
+X4K_RESOLUTIONS = ("4k", "2k")
+XIPH_SEQUENCES = ("BoxingPractice", "Crosswalk", "DrivingPOV", "FoodMarket", "FoodMarket2",
+                  "RitualDance", "SquareAndTimelapse", "Tango")
+XIPH_FRAMES = 100
+XIPH_RESOLUTIONS = ("2k", "4k")

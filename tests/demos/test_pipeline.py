@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import demos.pipeline as pipeline
+from demos.cli import EXIT_PARTIAL
 from demos.demo_2x import main as demo_2x
 from demos.demo_8x import main as demo_8x
 from demos.pipeline import DemoError, InterpolationOptions, is_scene_cut, timeline
@@ -226,7 +227,7 @@ def test_ctrl_c_closes_and_keeps_the_partial_output(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (InterruptedBlend(), "blend"))
     video = _video(tmp_path / "in.mp4", _frames(10), 10)
     out = str(tmp_path / "out.mp4")
-    assert demo_2x(["-i", video, "-o", out]) == pipeline.EXIT_PARTIAL
+    assert demo_2x(["-i", video, "-o", out]) == EXIT_PARTIAL
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [f"partial: 6 frames kept in {tmp_path}/out.partial.mp4; "
                                         "stopped early: interrupted (Ctrl-C)"]
