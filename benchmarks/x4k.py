@@ -13,7 +13,9 @@ from typing import List, Optional, Sequence
 from benchmarks.cli import Benchmark, Run
 from utils.names import X4K_RESOLUTIONS as RESOLUTIONS
 
-PROTOCOLS = {"4k": dict(pad_divisor=64, scale_factor=0.25),  # utils.evaluation.core.Protocol
+# Protocol arguments per resolution; the Protocols are made in runs(), so that --help does not
+# load the evaluation core
+PROTOCOLS = {"4k": dict(pad_divisor=64, scale_factor=0.25),
              "2k": dict(pad_divisor=32, scale_factor=0.5)}
 
 

@@ -21,7 +21,7 @@ DEFAULT_IMAGE_FPS = 30.0
 # stays at or below 0.52 and hard cuts at or above 0.72 (tests/utils/test_scene_cuts.py);
 # a pan of 6% of the frame between two frames scores about 0.2, one of 8% about 0.6.
 DEFAULT_SCENE_THRESHOLD = 0.65
-# "auto": CUDA when it is available, else the CPU (utils.devices.resolve_device).
+# "auto": CUDA when it is available, else the CPU (utils.devices.check_device).
 DEFAULT_DEVICE = "auto"
 
 # The test sets' choices that their benchmark scripts offer (datasets.* take them from here).
