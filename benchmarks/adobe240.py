@@ -12,7 +12,6 @@ from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
 from benchmarks.gopro import add_crop_argument, crop_label, protocol_8x
-from datasets.adobe240 import adobe240_source
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.adobe240 import adobe240_source
     return [Run(f"Adobe240 8x ({crop_label(args)})", adobe240_source(args.root, args.every),
                 protocol_8x(args))]
 

@@ -12,26 +12,18 @@ import datetime
 import os
 import sys
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-import cv2
-import torch
+from utils.devices import DEFAULT_DEVICE
+from utils.names import DIS_PRESET_NAMES, DTYPE_NAMES, METRIC_VARIANTS
 
-from datasets.common import DatasetError
-from datasets.sources import check_complete
-from utils.evaluation.core import EvaluationError, Protocol, evaluate
-from utils.evaluation.predictors import DTYPES, Method, baseline_method, model_method
-from utils.evaluation.reports import markdown_table, record, write_run, write_summary
-from utils.checkpoint import CheckpointError
-from utils.config import ConfigError
-from utils.images import ImageReadError
-from utils.inference import InputError, load_model, out_of_memory_message
-from utils.metrics import METRIC_VARIANTS, MetricError
-from utils.optical_flow import DIS_PRESETS
+if TYPE_CHECKING:
+    from utils.evaluation.core import Protocol
+    from utils.evaluation.predictors import Method
 
+# The parsers here are light so that --help answers at once; torch, OpenCV, the data sets and
+# the evaluation core are imported by the functions that run a benchmark.
 DEFAULT_REPORT_DIR = os.path.join("out", "benchmarks")
-ERRORS = (EvaluationError, DatasetError, CheckpointError, ConfigError, ImageReadError, InputError,
-          MetricError, OSError, torch.OutOfMemoryError)
 TIME_MODES = {"auto": None, "direct": False, "recursive": True}  # -> Interpolator(recursive=)
 OUT_OF_MEMORY_HINT = "try --scale-factor 0.5, --dtype fp16 or a smaller batch (--max-batch 1)"
 
@@ -48,7 +40,7 @@ class BenchmarkOptions:
     dis_preset: str = "medium"
     time_mode: str = "auto"
     max_batch: int = 8
-    device: str = "cpu"
+    device: str = DEFAULT_DEVICE
     dtype: str = "fp32"
     tf32: bool = False
     compile: bool = False
@@ -117,6 +109,7 @@ class Benchmark:
         args = self.parser().parse_args(argv)
         options = BenchmarkOptions.from_args(args)
         if options.baseline and options.names_model:
+            from utils.evaluation.core import EvaluationError
             return report_error(EvaluationError("--baseline scores a baseline instead of a "
                                                 "model: drop -c/-p/--variant or --baseline"))
         return score(options, lambda: [(self, args)], options.baseline,
@@ -128,13 +121,25 @@ def score(options: BenchmarkOptions, jobs: Callable[[], Sequence[Job]],
     """What every benchmark command does: set up, build the methods, score every job (their
     reports written as it goes; with `summary` also one table for all), print the table.
     An error is one line on stderr and exit code 2."""
+    import torch
+    from datasets.common import DatasetError
+    from utils.checkpoint import CheckpointError
+    from utils.config import ConfigError
+    from utils.devices import DeviceError
+    from utils.evaluation.core import EvaluationError
+    from utils.evaluation.reports import markdown_table, write_summary
+    from utils.images import ImageReadError
+    from utils.inference import InputError
+    from utils.metrics import MetricError
+    errors = (EvaluationError, DatasetError, CheckpointError, ConfigError, ImageReadError,
+              InputError, MetricError, DeviceError, OSError, torch.OutOfMemoryError)
     try:
-        setup(options)
+        options = setup(options)
         methods = build_methods(options, baselines, with_model)
         records = run_benchmarks(jobs(), methods, options)
         if summary:
             write_summary(options.report_dir, records)
-    except ERRORS as e:
+    except errors as e:
         return report_error(e)
     print(markdown_table(records), end="")
     return 0
@@ -144,6 +149,8 @@ def report_error(e: Exception) -> int:
     """One line on stderr (torch's out-of-memory message alone runs to several), exit code 2."""
     lines = str(e).strip().splitlines()
     message = lines[0] if lines else type(e).__name__
+    import torch
+    from utils.inference import out_of_memory_message
     if isinstance(e, torch.OutOfMemoryError):
         message = out_of_memory_message(e, OUT_OF_MEMORY_HINT)
     print(f"error: {message}", file=sys.stderr)
@@ -152,8 +159,10 @@ def report_error(e: Exception) -> int:
 
 def add_execution_arguments(g: Any) -> None:
     """--device, --dtype, --tf32, --compile: how the network runs (every benchmark script)."""
-    g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    g.add_argument("--dtype", default="fp32", choices=list(DTYPES),
+    g.add_argument("--device", default=DEFAULT_DEVICE,
+                   help="auto (CUDA when available, else the CPU; the default), cpu, cuda, "
+                        "cuda:N or mps")
+    g.add_argument("--dtype", default="fp32", choices=DTYPE_NAMES,
                    help="fp16/bf16: autocast (fp32, the default, gives the published numbers)")
     g.add_argument("--tf32", action="store_true",
                    help="allow TF32 on CUDA (off by default: exact float32 as published)")
@@ -175,7 +184,7 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
     else:
         g.add_argument("--baseline", choices=["average", "dis"],
                        help="score a model-free baseline instead of a model")
-    g.add_argument("--dis-preset", default="medium", choices=list(DIS_PRESETS))
+    g.add_argument("--dis-preset", default="medium", choices=DIS_PRESET_NAMES)
     g.add_argument("--time-mode", default="auto", choices=list(TIME_MODES),
                    help="how a model reaches t != 0.5: auto (from the model's arbitrary_time), direct, or "
                         "recursive 2x")
@@ -202,13 +211,14 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def setup(options: BenchmarkOptions) -> None:
-    try:
-        device = torch.device(options.device)
-    except RuntimeError:
-        raise EvaluationError(f"unknown device {options.device!r} (cpu, cuda, cuda:1, ...)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise EvaluationError(f"--device {options.device} asked for, but CUDA is not available here")
+def setup(options: BenchmarkOptions) -> BenchmarkOptions:
+    """The options checked, with the device resolved ('auto' -> cuda or cpu); DeviceError or
+    EvaluationError (one line) for a bad one."""
+    import cv2
+    import torch
+    from utils.devices import check_device
+    from utils.evaluation.core import EvaluationError
+    options = dataclasses.replace(options, device=check_device(options.device))
     if options.threads:
         torch.set_num_threads(options.threads)
         cv2.setNumThreads(options.threads)
@@ -216,11 +226,14 @@ def setup(options: BenchmarkOptions) -> None:
         raise EvaluationError(f"--limit must be at least 1, got {options.limit}")
     if options.worst < 0:
         raise EvaluationError(f"--worst must not be negative, got {options.worst}")
+    return options
 
 
 def build_methods(options: BenchmarkOptions, baselines: Sequence[str],
                   with_model: bool) -> List[Method]:
     """The baselines named, then the model of -c/-p/--variant (or the default checkpoint)."""
+    from utils.evaluation.predictors import baseline_method, model_method
+    from utils.inference import load_model
     methods = [baseline_method(name, options.dis_preset) for name in baselines]
     if with_model:
         model = load_model(options.checkpoint, options.config, options.variant,
@@ -248,6 +261,9 @@ def run_benchmarks(jobs: Sequence[Job], methods: Sequence[Method],
                    options: BenchmarkOptions) -> List[Dict[str, Any]]:
     """Every run of every (benchmark, its own arguments) for every method; reports written as
     we go."""
+    from datasets.sources import check_complete
+    from utils.evaluation.core import evaluate
+    from utils.evaluation.reports import record, write_run
     records = []
     for bench, bench_args in jobs:
         for run in bench.runs(bench_args):

@@ -7,11 +7,12 @@ the AMT paper (--full-frame for whole frames).
 from __future__ import annotations
 
 import argparse
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from datasets.gopro import CROP, gopro_source
-from utils.evaluation.core import Protocol
+
+if TYPE_CHECKING:
+    from utils.evaluation.core import Protocol
 
 
 def add_crop_argument(p: argparse.ArgumentParser) -> None:
@@ -20,6 +21,8 @@ def add_crop_argument(p: argparse.ArgumentParser) -> None:
 
 
 def protocol_8x(args: argparse.Namespace) -> Protocol:
+    from datasets.gopro import CROP
+    from utils.evaluation.core import Protocol
     return Protocol(pad_divisor=16, crop=None if args.full_frame else CROP)
 
 
@@ -33,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.gopro import gopro_source
     return [Run(f"GoPro 8x ({crop_label(args)})", gopro_source(args.root, args.split),
                 protocol_8x(args))]
 

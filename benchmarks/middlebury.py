@@ -9,11 +9,11 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from datasets.middlebury import middlebury_source
-from utils.evaluation.core import Protocol
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.middlebury import middlebury_source
+    from utils.evaluation.core import Protocol
     return [Run("Middlebury", middlebury_source(args.root), Protocol(pad_divisor=16))]
 
 

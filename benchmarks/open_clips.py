@@ -16,14 +16,14 @@ from typing import List, Optional, Sequence
 
 from benchmarks import video
 from benchmarks.cli import Benchmark, BenchmarkOptions, Run, add_common_arguments, score
-from datasets.common import DatasetError
-from datasets.video_folder import HELD_OUT, default_video_dir
-from utils.evaluation.core import EvaluationError
 
 BASELINES = ["average", "dis"]
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.common import DatasetError
+    from datasets.video_folder import HELD_OUT, default_video_dir
+    from utils.evaluation.core import EvaluationError
     try:
         root = args.root or default_video_dir()
     except DatasetError as e:

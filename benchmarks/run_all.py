@@ -17,7 +17,6 @@ from typing import Dict, List, Optional, Sequence
 from benchmarks import (adobe240, gopro, middlebury, snu_film, ucf101, video, vimeo90k,
                         vimeo90k_tta, x4k, xiph)
 from benchmarks.cli import BenchmarkOptions, Job, add_common_arguments, score
-from utils.evaluation.core import EvaluationError
 
 BENCHMARKS = {m.BENCHMARK.key: m.BENCHMARK for m in
               (vimeo90k, vimeo90k_tta, ucf101, snu_film, xiph, middlebury, gopro, adobe240, x4k,
@@ -37,6 +36,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 
 def _roots(args: argparse.Namespace) -> Dict[str, str]:
+    from utils.evaluation.core import EvaluationError
     roots = {k: os.path.join(args.data_root, os.path.basename(b.default_root))
              for k, b in BENCHMARKS.items() if b.default_root}
     for item in args.root:
@@ -50,6 +50,7 @@ def _roots(args: argparse.Namespace) -> Dict[str, str]:
 
 def _jobs(args: argparse.Namespace) -> List[Job]:
     """Each set with its own default arguments; the common options go to the runner apart."""
+    from utils.evaluation.core import EvaluationError
     roots = _roots(args)
     if args.sets:
         names = [s for s in args.sets.split(",") if s]

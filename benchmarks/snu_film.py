@@ -10,8 +10,7 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from datasets.snu_film import SPLITS, snu_film_source
-from utils.evaluation.core import Protocol
+from utils.names import SNU_FILM_SPLITS as SPLITS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.snu_film import snu_film_source
+    from utils.evaluation.core import Protocol
     splits = SPLITS if args.split == "all" else (args.split,)
     return [Run(f"SNU-FILM {s}", snu_film_source(args.root, s),
                 Protocol(pad_divisor=20, scale_factor=0.8)) for s in splits]

@@ -13,16 +13,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional
-
-import torch
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from benchmarks.cli import add_execution_arguments
-from utils.atomic import OutputError, write_text
-from utils.checkpoint import CheckpointError
-from utils.config import ConfigError
-from utils.inference import DTYPES, InputError, Interpolator, load_model, out_of_memory_message
-from utils.memory import peak_bytes, reset_peak
+
+if TYPE_CHECKING:  # imported where used, after parsing: --help answers at once
+    import torch
+    from utils.inference import Interpolator
 
 OUT_OF_MEMORY_HINT = "try --scale 0.5, --dtype fp16 or a smaller --size"
 
@@ -45,12 +42,15 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 
 def _sync(device: torch.device) -> None:
+    import torch
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def measure(ip: Interpolator, size: tuple, repeats: int, warmup: int) -> Dict[str, float]:
     """Median latency and peak memory of interpolating one random pair of the given size."""
+    import torch
+    from utils.memory import peak_bytes, reset_peak
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(1, 3, *size, generator=g).to(ip.device)
     x1 = torch.rand(1, 3, *size, generator=g).to(ip.device)
@@ -69,9 +69,12 @@ def measure(ip: Interpolator, size: tuple, repeats: int, warmup: int) -> Dict[st
 
 
 def run(args: argparse.Namespace) -> Dict[str, object]:
+    import torch
+    from utils.devices import check_device
+    from utils.inference import DTYPES, InputError, Interpolator, load_model
+    device = torch.device(check_device(args.device))
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
     if not (args.config or args.checkpoint or args.variant):
         args.variant = "AMT-S"
     model = load_model(args.checkpoint, args.config, args.variant, device)
@@ -114,6 +117,7 @@ def _measure_in_subprocess(args: argparse.Namespace, mode: str) -> Dict[str, obj
 
 
 def _machine(device: torch.device) -> str:
+    import torch
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
@@ -135,12 +139,17 @@ def format_table(report: Dict[str, object]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    import torch
+    from utils.atomic import OutputError, write_text
+    from utils.checkpoint import CheckpointError
+    from utils.config import ConfigError
+    from utils.inference import InputError, out_of_memory_message
     try:
         report = run(args)
     except torch.OutOfMemoryError as e:
         print(f"error: {out_of_memory_message(e, OUT_OF_MEMORY_HINT)}", file=sys.stderr)
         return 2
-    except (InputError, CheckpointError, ConfigError, ValueError) as e:
+    except (InputError, CheckpointError, ConfigError, ValueError) as e:  # DeviceError too
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(report))

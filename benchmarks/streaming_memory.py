@@ -18,10 +18,9 @@ import tempfile
 import time
 from typing import List, Optional
 
-import imageio_ffmpeg
-
 
 def make_clip(path: str, frames: int, size: str, fps: int = 25) -> None:
+    import imageio_ffmpeg  # here: --help does not load it
     w, h = size.lower().split("x")
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi",
                     "-i", f"testsrc2=size={w}x{h}:rate={fps}", "-frames:v", str(frames),

@@ -10,30 +10,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
-import torch
-
-from losses import build_losses, compute_losses
-from networks import build_model
-from trainers.data import build_dataset
-from trainers.rng import seed_everything
-from utils.checkpoint import CheckpointError, load_state_dict
-from utils.config import ConfigError, load_config
+if TYPE_CHECKING:
+    import torch
 
 
-@torch.no_grad()
 def mean_loss(model: torch.nn.Module, dataset, losses, batch: int = 4) -> float:
+    import torch
+    from losses import compute_losses
     model.train()  # the training forward returns the flows the flow loss needs
     total, n = 0.0, 0
-    for start in range(0, len(dataset), batch):
-        samples = [dataset[i] for i in range(start, min(start + batch, len(dataset)))]
-        b = torch.utils.data.default_collate([{k: v for k, v in s.items() if k != "name"}
-                                              for s in samples])
-        out = model(b["img0"], b["img1"], b["embt"])
-        loss, _ = compute_losses(losses, {**b, **out})
-        total += float(loss) * len(samples)
-        n += len(samples)
+    with torch.no_grad():
+        for start in range(0, len(dataset), batch):
+            samples = [dataset[i] for i in range(start, min(start + batch, len(dataset)))]
+            b = torch.utils.data.default_collate([{k: v for k, v in s.items() if k != "name"}
+                                                  for s in samples])
+            out = model(b["img0"], b["img1"], b["embt"])
+            loss, _ = compute_losses(losses, {**b, **out})
+            total += float(loss) * len(samples)
+            n += len(samples)
     return total / n
 
 
@@ -42,6 +38,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("-c", "--config", required=True)
     p.add_argument("-p", "--checkpoint", required=True)
     args = p.parse_args(argv)
+    # after parsing, so that --help answers at once
+    from losses import build_losses
+    from networks import build_model
+    from trainers.data import build_dataset
+    from trainers.rng import seed_everything
+    from utils.checkpoint import CheckpointError, load_state_dict
+    from utils.config import ConfigError, load_config
     try:
         cfg = load_config(args.config)
         data = build_dataset(cfg["data"]["val"], "val")

@@ -17,22 +17,17 @@ import statistics
 import sys
 import time
 from contextlib import nullcontext
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
-import torch
+from utils.devices import DEFAULT_DEVICE
+from utils.names import AMP_MODES
 
-from datasets import DatasetError
-from losses import build_losses, compute_losses
-from networks import build_model
-from trainers.data import SeededSamples, build_dataset, train_loader
-from trainers.distributed import World
-from trainers.settings import AMP_MODES, TrainingError, auto_workers, per_rank, read_settings
-from utils.config import ConfigError, load_config
-from utils.images import ImageReadError
-from utils.inference import DTYPES
+if TYPE_CHECKING:
+    import torch
 
 
 def batch_of(n: int, size: int, device: torch.device) -> dict:
+    import torch
     g = torch.Generator().manual_seed(0)
     img = lambda: torch.rand(n, 3, size, size, generator=g)  # noqa: E731
     b = {"img0": img(), "imgt": img(), "img1": img(), "embt": torch.full((n, 1, 1, 1), 0.5),
@@ -42,6 +37,10 @@ def batch_of(n: int, size: int, device: torch.device) -> dict:
 
 def step_times(cfg: dict, batch: int, size: int, device: torch.device, amp: str,
                warmup: int, steps: int) -> List[float]:
+    import torch
+    from losses import build_losses, compute_losses
+    from networks import build_model
+    from utils.inference import DTYPES
     model = build_model(cfg["network"]).to(device).train()
     losses = build_losses(cfg["losses"])
     optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -69,6 +68,10 @@ def data_ms_per_sample(cfg: dict, nproc: int, batches: int) -> Tuple[float, int,
     """Milliseconds per training sample of one process's loader, as the trainer builds it
     for `nproc` processes on this machine: (ms/sample, samples timed, batch, workers). The
     first batch (worker start-up) is not timed."""
+    import torch
+    from trainers.data import SeededSamples, build_dataset, close_workers, train_loader
+    from trainers.distributed import World
+    from trainers.settings import TrainingError, auto_workers, per_rank, read_settings
     s = read_settings(cfg)
     batch = per_rank(s.batch_size, nproc)
     workers = auto_workers(os.cpu_count(), nproc) if s.num_workers is None else s.num_workers
@@ -85,6 +88,7 @@ def data_ms_per_sample(cfg: dict, nproc: int, batches: int) -> Tuple[float, int,
         except StopIteration:
             break
         timed += batch
+    close_workers(loader)
     if not timed:
         raise TrainingError("the training set has a single batch: nothing to time after "
                             "the workers' start-up")
@@ -96,7 +100,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("-c", "--config", default="cfgs/AMT-S.yaml")
     p.add_argument("--batch", type=int, default=4, help="samples per step (default 4)")
     p.add_argument("--size", type=int, default=224, help="crop side (default 224)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default=DEFAULT_DEVICE,
+                   help="auto (CUDA when available, else the CPU; the default), cpu, cuda, cuda:N")
     p.add_argument("--amp", choices=AMP_MODES, default="none")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--steps", type=int, default=10)
@@ -106,15 +111,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--nproc", type=int, default=1,
                    help="training processes per machine the loader is sized for (default 1)")
     args = p.parse_args(argv)
+    # after parsing, so that --help answers at once
+    import torch
+    from utils.config import ConfigError, load_config
+    from utils.devices import check_device
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        device = torch.device(args.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("CUDA is not available here")
+        device = torch.device(check_device(args.device))
         cfg = load_config(args.config)
         times = step_times(cfg, args.batch, args.size, device, args.amp, args.warmup, args.steps)
-    except (ConfigError, ValueError, RuntimeError) as e:
+    except (ConfigError, ValueError, RuntimeError) as e:  # DeviceError is a ValueError
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     med = statistics.median(times)
@@ -130,6 +137,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def data_line(cfg: dict, nproc: int, batches: int) -> str:
     """The data figure, or why it could not be measured (the step figure stands either way)."""
+    from datasets import DatasetError
+    from trainers.settings import TrainingError
+    from utils.images import ImageReadError
     try:
         ms, samples, batch, workers = data_ms_per_sample(cfg, nproc, batches)
     except (TrainingError, DatasetError, ImageReadError) as e:

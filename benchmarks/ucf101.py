@@ -9,11 +9,11 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from datasets.ucf101 import ucf101_source
-from utils.evaluation.core import Protocol
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.ucf101 import ucf101_source
+    from utils.evaluation.core import Protocol
     return [Run("UCF101", ucf101_source(args.root), Protocol(pad_divisor=16))]
 
 

@@ -13,8 +13,6 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from datasets.video_folder import video_source
-from utils.evaluation.core import EvaluationError, Protocol
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _crop(text: Optional[str]):
+    from utils.evaluation.core import EvaluationError
     if not text:
         return None
     try:
@@ -36,6 +35,8 @@ def _crop(text: Optional[str]):
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.video_folder import video_source
+    from utils.evaluation.core import Protocol
     source = video_source(args.root, args.factor, args.start, args.end, args.stride)
     span = "" if args.start == 0 and args.end is None else f" [{args.start}..{args.end or 'end'}]"
     stride = f" stride {args.stride}" if args.stride else ""

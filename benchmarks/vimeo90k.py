@@ -8,15 +8,16 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from datasets.vimeo import TEST_LIST, vimeo_source
-from utils.evaluation.core import Protocol
+from utils.names import VIMEO_TEST_LIST
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--list", default=TEST_LIST, help="sample list under the root")
+    p.add_argument("--list", default=VIMEO_TEST_LIST, help="sample list under the root")
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.vimeo import vimeo_source
+    from utils.evaluation.core import Protocol
     return [Run("Vimeo90K", vimeo_source(args.root, args.list), Protocol(pad_divisor=16))]
 
 

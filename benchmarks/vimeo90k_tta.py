@@ -10,11 +10,11 @@ from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
 from benchmarks.vimeo90k import add_arguments
-from datasets.vimeo import vimeo_source
-from utils.evaluation.core import Protocol
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.vimeo import vimeo_source
+    from utils.evaluation.core import Protocol
     return [Run("Vimeo90K + TTA", vimeo_source(args.root, args.list),
                 Protocol(pad_divisor=16, tta=True))]
 

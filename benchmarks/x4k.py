@@ -11,11 +11,12 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from datasets.x4k import RESOLUTIONS, x4k_source
-from utils.evaluation.core import Protocol
+from utils.names import X4K_RESOLUTIONS as RESOLUTIONS
 
-PROTOCOLS = {"4k": Protocol(pad_divisor=64, scale_factor=0.25),
-             "2k": Protocol(pad_divisor=32, scale_factor=0.5)}
+# Protocol arguments per resolution; the Protocols are made in runs(), so that --help does not
+# load the evaluation core
+PROTOCOLS = {"4k": dict(pad_divisor=64, scale_factor=0.25),
+             "2k": dict(pad_divisor=32, scale_factor=0.5)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,8 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.x4k import x4k_source
+    from utils.evaluation.core import Protocol
     resolutions = RESOLUTIONS if args.resolution == "both" else (args.resolution,)
-    return [Run(f"X4K1000FPS-{r.upper()}", x4k_source(args.root, r), PROTOCOLS[r])
+    return [Run(f"X4K1000FPS-{r.upper()}", x4k_source(args.root, r), Protocol(**PROTOCOLS[r]))
             for r in resolutions]
 
 

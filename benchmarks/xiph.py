@@ -13,8 +13,8 @@ import argparse
 from typing import List, Optional, Sequence
 
 from benchmarks.cli import Benchmark, Run
-from datasets.xiph import FRAMES, RESOLUTIONS, SEQUENCES, convert_y4m, protocol_crop, xiph_source
-from utils.evaluation.core import EvaluationError, Protocol
+from utils.names import XIPH_FRAMES as FRAMES, XIPH_RESOLUTIONS as RESOLUTIONS
+from utils.names import XIPH_SEQUENCES as SEQUENCES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def runs(args: argparse.Namespace) -> List[Run]:
+    from datasets.xiph import convert_y4m, protocol_crop, xiph_source
+    from utils.evaluation.core import EvaluationError, Protocol
     sequences = [s for s in args.sequences.split(",") if s]
     if args.frames < 3:
         raise EvaluationError(f"--frames must be at least 3, got {args.frames}")

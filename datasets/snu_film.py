@@ -7,8 +7,9 @@ from typing import List
 
 from datasets.common import LayoutError, read_lines, require
 from datasets.sources import FileSource, Spec
+from utils.names import SNU_FILM_SPLITS
 
-SPLITS = ("easy", "medium", "hard", "extreme")
+SPLITS = SNU_FILM_SPLITS
 LAYOUT = ("the SNU-FILM layout: ROOT/test-easy.txt, test-medium.txt, test-hard.txt, "
           "test-extreme.txt (lines of three space-separated paths; the last three components "
           "of each, e.g. GOPRO_test/GOPR0384_11_00/000001.png, are found under ROOT or ROOT/test)")

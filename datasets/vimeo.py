@@ -14,10 +14,11 @@ from datasets.common import (DatasetError, check_crop, read_frame, read_lines, r
                              sample_rng, to_sample)
 from datasets.flow_io import read_flo
 from datasets.sources import FileSource, Spec, SpecDataset, first_absent
+from utils.names import VIMEO_TEST_LIST
 
 LAYOUT = ("the Vimeo90K triplet layout: ROOT/tri_trainlist.txt, tri_testlist.txt (lines like "
           "00001/0001) and ROOT/sequences/<5-digit>/<4-digit>/im1.png, im2.png, im3.png")
-TRAIN_LIST, TEST_LIST = "tri_trainlist.txt", "tri_testlist.txt"
+TRAIN_LIST, TEST_LIST = "tri_trainlist.txt", VIMEO_TEST_LIST
 
 
 def read_list(root: str, list_name: str) -> List[str]:

@@ -7,9 +7,10 @@ import os
 
 from datasets.common import list_dirs, require
 from datasets.sources import SIZE_2K, FileSource, Spec, resize_area
+from utils.names import X4K_RESOLUTIONS
 
 SPAN, STEP = 32, 4
-RESOLUTIONS = ("4k", "2k")
+RESOLUTIONS = X4K_RESOLUTIONS
 LAYOUT = "the X4K1000FPS layout: ROOT/test/<type>/<scene>/0000.png ... 0032.png"
 
 

@@ -11,11 +11,9 @@ from typing import List, Optional, Sequence, Tuple
 from datasets.common import DatasetError, LayoutError, require
 from datasets.sources import SIZE_2K, FileSource, Spec, resize_area
 from utils.atomic import atomic_path
+from utils.names import XIPH_FRAMES, XIPH_RESOLUTIONS, XIPH_SEQUENCES
 
-SEQUENCES = ("BoxingPractice", "Crosswalk", "DrivingPOV", "FoodMarket", "FoodMarket2",
-             "RitualDance", "SquareAndTimelapse", "Tango")
-FRAMES = 100
-RESOLUTIONS = ("2k", "4k")
+SEQUENCES, FRAMES, RESOLUTIONS = XIPH_SEQUENCES, XIPH_FRAMES, XIPH_RESOLUTIONS
 LAYOUT = "the Xiph layout: ROOT/<sequence>/001.png ... 100.png for " + ", ".join(SEQUENCES)
 
 

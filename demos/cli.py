@@ -1,4 +1,8 @@
-"""Command-line glue shared by the demos: one-line outcomes, signals and exit statuses."""
+"""Command-line glue shared by the demos: one-line outcomes, signals and exit statuses.
+
+Light on purpose: the demos' parsers import it, and `--help` must answer without torch, cv2
+or the video libraries, so the pipeline is imported only once a run starts.
+"""
 from __future__ import annotations
 
 import signal
@@ -7,11 +11,15 @@ import threading
 import warnings
 from contextlib import contextmanager
 from argparse import ArgumentParser
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from demos.pipeline import (CLOSING, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, DemoError, Interrupted,
-                            RunSummary)
+from utils.devices import DEFAULT_DEVICE
 
+if TYPE_CHECKING:
+    from demos.pipeline import RunSummary
+
+# Exit statuses of the command-line tools (documented in docs/interpolation.md and --help).
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 2, 3
 EPILOG = (f"exit status: {EXIT_OK} complete; {EXIT_ERROR} error (nothing written, an existing "
           f"output left as it was); {EXIT_PARTIAL} partial (stopped early by Ctrl-C, SIGTERM, "
           "input that broke off or ended early, out of memory, ...: the finished frames are "
@@ -23,6 +31,13 @@ def add_arbitrary_time(p: ArgumentParser) -> None:
     p.add_argument("--arbitrary-time", action="store_const", const=True, default=None,
                    help="the weights take any t (GoPro-trained); default: from the checkpoint "
                         "or -c, else t = 0.5 only")
+
+
+def add_device(p: ArgumentParser) -> None:
+    """--device, resolved and checked once the run starts (utils.devices.check_device)."""
+    p.add_argument("--device", default=DEFAULT_DEVICE,
+                   help="auto (CUDA when available, else the CPU; the default), cpu, cuda, "
+                        "cuda:N or mps")
 
 
 def report(summary: RunSummary) -> None:
@@ -43,6 +58,7 @@ def stop_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from demos.pipeline import CLOSING, Interrupted
     names = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "stopped by SIGTERM"}
     fired = []
 
@@ -63,12 +79,14 @@ def stop_signals() -> Iterator[None]:
 
 def guarded(fn: Callable[[], RunSummary]) -> int:
     """Run a demo: the outcome in one line, with the exit statuses in EPILOG."""
+    from demos.pipeline import DemoError, Interrupted
+    from utils.devices import DeviceError
     warnings.simplefilter("always", UserWarning)
     warnings.formatwarning = lambda msg, *a, **k: f"note: {msg}\n"
     with stop_signals():
         try:
             summary = fn()
-        except DemoError as e:
+        except (DemoError, DeviceError) as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_ERROR
         except Interrupted as e:  # before the first frame: nothing was written

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
-from demos.cli import EPILOG, add_arbitrary_time, guarded
-from demos.pipeline import InterpolationOptions, run
-from utils.inference import DTYPES
-from utils.video_io import VIDEO_EXTS
+from demos.cli import EPILOG, add_arbitrary_time, add_device, guarded
+from utils.names import DEFAULT_SCENE_THRESHOLD, DTYPE_NAMES, VIDEO_EXTS
+
+if TYPE_CHECKING:
+    from demos.pipeline import InterpolationOptions
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "bikes.mp4")
 
@@ -42,10 +43,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="copy the pixels that are identical in both frames of a pair")
     p.add_argument("--baseline", choices=["average", "dis"],
                    help="a model-free method instead of AMT (frame averaging or DIS flow)")
-    p.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    add_device(p)
     add_arbitrary_time(p)
     prec = p.add_mutually_exclusive_group()
-    prec.add_argument("--dtype", choices=list(DTYPES), default="fp32",
+    prec.add_argument("--dtype", choices=DTYPE_NAMES, default="fp32",
                       help="network precision: fp16 (GPU) or bf16 autocast (default fp32)")
     prec.add_argument("--fp16", dest="dtype", action="store_const", const="fp16",
                       help="the same as --dtype fp16")
@@ -53,14 +54,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                       help="the same as --dtype bf16")
     p.add_argument("--no-scene-detect", dest="scene_detect", action="store_false",
                    help="interpolate across scene cuts too")
-    p.add_argument("--scene-threshold", type=float, default=0.35,
-                   help="colour-histogram distance above which a pair is a cut (0..1)")
+    p.add_argument("--scene-threshold", type=float, default=DEFAULT_SCENE_THRESHOLD,
+                   help="cut distance (1 - SSIM of 32x32 grey thumbnails) above which a pair "
+                        f"is a scene cut, 0..1 (default {DEFAULT_SCENE_THRESHOLD:g})")
     return p.parse_args(argv)
-
-
-def _cuda() -> bool:
-    import torch
-    return torch.cuda.is_available()
 
 
 def output_path(out: str, inputs: List[str], label: str) -> str:
@@ -74,12 +71,14 @@ def output_path(out: str, inputs: List[str], label: str) -> str:
 
 
 def options(a: argparse.Namespace) -> InterpolationOptions:
-    """The run the parsed command line asks for (DemoError for a bad option)."""
+    """The run the parsed command line asks for (DemoError or DeviceError for a bad option)."""
+    from demos.pipeline import InterpolationOptions
+    from utils.devices import check_device
     label = f"{a.fps:g}fps" if a.fps else f"{a.factor}x" if a.factor else f"{2 ** a.n_iter}x"
     return InterpolationOptions(
         a.input, output_path(a.out_path, a.input, label), n_iter=a.n_iter, fps=a.fps,
         factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
-        device=a.device, dtype=a.dtype, scale=a.scale, baseline=a.baseline,
+        device=check_device(a.device), dtype=a.dtype, scale=a.scale, baseline=a.baseline,
         keep_still=a.keep_still, arbitrary_time=a.arbitrary_time,
         save_images=a.save_images, gif=a.gif,
         scene_detect=a.scene_detect, scene_threshold=a.scene_threshold)
@@ -87,6 +86,7 @@ def options(a: argparse.Namespace) -> InterpolationOptions:
 
 def main(argv: Optional[List[str]] = None) -> int:
     a = parse_args(argv)
+    from demos.pipeline import run  # after parsing: --help does not wait for torch
     return guarded(lambda: run(options(a)))
 
 

@@ -31,12 +31,11 @@ from utils.config import ConfigError
 from utils.images import image_size
 from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_divisor,
                              is_out_of_memory, load_model)
+from utils.names import DEFAULT_IMAGE_FPS, DEFAULT_SCENE_THRESHOLD
+from utils.scene_cuts import is_scene_cut
 from utils.video_io import (Source, VideoIOError, VideoWriter, check_writable_ext, copy_audio,
                             ended_early, last_line, open_source, read_frames)
 
-DEFAULT_IMAGE_FPS = 30.0
-# Exit statuses of the command-line tools (documented in docs/interpolation.md and --help).
-EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 2, 3
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
 MAX_FPS = 1000.0            # --fps and -r above this are refused
 MAX_SCALE = 4.0
@@ -103,7 +102,7 @@ class InterpolationOptions:
     save_images: bool = False         # also a PNG sequence, <stem>_frames/
     gif: bool = False                 # also <stem>.gif
     scene_detect: bool = True
-    scene_threshold: float = 0.35
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD  # utils.scene_cuts.cut_distance above it
     limits: Limits = field(default_factory=Limits)
     oom_hint: str = OOM_HINT          # the advice an out-of-memory line ends with
 
@@ -228,15 +227,6 @@ def timeline(src_fps: Fraction, out_fps: Fraction) -> Iterator[Fraction]:
     while True:
         yield k * src_fps / out_fps
         k += 1
-
-
-def is_scene_cut(a: np.ndarray, b: np.ndarray, threshold: float) -> bool:
-    """Colour-histogram distance of downscaled frames (0 = same, 1 = disjoint) > threshold."""
-    def hist(x: np.ndarray) -> np.ndarray:
-        small = cv2.resize(x, (64, 64), interpolation=cv2.INTER_AREA)
-        h = [np.bincount(small[..., c].ravel() // 16, minlength=16) for c in range(3)]
-        return np.concatenate(h).astype(np.float64) / small[..., 0].size
-    return 0.5 * np.abs(hist(a) - hist(b)).sum() / 3 > threshold
 
 
 def _background(items: Iterable, maxsize: int = 4) -> Iterator:

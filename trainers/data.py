@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from trainers.distributed import World
 from trainers.rng import sample_seed
 from trainers.settings import TrainingError
+from trainers.stopping import ignore_stop_signals
 
 
 class SeededSamples(Dataset):
@@ -100,7 +101,22 @@ def one_cv2_thread_per_worker(workers: int) -> None:
 def _loader_options(world: World, workers: int) -> Dict[str, Any]:
     one_cv2_thread_per_worker(workers)
     return {"num_workers": workers, "pin_memory": world.device.type == "cuda",
-            "persistent_workers": workers > 0}
+            "persistent_workers": workers > 0,
+            "worker_init_fn": ignore_stop_signals if workers > 0 else None}
+
+
+def close_workers(loader: Optional[DataLoader]) -> None:
+    """End a loader's persistent workers now, the peaceful way (they finish and exit). The
+    workers ignore SIGTERM (trainers.stopping.ignore_stop_signals), so they must not be left
+    to interpreter exit, where multiprocessing would terminate them with SIGTERM and wait.
+    torch has no public call for it: its iterator's own shutdown, which dropping the
+    iterator the loader keeps would run too, is called here directly."""
+    iterator = getattr(loader, "_iterator", None)
+    if iterator is not None:
+        loader._iterator = None
+        shutdown = getattr(iterator, "_shutdown_workers", None)  # absent without workers
+        if shutdown is not None:
+            shutdown()
 
 
 def train_loader(dataset: SeededSamples, world: World, batch: int, workers: int,

@@ -12,10 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set
 
 from utils.config import moved_key
-from utils.inference import DTYPES
-
-# 'none' (float32) or a low precision of the one dtype table, under autocast
-AMP_MODES = ("none", *sorted(name for name in DTYPES if name != "fp32"))
+from utils.names import AMP_MODES
 DEVICES = ("auto", "cpu", "cuda")
 DIST_BACKENDS = ("auto", "nccl", "gloo")
 AUTO_WORKERS_CAP = 8  # each worker holds its own copy of the data set: past this, memory grows faster than speed

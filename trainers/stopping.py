@@ -31,6 +31,15 @@ class Stopped(Exception):
         return 128 + self.signum
 
 
+def ignore_stop_signals(worker_id: int) -> None:
+    """A DataLoader worker's worker_init_fn: SIGINT and SIGTERM are for the training process.
+    Ctrl-C in a terminal and SLURM's scancel signal the whole process group; a worker that
+    died of it would fail the step the trainer finishes before saving. A worker still ends
+    when the loader shuts it down or the training process is gone (the loader watches both)."""
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
 class StopSignals:
     """While entered, SIGINT and SIGTERM set `signum` instead of ending the process; a
     repeated signal changes nothing, so a save under way finishes. The previous handlers come

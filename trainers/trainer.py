@@ -16,7 +16,7 @@ from tqdm import tqdm
 from losses import build_losses, compute_losses
 from networks import build_model
 from trainers import checkpoints
-from trainers.data import SeededSamples, build_dataset, train_loader, val_loader
+from trainers.data import SeededSamples, build_dataset, close_workers, train_loader, val_loader
 from trainers.distributed import (World, all_gather_objects, all_reduce_sum, barrier,
                                   broadcast_object)
 from trainers.logger import RunLog, sample_grid
@@ -372,6 +372,8 @@ class Trainer:
             with self.signals:
                 last = self._epochs(bar)
         finally:
+            close_workers(self.loader)
+            close_workers(self.val_loader)
             bar.close()
             self.log.close()
         return {"iter": self.iter, "best_psnr": self.best_psnr, **last}

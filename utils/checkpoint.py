@@ -18,6 +18,25 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, of an unknown layout or of the wrong variant."""
 
 
+# The AMT authors' published files, by the names this project's configs and commands use
+# (README "Published weights"; pretrained/README.md). They are not shipped, so a newcomer who
+# copies a command line meets them missing first.
+PUBLISHED_FILES = ("amt-s.pth", "amt-l.pth", "amt-g.pth", "gopro_amt-s.pth")
+PUBLISHED_HINT = ("the published AMT weights are not shipped: download {name} by hand from the "
+                  "AMT authors' model zoo (the README of github.com/MCG-NKU/AMT) and save it as "
+                  "{path} (see pretrained/README.md); without -p the demos and benchmarks use "
+                  "the bundled pretrained/amt-s-open.pth")
+
+
+def not_found_message(path: str) -> str:
+    """One line for a checkpoint path that is not a file, with the next step when it names
+    one of the published files."""
+    name = os.path.basename(path)
+    if name in PUBLISHED_FILES:
+        return f"checkpoint not found: {path}; " + PUBLISHED_HINT.format(name=name, path=path)
+    return f"checkpoint not found: {path}"
+
+
 def _os_error_in(e: BaseException) -> Optional[OSError]:
     """The OSError behind an exception, if any (torch wraps failed writes in RuntimeErrors)."""
     seen = set()
@@ -82,7 +101,7 @@ def read_checkpoint(path: str) -> Dict[str, Any]:
     """torch.load(weights_only=True) with one-line errors for every way a file can be bad;
     verified against `path.sha256` first when there is one."""
     if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(not_found_message(path))
     verify_sha256(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)

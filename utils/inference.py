@@ -19,6 +19,7 @@ from networks import AMT, build_model, canonical_variant, variant_of_config
 from utils.checkpoint import CheckpointError, extract_state_dict, infer_variant, read_checkpoint
 from utils.config import ConfigError, load_config, moved_key
 from utils.images import InputError, range_problem, to_tensor, to_uint8
+from utils.names import DTYPE_NAMES
 from utils.padding import InputPadder
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,8 +56,8 @@ def tf32_mode(enabled: bool) -> Iterator[None]:
         torch.set_float32_matmul_precision(saved[2])
 
 
-# The one table of precisions: the names every command line and config uses for them.
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# The one table of precisions, by the names every command line and config uses for them.
+DTYPES = dict(zip(DTYPE_NAMES, (torch.float32, torch.float16, torch.bfloat16)))
 # What to try after running out of device memory (command lines add their own flag names).
 OUT_OF_MEMORY_HINT = "try a scale factor of 0.5, fp16, or a smaller batch"
 

@@ -13,9 +13,10 @@ from typing import Dict
 import torch
 import torch.nn.functional as F
 
+from utils.names import METRIC_VARIANTS
+
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
-METRIC_VARIANTS = ("float", "uint8")
 
 
 class MetricError(ValueError):

@@ -7,9 +7,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
-DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-               "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+from utils.names import DIS_PRESET_NAMES
+
+DIS_PRESETS = dict(zip(DIS_PRESET_NAMES, (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+                                          cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                                          cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)))
 
 FlowEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (H,W,3) uint8 x2 -> (H,W,2) a->b
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from utils.atomic import OutputError, describe_os_error
 from utils.images import IMAGE_EXTS, ImageReadError, list_images, natural_key, read_image
+from utils.names import VIDEO_EXTS
 
-VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg", ".gif")
 # Containers that hold the H.264 stream the writer makes (the others need other codecs).
 WRITABLE_EXTS = (".mp4", ".m4v", ".mkv", ".mov", ".avi")
 # A video whose decoded frames fall short of its header's duration by more than this (and

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import demos.pipeline as pipeline
+from demos.cli import EXIT_PARTIAL
 from demos.demo_2x import main as demo_2x
 from demos.demo_8x import main as demo_8x
 from demos.pipeline import DemoError, InterpolationOptions, is_scene_cut, timeline
@@ -109,7 +110,7 @@ def test_scene_cut_repeats_frames_and_identical_pairs_are_copied(tmp_path, blend
     a, b = _frames(2)
     cut = np.full_like(a, 0)
     cut[..., 2] = 255  # a blue frame: nothing like the pan
-    assert is_scene_cut(a, cut, 0.35) and not is_scene_cut(a, b, 0.35)
+    assert is_scene_cut(a, cut) and not is_scene_cut(a, b)
     paths = _pngs(tmp_path / "in", [a, cut, cut])
     s = run(paths, str(tmp_path / "out.mp4"), n_iter=1, save_images=True)
     assert s.cuts == 1 and s.copies == 1
@@ -226,7 +227,7 @@ def test_ctrl_c_closes_and_keeps_the_partial_output(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (InterruptedBlend(), "blend"))
     video = _video(tmp_path / "in.mp4", _frames(10), 10)
     out = str(tmp_path / "out.mp4")
-    assert demo_2x(["-i", video, "-o", out]) == pipeline.EXIT_PARTIAL
+    assert demo_2x(["-i", video, "-o", out]) == EXIT_PARTIAL
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [f"partial: 6 frames kept in {tmp_path}/out.partial.mp4; "
                                         "stopped early: interrupted (Ctrl-C)"]

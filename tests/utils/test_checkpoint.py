@@ -165,3 +165,21 @@ def test_write_sha256_goes_through_the_atomic_writer(tmp_path, full_disk):
     with pytest.raises(atomic.OutputError, match="no space left on device"):
         write_sha256(path)
     assert sorted(os.listdir(tmp_path)) == ["w.pth"]
+
+
+@pytest.mark.parametrize("name", ["amt-s.pth", "amt-l.pth", "amt-g.pth", "gopro_amt-s.pth"])
+def test_a_missing_published_file_says_where_it_comes_from_and_the_default(tmp_path, name):
+    """The README's command lines name the published files, which are not shipped."""
+    path = str(tmp_path / "pretrained" / name)
+    with pytest.raises(CheckpointError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert message.startswith(f"checkpoint not found: {path}; ") and "\n" not in message
+    assert "model zoo" in message and "pretrained/README.md" in message
+    assert "without -p" in message and "pretrained/amt-s-open.pth" in message
+
+
+def test_another_missing_file_is_the_plain_line(tmp_path):
+    path = str(tmp_path / "mine.pth")
+    with pytest.raises(CheckpointError, match=r"^checkpoint not found: .*mine\.pth$"):
+        load_model(path)
