@@ -17,6 +17,7 @@ import torch
 
 MiB = 2 ** 20
 GiB = 2 ** 30
+LOOKUPS = ("ondemand", "tiled")
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,22 @@ class ExecutionPlan:
     (both volumes, pyramids, transposed copy) stays within it. gather_chunk_bytes: scratch of
     one on-demand lookup chunk. band_pixels: pixels per row band of the full-resolution
     decoder tail (decoder 1 and the combine), in training and inference alike; None runs it
-    on the whole frame at once."""
+    on the whole frame at once. lookup: what 'auto' runs when the dense volume exceeds its
+    budget: 'ondemand' (a gathered window and dot products per pixel: few, uniform kernels)
+    or 'tiled' (batched matrix products per tile of pixels, with host-side choices: the
+    fastest on a CPU)."""
     dense_budget_bytes: int = 256 * MiB
     gather_chunk_bytes: int = 32 * MiB
     band_pixels: Optional[int] = 2 ** 18
+    lookup: str = "ondemand"
 
     def __post_init__(self) -> None:
         if self.band_pixels is not None and self.band_pixels < 1:
             raise ValueError(f"band_pixels must be positive or None, got {self.band_pixels}")
         if self.gather_chunk_bytes < 1:
             raise ValueError(f"gather_chunk_bytes must be positive, got {self.gather_chunk_bytes}")
+        if self.lookup not in LOOKUPS:
+            raise ValueError(f"lookup must be one of {LOOKUPS}, got {self.lookup!r}")
 
 
 # Today's CPU figures: measured in benchmarks/speed_parameters.py on 2 cores.
