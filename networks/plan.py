@@ -44,8 +44,12 @@ class ExecutionPlan:
             raise ValueError(f"lookup must be one of {LOOKUPS}, got {self.lookup!r}")
 
 
-# Today's CPU figures: measured in benchmarks/speed_parameters.py on 2 cores.
-CPU_PLAN = ExecutionPlan()
+# The CPU figures, measured on 2 cores (docs/performance.md): the tiled lookup at every size
+# (as fast as the dense volume at 256x448 without its (h*w)^2 memory, 5-6x faster than the
+# per-pixel on-demand lookup at 1080p), 32 MiB of lookup scratch, 2**18-pixel tail bands.
+CPU_PLAN = ExecutionPlan(dense_budget_bytes=0, lookup="tiled")
+# CUDA whose free memory is unknown: the fixed figures, with the device-side lookup.
+UNKNOWN_CUDA_PLAN = ExecutionPlan()
 
 # Rough per-pixel activation footprints with a margin for allocator slack (float32 bytes;
 # flows and warp grids stay float32 under autocast, so low precision is not counted smaller).
@@ -76,7 +80,9 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
     """The plan for `batch` pairs of full-resolution `size` (H, W) frames on a device of this
     kind with `free_bytes` free; itemsize is the correlation dtype's (4 fp32, 2 fp16/bf16).
 
-    CPU (and any device that is not CUDA, or CUDA with unknown free memory): CPU_PLAN.
+    CPU (and any device that is not CUDA): CPU_PLAN. CUDA with unknown free memory:
+    UNKNOWN_CUDA_PLAN. CUDA keeps the per-pixel on-demand lookup beyond the dense budget:
+    the tiled one decides its boxes on the host (a device sync per chunk).
     CUDA: the rest of the network (encoder, whole-frame tail; three times that in training,
     which keeps activations for backward) is set aside first. Inference gives the dense volume
     DENSE_SHARE of what is left; training needs room for the volume and its gradient, so the
@@ -84,8 +90,10 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
     the volume leaves, else in bands sized to that half. On-demand chunks get 1/16 of the free
     memory, between 32 MiB and MAX_GATHER_CHUNK_BYTES.
     """
-    if device_type != "cuda" or free_bytes is None:
+    if device_type != "cuda":
         return CPU_PLAN
+    if free_bytes is None:
+        return UNKNOWN_CUDA_PLAN
     h, w = size
     batch = max(1, batch)
     net_pixels = int(h * scale_factor) * int(w * scale_factor)

@@ -237,7 +237,10 @@ class TiledCorr:
         v = v.to(dst.dtype).reshape(*dst.shape[:4], *v.shape[-2:])
         # Separable bilinear blend of the integer neighbours; zeros outside come with v.
         vy = torch.lerp(v[..., :-1], v[..., 1:], frac[..., 1, :, :])  # (.., K[x], K-1[oy])
-        torch.lerp(vy[..., :-1, :], vy[..., 1:, :], frac[..., 0, :, :], out=dst)
+        if torch.is_grad_enabled() and vy.requires_grad:  # out= does not record a backward
+            dst.copy_(torch.lerp(vy[..., :-1, :], vy[..., 1:, :], frac[..., 0, :, :]))
+        else:
+            torch.lerp(vy[..., :-1, :], vy[..., 1:, :], frac[..., 0, :, :], out=dst)
 
 
 class _WholeMap:

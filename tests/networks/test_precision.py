@@ -118,7 +118,7 @@ def _bikes_pair(size):
     return frames
 
 
-@pytest.mark.parametrize("mode", ["dense", "ondemand"])
+@pytest.mark.parametrize("mode", ["dense", "ondemand", "tiled"])
 def test_bf16_inference_stays_close_to_float32(mode):
     model = load_model(corr_mode=mode)  # the bundled checkpoint, on real footage
     x0, x1 = _bikes_pair((256, 448))
