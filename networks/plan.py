@@ -44,10 +44,11 @@ class ExecutionPlan:
             raise ValueError(f"lookup must be one of {LOOKUPS}, got {self.lookup!r}")
 
 
-# The CPU figures, measured on 2 cores (docs/performance.md): the tiled lookup at every size
-# (as fast as the dense volume at 256x448 without its (h*w)^2 memory, 5-6x faster than the
-# per-pixel on-demand lookup at 1080p), 32 MiB of lookup scratch, 2**18-pixel tail bands.
-CPU_PLAN = ExecutionPlan(dense_budget_bytes=0, lookup="tiled")
+# The CPU figures (docs/performance.md): the dense volume up to about one 256x448 pair (where
+# it and the tiled lookup take the same time; the volume's cost grows with (h*w)^2, the tiled
+# lookup's with h*w), the tiled lookup beyond (5-6x faster than the per-pixel on-demand
+# lookup at 1080p), 32 MiB of lookup scratch, 2**18-pixel tail bands.
+CPU_PLAN = ExecutionPlan(dense_budget_bytes=64 * MiB, lookup="tiled")
 # CUDA whose free memory is unknown: the fixed figures, with the device-side lookup.
 UNKNOWN_CUDA_PLAN = ExecutionPlan()
 

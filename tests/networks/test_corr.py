@@ -94,7 +94,9 @@ def test_auto_choice_follows_volume_size():
     small = ExecutionPlan(dense_budget_bytes=1000)
     assert isinstance(build_corr(f, f, 4, 3, "auto", small), OnDemandCorr)
     assert isinstance(build_corr(f, f, 4, 3, "dense", small), DenseCorr)
-    assert isinstance(build_corr(f, f, 4, 3, "auto", CPU_PLAN), TiledCorr)
+    assert isinstance(build_corr(f, f, 4, 3, "auto", CPU_PLAN), DenseCorr)
+    big = torch.randn(1, 8, 48, 80)  # 384x640 frames: past the CPU's dense budget
+    assert isinstance(build_corr(big, big, 4, 3, "auto", CPU_PLAN), TiledCorr)
     assert isinstance(build_corr(f, f, 4, 3, "tiled", small), TiledCorr)
     with pytest.raises(ValueError, match="corr_mode"):
         build_corr(f, f, 4, 3, "sparse")

@@ -17,9 +17,12 @@ def _mode(plan, size, batch, itemsize=4, scale=1.0):
 
 
 @pytest.mark.parametrize("device,free,size,batch,itemsize,training,mode,whole_tail", [
-    # CPU: the tiled lookup at every size whatever the memory says, 2**18-pixel bands
-    ("cpu", None, (256, 448), 1, 4, False, "tiled", False),
-    ("cpu", None, (256, 448), 6, 2, False, "tiled", False),
+    # CPU, whatever the memory says: the dense volume up to one 256x448 pair, the tiled lookup
+    # beyond; 2**18-pixel bands
+    ("cpu", None, (256, 448), 1, 4, False, "dense", False),
+    ("cpu", None, (256, 448), 2, 4, False, "tiled", False),
+    ("cpu", None, (256, 448), 3, 2, False, "tiled", False),
+    ("cpu", None, (288, 512), 1, 4, False, "tiled", False),
     ("cpu", None, (1088, 1920), 1, 4, False, "tiled", False),
     ("cpu", 10 * H200, (720, 1280), 1, 4, False, "tiled", False),
     ("cpu", None, (224, 224), 28, 4, True, "tiled", False),
@@ -56,7 +59,7 @@ def test_plan_table(device, free, size, batch, itemsize, training, mode, whole_t
 
 
 def test_cpu_plan_figures():
-    assert CPU_PLAN == ExecutionPlan(0, 32 * MiB, 2 ** 18, "tiled")
+    assert CPU_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled")
     assert UNKNOWN_CUDA_PLAN == ExecutionPlan(256 * MiB, 32 * MiB, 2 ** 18, "ondemand")
     with pytest.raises(ValueError, match="band_pixels"):
         ExecutionPlan(band_pixels=0)
