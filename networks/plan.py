@@ -49,6 +49,9 @@ class ExecutionPlan:
 # lookup's with h*w), the tiled lookup beyond (5-6x faster than the per-pixel on-demand
 # lookup at 1080p), 32 MiB of lookup scratch, 2**18-pixel tail bands.
 CPU_PLAN = ExecutionPlan(dense_budget_bytes=64 * MiB, lookup="tiled")
+# CPU under fp16/bf16 autocast: the tiled lookup at every size (its products run on the
+# CPU's bf16 units, where the dense volume's low-precision reads are gathers).
+CPU_LOW_PRECISION_PLAN = ExecutionPlan(dense_budget_bytes=0, lookup="tiled")
 # CUDA whose free memory is unknown: the fixed figures, with the device-side lookup.
 UNKNOWN_CUDA_PLAN = ExecutionPlan()
 
@@ -81,7 +84,8 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
     """The plan for `batch` pairs of full-resolution `size` (H, W) frames on a device of this
     kind with `free_bytes` free; itemsize is the correlation dtype's (4 fp32, 2 fp16/bf16).
 
-    CPU (and any device that is not CUDA): CPU_PLAN. CUDA with unknown free memory:
+    CPU (and any device that is not CUDA): CPU_PLAN, or CPU_LOW_PRECISION_PLAN for a
+    2-byte correlation dtype. CUDA with unknown free memory:
     UNKNOWN_CUDA_PLAN. CUDA keeps the per-pixel on-demand lookup beyond the dense budget:
     the tiled one decides its boxes on the host (a device sync per chunk).
     CUDA: the rest of the network (encoder, whole-frame tail; three times that in training,
@@ -92,7 +96,7 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
     memory, between 32 MiB and MAX_GATHER_CHUNK_BYTES.
     """
     if device_type != "cuda":
-        return CPU_PLAN
+        return CPU_PLAN if itemsize >= 4 else CPU_LOW_PRECISION_PLAN
     if free_bytes is None:
         return UNKNOWN_CUDA_PLAN
     h, w = size

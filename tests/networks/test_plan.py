@@ -5,8 +5,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from networks import build_model
 from networks.blocks.corr import resolve_mode
-from networks.plan import (CPU_PLAN, UNKNOWN_CUDA_PLAN, GiB, MiB, ExecutionPlan,
-                           free_memory_bytes, plan_for)
+from networks.plan import (CPU_LOW_PRECISION_PLAN, CPU_PLAN, UNKNOWN_CUDA_PLAN, GiB, MiB,
+                           ExecutionPlan, free_memory_bytes, plan_for)
 
 H200 = 139 * GiB
 
@@ -21,7 +21,8 @@ def _mode(plan, size, batch, itemsize=4, scale=1.0):
     # beyond; 2**18-pixel bands
     ("cpu", None, (256, 448), 1, 4, False, "dense", False),
     ("cpu", None, (256, 448), 2, 4, False, "tiled", False),
-    ("cpu", None, (256, 448), 3, 2, False, "tiled", False),
+    ("cpu", None, (256, 448), 1, 2, False, "tiled", False),  # bf16: tiled at every size
+    ("cpu", None, (128, 128), 1, 2, False, "tiled", False),
     ("cpu", None, (288, 512), 1, 4, False, "tiled", False),
     ("cpu", None, (1088, 1920), 1, 4, False, "tiled", False),
     ("cpu", 10 * H200, (720, 1280), 1, 4, False, "tiled", False),
@@ -46,7 +47,7 @@ def _mode(plan, size, batch, itemsize=4, scale=1.0):
 def test_plan_table(device, free, size, batch, itemsize, training, mode, whole_tail):
     plan = plan_for(device, free, size, batch, itemsize, training=training)
     if device == "cpu":
-        assert plan == CPU_PLAN
+        assert plan == (CPU_PLAN if itemsize == 4 else CPU_LOW_PRECISION_PLAN)
     elif free is None:
         assert plan == UNKNOWN_CUDA_PLAN
     else:
@@ -60,6 +61,7 @@ def test_plan_table(device, free, size, batch, itemsize, training, mode, whole_t
 
 def test_cpu_plan_figures():
     assert CPU_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled")
+    assert CPU_LOW_PRECISION_PLAN == ExecutionPlan(0, 32 * MiB, 2 ** 18, "tiled")
     assert UNKNOWN_CUDA_PLAN == ExecutionPlan(256 * MiB, 32 * MiB, 2 ** 18, "ondemand")
     with pytest.raises(ValueError, match="band_pixels"):
         ExecutionPlan(band_pixels=0)
