@@ -395,8 +395,18 @@ def build_corr(fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: in
     """Pick the correlation implementation for this pair of (B, D, h, w) feature maps."""
     b, _, h, w = fmap0.shape
     mode = resolve_mode(mode, b, h, w, fmap0.element_size(), plan)
+    if mode == "tiled" and _capturing_a_graph():
+        # The tiled lookup sizes its work from the data on the host: a traced, exported or
+        # compiled graph would freeze one frame's choices. The on-demand lookup has the
+        # same numbers and no data-dependent shapes.
+        mode = "ondemand"
     if mode == "dense":
         return DenseCorr(fmap0, fmap1, levels, radius)
     if mode == "tiled":
         return TiledCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)
     return OnDemandCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)
+
+
+def _capturing_a_graph() -> bool:
+    return (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_compiling())

@@ -133,3 +133,15 @@ def test_training_on_frames_too_small_for_the_pyramid_is_one_clear_error():
         model(x, x, torch.full((1, 1, 1, 1), 0.5))
     with torch.no_grad():  # inference at that size still runs, as published
         assert model(x, x, torch.full((1, 1, 1, 1), 0.5))["imgt_pred"].shape == (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize("capture", ["jit", "onnx", "compiler"])
+def test_graph_capture_gets_the_lookup_without_host_decisions(monkeypatch, capture):
+    # ONNX export, tracing and torch.compile would freeze the tiled lookup's data-dependent
+    # choices (which pixels miss their box) into the graph.
+    module = {"jit": torch.jit, "onnx": torch.onnx, "compiler": torch.compiler}[capture]
+    name = {"jit": "is_tracing", "onnx": "is_in_onnx_export", "compiler": "is_compiling"}[capture]
+    big = torch.randn(1, 8, 48, 80)
+    monkeypatch.setattr(module, name, lambda: True)
+    assert isinstance(build_corr(big, big, 4, 3, "auto", CPU_PLAN), OnDemandCorr)
+    assert isinstance(build_corr(big, big, 4, 3, "tiled"), OnDemandCorr)
