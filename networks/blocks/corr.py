@@ -174,7 +174,6 @@ class TiledCorr:
         self.radius, self.tile, self.chunk_bytes = radius, tile, chunk_bytes
         self.scale = 1.0 / math.sqrt(d)
         self.shape = (b, h, w)
-        self.tiles_per_image = -(-h // tile) * -(-w // tile)
         k = 2 * radius + 2
         # Scaled once here rather than every product.
         self.queries0 = _tiles(fmap0 * self.scale, tile)
