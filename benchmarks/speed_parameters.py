@@ -30,7 +30,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("-p", "--checkpoint", help="weights (optional; speed does not depend on them)")
     p.add_argument("--variant", default=None, help="AMT-S | AMT-L | AMT-G when no config is given")
     p.add_argument("--size", default="256x448", help="HxW of the frame pair (default 256x448)")
-    p.add_argument("--corr-mode", default="all", choices=["auto", "dense", "ondemand", "all"])
+    p.add_argument("--corr-mode", default="all", choices=["auto", "dense", "ondemand", "tiled", "all"])
     add_execution_arguments(p)
     p.add_argument("--scale", type=float, default=1.0,
                    help="scale_factor: the network runs at this fraction of the size (e.g. 0.5)")
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
         h, w = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise InputError(f"--size must look like 1080x1920, got {args.size!r}") from None
-    modes = ["auto", "dense", "ondemand"] if args.corr_mode == "all" else [args.corr_mode]
+    modes = ["auto", "dense", "ondemand", "tiled"] if args.corr_mode == "all" else [args.corr_mode]
     rows = []
     for mode in modes:
         if len(modes) > 1 and device.type == "cpu":

@@ -17,6 +17,7 @@ import torch
 
 MiB = 2 ** 20
 GiB = 2 ** 30
+LOOKUPS = ("ondemand", "tiled")
 
 
 @dataclass(frozen=True)
@@ -25,20 +26,34 @@ class ExecutionPlan:
     (both volumes, pyramids, transposed copy) stays within it. gather_chunk_bytes: scratch of
     one on-demand lookup chunk. band_pixels: pixels per row band of the full-resolution
     decoder tail (decoder 1 and the combine), in training and inference alike; None runs it
-    on the whole frame at once."""
+    on the whole frame at once. lookup: what 'auto' runs when the dense volume exceeds its
+    budget: 'ondemand' (a gathered window and dot products per pixel: few, uniform kernels)
+    or 'tiled' (batched matrix products per tile of pixels, with host-side choices: the
+    fastest on a CPU)."""
     dense_budget_bytes: int = 256 * MiB
     gather_chunk_bytes: int = 32 * MiB
     band_pixels: Optional[int] = 2 ** 18
+    lookup: str = "ondemand"
 
     def __post_init__(self) -> None:
         if self.band_pixels is not None and self.band_pixels < 1:
             raise ValueError(f"band_pixels must be positive or None, got {self.band_pixels}")
         if self.gather_chunk_bytes < 1:
             raise ValueError(f"gather_chunk_bytes must be positive, got {self.gather_chunk_bytes}")
+        if self.lookup not in LOOKUPS:
+            raise ValueError(f"lookup must be one of {LOOKUPS}, got {self.lookup!r}")
 
 
-# Today's CPU figures: measured in benchmarks/speed_parameters.py on 2 cores.
-CPU_PLAN = ExecutionPlan()
+# The CPU figures (docs/performance.md): the dense volume up to about one 256x448 pair (where
+# it and the tiled lookup take the same time; the volume's cost grows with (h*w)^2, the tiled
+# lookup's with h*w), the tiled lookup beyond (5-6x faster than the per-pixel on-demand
+# lookup at 1080p), 32 MiB of lookup scratch, 2**18-pixel tail bands.
+CPU_PLAN = ExecutionPlan(dense_budget_bytes=64 * MiB, lookup="tiled")
+# CPU under fp16/bf16 autocast: the tiled lookup at every size (its products run on the
+# CPU's bf16 units, where the dense volume's low-precision reads are gathers).
+CPU_LOW_PRECISION_PLAN = ExecutionPlan(dense_budget_bytes=0, lookup="tiled")
+# CUDA whose free memory is unknown: the fixed figures, with the device-side lookup.
+UNKNOWN_CUDA_PLAN = ExecutionPlan()
 
 # Rough per-pixel activation footprints with a margin for allocator slack (float32 bytes;
 # flows and warp grids stay float32 under autocast, so low precision is not counted smaller).
@@ -69,7 +84,10 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
     """The plan for `batch` pairs of full-resolution `size` (H, W) frames on a device of this
     kind with `free_bytes` free; itemsize is the correlation dtype's (4 fp32, 2 fp16/bf16).
 
-    CPU (and any device that is not CUDA, or CUDA with unknown free memory): CPU_PLAN.
+    CPU (and any device that is not CUDA): CPU_PLAN, or CPU_LOW_PRECISION_PLAN for a
+    2-byte correlation dtype. CUDA with unknown free memory:
+    UNKNOWN_CUDA_PLAN. CUDA keeps the per-pixel on-demand lookup beyond the dense budget:
+    the tiled one decides its boxes on the host (a device sync per chunk).
     CUDA: the rest of the network (encoder, whole-frame tail; three times that in training,
     which keeps activations for backward) is set aside first. Inference gives the dense volume
     DENSE_SHARE of what is left; training needs room for the volume and its gradient, so the
@@ -77,8 +95,10 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
     the volume leaves, else in bands sized to that half. On-demand chunks get 1/16 of the free
     memory, between 32 MiB and MAX_GATHER_CHUNK_BYTES.
     """
-    if device_type != "cuda" or free_bytes is None:
-        return CPU_PLAN
+    if device_type != "cuda":
+        return CPU_PLAN if itemsize >= 4 else CPU_LOW_PRECISION_PLAN
+    if free_bytes is None:
+        return UNKNOWN_CUDA_PLAN
     h, w = size
     batch = max(1, batch)
     net_pixels = int(h * scale_factor) * int(w * scale_factor)

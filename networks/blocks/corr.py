@@ -14,15 +14,15 @@ bilinear with zeros outside; channel i*(2r+1)+j carries x-offset i-r and y-offse
 from __future__ import annotations
 
 import math
-from typing import List, Literal
+from typing import List, Literal, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from networks.plan import CPU_PLAN, ExecutionPlan, dense_volume_bytes
 
-CorrMode = Literal["auto", "dense", "ondemand"]
-CORR_MODES = ("auto", "dense", "ondemand")
+CorrMode = Literal["auto", "dense", "ondemand", "tiled"]
+CORR_MODES = ("auto", "dense", "ondemand", "tiled")
 
 
 def _pool_pyramid(x: torch.Tensor, levels: int) -> List[torch.Tensor]:
@@ -152,6 +152,205 @@ class OnDemandCorr:
         return out.transpose(2, 3).reshape(b, p, -1)  # channel ox*(2r+1)+oy
 
 
+class TiledCorr:
+    """On-demand lookups dominated by matrix products (no (h*w)^2 volume either).
+
+    The query pixels are cut into tile x tile tiles. Neighbouring queries read overlapping
+    windows, so for each tile and level one box of S x S target pixels (S = the tile's
+    extent at that level + the window + `slack`) usually holds every window of the tile:
+    one batched GEMM (tile^2, D) x (D, S^2) per chunk of tiles gives all their dot products,
+    and each query picks its (2r+2)^2 integer neighbours from its row of the product. The
+    few queries whose window leaves their tile's box (motion boundaries, wild flows) are
+    read like OnDemandCorr, one gathered window each. A level no larger than
+    `whole_factor` boxes is read whole instead: one GEMM of the queries against every
+    target pixel. Same sums in another order: the numbers equal DenseCorr's to float
+    rounding.
+    """
+
+    def __init__(self, fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int,
+                 chunk_bytes: int = CPU_PLAN.gather_chunk_bytes, tile: int = 8,
+                 slack: int = 4, whole_factor: float = 2.0) -> None:
+        b, d, h, w = fmap0.shape
+        self.radius, self.tile, self.chunk_bytes = radius, tile, chunk_bytes
+        self.scale = 1.0 / math.sqrt(d)
+        self.shape = (b, h, w)
+        k = 2 * radius + 2
+        # Scaled once here rather than every product.
+        self.queries0 = _tiles(fmap0 * self.scale, tile)
+        self.queries1 = _tiles(fmap1 * self.scale, tile)
+
+        def reader(fmap: torch.Tensor, lvl: int):
+            # The tile's queries spread over ceil((tile - 1) / 2^l) + 1 pixels on level l.
+            side = -(-(tile - 1) // 2 ** lvl) + k + slack
+            h, w = fmap.shape[2:]
+            if h * w <= whole_factor * side ** 2 or min(h, w) + 2 * k < side:
+                return _WholeMap(fmap, radius)
+            return _Boxes(fmap, radius, side)
+
+        self.targets1 = [reader(x, l) for l, x in enumerate(_pool_pyramid(fmap1, levels))]
+        self.targets0 = [reader(x, l) for l, x in enumerate(_pool_pyramid(fmap0, levels))]
+
+    def __call__(self, coords0: torch.Tensor, coords1: torch.Tensor) -> torch.Tensor:
+        b, h, w = self.shape
+        t, c = self.tile, len(self.targets0) * (2 * self.radius + 1) ** 2
+        th, tw = -(-h // t), -(-w // t)
+        # Every chunk writes its blend straight into its place of a channels-last output
+        # (no cat, no transposing copy; the 1x1 convolution that reads it takes it as is),
+        # seen as (B, tile row, tile column, y, x, channel).
+        out = coords0.new_empty(b, th * t, tw * t, 2 * c,
+                                dtype=torch.promote_types(self.queries0.dtype, coords0.dtype))
+        places = out.view(b, th, t, tw, t, 2 * c).transpose(2, 3)
+        self._lookup(self.queries0, self.targets1, coords0, places[..., :c])
+        self._lookup(self.queries1, self.targets0, coords1, places[..., c:])
+        return out[:, :h, :w].permute(0, 3, 1, 2)  # (B, 2 L (2r+1)^2, h, w)
+
+    def _lookup(self, queries: torch.Tensor, targets: List, coords: torch.Tensor,
+                places: torch.Tensor) -> None:
+        """Writes the lookups of all levels into places (B, th, tw, t, t, L*(2r+1)^2)."""
+        b, h, w = self.shape
+        t, n2 = self.tile, (2 * self.radius + 1) ** 2
+        th, tw = places.shape[1:3]
+        # Padding queries copy their neighbours' coordinates, so they stay in the tile's box.
+        xy = _tiles(F.pad(coords, _tile_padding(h, w, t), mode="replicate"), t)  # (N, t*t, 2)
+        _, tt, d = queries.shape
+        for lvl, target in enumerate(targets):
+            # Chunks of whole tile rows of one image: each is one slice of `places`.
+            per_row = tw * target.bytes_per_tile(tt, d, queries.element_size())
+            rows = max(1, self.chunk_bytes // per_row)
+            for image in range(b):
+                for r0 in range(0, th, rows):
+                    r1 = min(th, r0 + rows)
+                    s, e = (image * th + r0) * tw, (image * th + r1) * tw
+                    dst = places[image, r0:r1, ..., lvl * n2:(lvl + 1) * n2]
+                    self._lookup_level(queries[s:e], xy[s:e] / 2 ** lvl, target, image,
+                                       dst.unflatten(-1, (2 * self.radius + 1,) * 2))
+
+    def _lookup_level(self, q: torch.Tensor, xy: torch.Tensor, target, image: int,
+                      dst: torch.Tensor) -> None:
+        """q: (N, t*t, D) queries (pre-scaled) of N tiles of one image; xy: (N, t*t, 2) their
+        positions on this level; dst: (rows, tw, t, t, 2r+1[ox], 2r+1[oy]) with N = rows*tw."""
+        n, tt, _ = q.shape
+        base = torch.floor(xy)
+        frac = (xy - base).reshape(*dst.shape[:4], 2, 1, 1)
+        v = target.read(q, base.long(), image)  # (N, t*t, K[x], K[y]) in q's dtype
+        v = v.to(dst.dtype).reshape(*dst.shape[:4], *v.shape[-2:])
+        # Separable bilinear blend of the integer neighbours; zeros outside come with v.
+        vy = torch.lerp(v[..., :-1], v[..., 1:], frac[..., 1, :, :])  # (.., K[x], K-1[oy])
+        if torch.is_grad_enabled() and vy.requires_grad:  # out= does not record a backward
+            dst.copy_(torch.lerp(vy[..., :-1, :], vy[..., 1:, :], frac[..., 0, :, :]))
+        else:
+            torch.lerp(vy[..., :-1, :], vy[..., 1:, :], frac[..., 0, :, :], out=dst)
+
+
+class _WholeMap:
+    """A small target level read whole: every query against every target pixel, one GEMM."""
+
+    def __init__(self, fmap: torch.Tensor, radius: int) -> None:
+        b, d, h, w = fmap.shape
+        self.radius, self.k, self.h, self.w = radius, 2 * radius + 2, h, w
+        # One zero pixel after the map: reads outside it take its (zero) dot products.
+        self.maps = F.pad(fmap.reshape(b, d, h * w), (0, 1))  # (B, D, M + 1)
+
+    def bytes_per_tile(self, queries: int, d: int, itemsize: int) -> int:
+        return queries * (self.h * self.w + 1) * itemsize  # the tile's rows of the products
+
+    def read(self, q: torch.Tensor, base: torch.Tensor, image: int) -> torch.Tensor:
+        """(N, Q, D) queries, (N, Q, 2) integer positions -> (N, Q, K[x], K[y]) dot products
+        with the integer neighbours base + (-r..r+1), zero outside the map."""
+        n, tt, d = q.shape
+        k = self.k
+        prods = torch.mm(q.reshape(n * tt, d), self.maps[image]).reshape(n, tt, -1)  # (N, Q, M)
+        steps = torch.arange(-self.radius, self.radius + 2, device=q.device)
+        outside = self.h * self.w  # the zero pixel; any index past it is clamped to it
+        xs = base[..., 0:1] + steps  # (N, Q, K)
+        ys = base[..., 1:2] + steps
+        xs = torch.where((xs >= 0) & (xs < self.w), xs, outside)
+        ys = torch.where((ys >= 0) & (ys < self.h), ys * self.w, outside)
+        idx = (xs.unsqueeze(-1) + ys.unsqueeze(-2)).clamp_(max=outside)  # (N, Q, K[x], K[y])
+        return prods.gather(2, idx.reshape(n, tt, k * k)).reshape(n, tt, k, k)
+
+
+class _Boxes:
+    """A zero-padded channels-last target level read as S x S boxes, one per tile of
+    queries (rows of S pixels are contiguous), or as single (2r+2)^2 windows."""
+
+    def __init__(self, fmap: torch.Tensor, radius: int, side: int) -> None:
+        b, d, h, w = fmap.shape
+        self.k, self.radius, self.side, self.d = 2 * radius + 2, radius, side, d
+        self.pad = self.k  # every clamped window stays inside the padding
+        self.h, self.w, self.hp, self.wp = h, w, h + 2 * self.pad, w + 2 * self.pad
+        padded = F.pad(fmap, (self.pad,) * 4).permute(0, 2, 3, 1).contiguous()  # (B, Hp, Wp, D)
+        flat = padded.reshape(-1)
+        pixels = flat.numel() // d
+        self.box_rows = torch.as_strided(flat, (pixels - side + 1, side * d), (d, 1))
+        self.win_rows = torch.as_strided(flat, (pixels - self.k + 1, self.k * d), (d, 1))
+
+    def bytes_per_tile(self, queries: int, d: int, itemsize: int) -> int:
+        return (queries + d) * self.side ** 2 * itemsize  # the tile's products and box
+
+    def read(self, q: torch.Tensor, base: torch.Tensor, image: int) -> torch.Tensor:
+        """(N, Q, D) queries of N tiles, (N, Q, 2) integer positions -> (N, Q, K[x], K[y])."""
+        n, tt, _ = q.shape
+        k, side = self.k, self.side
+        start = self._window_starts(base)  # (N, Q, 2)
+        anchor = self._anchors(start)  # (N, 2)
+        local = start - anchor.unsqueeze(1)  # window corners inside the box
+        fits = ((local >= 0) & (local <= side - k)).all(-1)  # (N, Q)
+        local = local.clamp(0, side - k)
+        offset = image * self.hp * self.wp
+        steps = torch.arange(side, device=q.device)
+        rows = offset + (anchor[:, 1:2] + steps) * self.wp + anchor[:, 0:1]  # (N, S)
+        boxes = self.box_rows[rows.reshape(-1)].reshape(n, side * side, self.d)  # [y, x]
+        prods = torch.bmm(q, boxes.transpose(1, 2))  # (N, Q, S*S)
+        steps = torch.arange(k, device=q.device)
+        window = (steps.unsqueeze(-1) + steps * side).reshape(-1)  # (K[x] K[y],) in the box
+        corner = local[..., 0:1] + local[..., 1:2] * side  # (N, Q, 1)
+        v = prods.gather(2, corner + window)
+        misses = (~fits).nonzero()
+        if misses.numel():
+            i, j = misses[:, 0], misses[:, 1]
+            corner = start[i, j]  # (M, 2)
+            wrows = offset + (corner[:, 1:2] + steps) * self.wp + corner[:, 0:1]  # (M, K[y])
+            feats = self.win_rows[wrows.reshape(-1)].reshape(-1, k, k, self.d)  # [y, x]
+            dots = torch.bmm(feats.transpose(1, 2).reshape(-1, k * k, self.d),
+                             q[i, j].unsqueeze(-1))  # (M, K[x] K[y], 1)
+            v = v.index_put((i, j), dots.squeeze(-1))
+        return v.reshape(n, tt, k, k)
+
+    def _window_starts(self, base: torch.Tensor) -> torch.Tensor:
+        """Integer positions (x, y) -> the corners of their windows (offsets -r..r+1) on the
+        padded map. Windows entirely outside the map read zeros either way, so clamping is
+        exact."""
+        r = self.radius
+        x = base[..., 0].clamp(-(r + 2), self.w + r) - r + self.pad
+        y = base[..., 1].clamp(-(r + 2), self.h + r) - r + self.pad
+        return torch.stack([x, y], dim=-1)
+
+    def _anchors(self, start: torch.Tensor) -> torch.Tensor:
+        """(N, Q, 2) window corners of N tiles -> (N, 2) box corners: every window of the
+        tile inside the box where they fit in one, else a box centred on the median window."""
+        room = self.side - self.k
+        lo = start.amax(dim=1) - room
+        hi = start.amin(dim=1)
+        centred = start.median(dim=1).values - room // 2
+        anchor = torch.where(lo <= hi, torch.minimum(torch.maximum(centred, lo), hi), centred)
+        limit = torch.tensor([self.wp - self.side, self.hp - self.side], device=start.device)
+        return torch.minimum(anchor.clamp(min=0), limit)
+
+
+def _tile_padding(h: int, w: int, t: int) -> Tuple[int, int, int, int]:
+    return (0, -w % t, 0, -h % t)
+
+
+def _tiles(x: torch.Tensor, t: int) -> torch.Tensor:
+    """(B, C, h, w) -> (B * ceil(h/t) * ceil(w/t), t*t, C): row-major tiles, zero-padded."""
+    b, c, h, w = x.shape
+    x = F.pad(x, _tile_padding(h, w, t))
+    th, tw = x.shape[2] // t, x.shape[3] // t
+    x = x.reshape(b, c, th, t, tw, t).permute(0, 2, 4, 3, 5, 1)
+    return x.reshape(b * th * tw, t * t, c)
+
+
 class _RowWindows:
     """A zero-padded channels-last feature map whose rows of K = 2r+2 neighbouring pixels are
     contiguous, viewed (without copying) as overlapping (K*D)-long rows for fast gathers."""
@@ -181,19 +380,32 @@ class _RowWindows:
 
 def resolve_mode(mode: CorrMode, b: int, h: int, w: int, itemsize: int,
                  plan: ExecutionPlan = CPU_PLAN) -> str:
-    """'dense' or 'ondemand' for B pairs of (h, w) feature maps: 'auto' takes the dense volume
-    while it fits the plan's budget."""
+    """'dense', 'ondemand' or 'tiled' for B pairs of (h, w) feature maps: 'auto' takes the
+    dense volume while it fits the plan's budget, else the plan's `lookup`."""
     if mode not in CORR_MODES:
         raise ValueError(f"corr_mode must be one of {CORR_MODES}, got {mode!r}")
     if mode != "auto":
         return mode
-    return "dense" if dense_volume_bytes(b, h, w, itemsize) <= plan.dense_budget_bytes else "ondemand"
+    return "dense" if dense_volume_bytes(b, h, w, itemsize) <= plan.dense_budget_bytes else plan.lookup
 
 
 def build_corr(fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int,
                mode: CorrMode = "auto", plan: ExecutionPlan = CPU_PLAN):
     """Pick the correlation implementation for this pair of (B, D, h, w) feature maps."""
     b, _, h, w = fmap0.shape
-    if resolve_mode(mode, b, h, w, fmap0.element_size(), plan) == "dense":
+    mode = resolve_mode(mode, b, h, w, fmap0.element_size(), plan)
+    if mode == "tiled" and _capturing_a_graph():
+        # The tiled lookup sizes its work from the data on the host: a traced, exported or
+        # compiled graph would freeze one frame's choices. The on-demand lookup has the
+        # same numbers and no data-dependent shapes.
+        mode = "ondemand"
+    if mode == "dense":
         return DenseCorr(fmap0, fmap1, levels, radius)
+    if mode == "tiled":
+        return TiledCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)
     return OnDemandCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)
+
+
+def _capturing_a_graph() -> bool:
+    return (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_compiling())

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from networks import build_model
-from networks.blocks.corr import DenseCorr, OnDemandCorr, build_corr
-from networks.plan import ExecutionPlan
+from networks.blocks.corr import DenseCorr, OnDemandCorr, TiledCorr, build_corr
+from networks.plan import CPU_PLAN, ExecutionPlan
 
 
 def _coords(b, h, w, spread):
@@ -22,6 +22,45 @@ def test_on_demand_equals_dense(spread):
     assert torch.allclose(dense, lazy, atol=1e-5)
 
 
+@pytest.mark.parametrize("b,d,h,w,levels,radius,spread", [
+    (2, 24, 16, 20, 4, 3, 0.7),
+    (2, 24, 16, 20, 4, 3, 40.0),   # many windows off the map, many outside their tile's box
+    (1, 84, 32, 56, 4, 3, 2.0),    # AMT-S at 256x448
+    (1, 8, 13, 27, 3, 2, 4.0),     # odd sizes: padded tiles
+    (1, 16, 9, 11, 2, 4, 3.0),     # a larger radius than the tiles' boxes were sized for
+    (3, 12, 40, 24, 4, 1, 6.0),
+    (1, 20, 45, 80, 4, 3, 1.5),    # 360x640: every level of boxes and whole maps
+])
+@pytest.mark.parametrize("tile,slack,whole_factor", [(8, 4, 2.0), (4, 0, 0.0), (16, 2, 100.0)])
+def test_tiled_equals_dense(b, d, h, w, levels, radius, spread, tile, slack, whole_factor):
+    # whole_factor 0 reads every level through boxes, 100 every level whole; slack 0 sends
+    # every query whose tile moves unevenly through the per-pixel fallback.
+    g = torch.Generator().manual_seed(h * w + radius)
+    f0, f1 = torch.randn(b, d, h, w, generator=g), torch.randn(b, d, h, w, generator=g)
+    c0 = _coords(b, h, w, 0.0) + torch.randn(b, 2, h, w, generator=g) * spread
+    c1 = _coords(b, h, w, 0.0) + torch.randn(b, 2, h, w, generator=g) * spread
+    c0[:, :, :2] -= 3 * h  # whole rows of windows far above and left of the frame
+    c1[..., -3:] += 2 * w
+    dense = DenseCorr(f0, f1, levels, radius)(c0, c1)
+    exact = DenseCorr(f0.double(), f1.double(), levels, radius)(c0.double(), c1.double())
+    tiled = TiledCorr(f0, f1, levels, radius, tile=tile, slack=slack,
+                      whole_factor=whole_factor)(c0, c1)
+    assert tiled.shape == dense.shape == (b, 2 * levels * (2 * radius + 1) ** 2, h, w)
+    assert tiled.dtype == torch.float32
+    assert (tiled.double() - exact).abs().max().item() <= 2e-6
+    # The float32 dense volume rounds more (it pools (h*w)^2 products level by level):
+    # 2.6e-5 off the float64 values at 360x640, where the tiled lookup is 7e-7 off.
+    assert (tiled - dense).abs().max().item() <= 2e-5 + (dense.double() - exact).abs().max().item()
+
+
+def test_tiled_chunks_do_not_change_the_numbers():
+    f0, f1 = torch.randn(2, 2, 16, 24, 40)
+    c0, c1 = _coords(2, 24, 40, 3.0), _coords(2, 24, 40, 3.0)
+    whole = TiledCorr(f0, f1, 4, 3, chunk_bytes=2 ** 30)(c0, c1)
+    rows = TiledCorr(f0, f1, 4, 3, chunk_bytes=1)(c0, c1)  # one tile row per chunk
+    assert torch.equal(whole, rows)
+
+
 def test_window_channel_order_is_x_major():
     # A single bright target pixel one step right of the query shows up at x-offset +1,
     # y-offset 0, i.e. channel (1 + 3) * 7 + 3 of level 0.
@@ -30,7 +69,7 @@ def test_window_channel_order_is_x_major():
     f0[0, 0, 8, 8] = 1.0
     f1[0, 0, 8, 9] = 1.0
     c = _coords(1, 16, 16, 0.0)
-    for cls in (DenseCorr, OnDemandCorr):
+    for cls in (DenseCorr, OnDemandCorr, TiledCorr):
         out = cls(f0, f1, 4, 3)(c, c)[0, :49, 8, 8]
         assert out.argmax().item() == 4 * 7 + 3
 
@@ -40,20 +79,25 @@ def test_gradients_agree():
     f1 = torch.randn(1, 8, 16, 16, requires_grad=True)
     c = _coords(1, 16, 16, 2.0)
     grads = []
-    for cls in (DenseCorr, OnDemandCorr):
+    for cls in (DenseCorr, OnDemandCorr, TiledCorr):
         f0.grad = f1.grad = None
         (cls(f0, f1, 4, 3)(c, c) ** 2).sum().backward()
         grads.append((f0.grad.clone(), f1.grad.clone()))
-    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-4)
-    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-4)
+    for other in grads[1:]:
+        assert torch.allclose(grads[0][0], other[0], atol=1e-4)
+        assert torch.allclose(grads[0][1], other[1], atol=1e-4)
 
 
 def test_auto_choice_follows_volume_size():
     f = torch.randn(1, 8, 16, 16)
-    assert isinstance(build_corr(f, f, 4, 3, "auto"), DenseCorr)
+    assert isinstance(build_corr(f, f, 4, 3, "auto", ExecutionPlan()), DenseCorr)
     small = ExecutionPlan(dense_budget_bytes=1000)
     assert isinstance(build_corr(f, f, 4, 3, "auto", small), OnDemandCorr)
     assert isinstance(build_corr(f, f, 4, 3, "dense", small), DenseCorr)
+    assert isinstance(build_corr(f, f, 4, 3, "auto", CPU_PLAN), DenseCorr)
+    big = torch.randn(1, 8, 48, 80)  # 384x640 frames: past the CPU's dense budget
+    assert isinstance(build_corr(big, big, 4, 3, "auto", CPU_PLAN), TiledCorr)
+    assert isinstance(build_corr(f, f, 4, 3, "tiled", small), TiledCorr)
     with pytest.raises(ValueError, match="corr_mode"):
         build_corr(f, f, 4, 3, "sparse")
 
@@ -89,3 +133,15 @@ def test_training_on_frames_too_small_for_the_pyramid_is_one_clear_error():
         model(x, x, torch.full((1, 1, 1, 1), 0.5))
     with torch.no_grad():  # inference at that size still runs, as published
         assert model(x, x, torch.full((1, 1, 1, 1), 0.5))["imgt_pred"].shape == (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize("capture", ["jit", "onnx", "compiler"])
+def test_graph_capture_gets_the_lookup_without_host_decisions(monkeypatch, capture):
+    # ONNX export, tracing and torch.compile would freeze the tiled lookup's data-dependent
+    # choices (which pixels miss their box) into the graph.
+    module = {"jit": torch.jit, "onnx": torch.onnx, "compiler": torch.compiler}[capture]
+    name = {"jit": "is_tracing", "onnx": "is_in_onnx_export", "compiler": "is_compiling"}[capture]
+    big = torch.randn(1, 8, 48, 80)
+    monkeypatch.setattr(module, name, lambda: True)
+    assert isinstance(build_corr(big, big, 4, 3, "auto", CPU_PLAN), OnDemandCorr)
+    assert isinstance(build_corr(big, big, 4, 3, "tiled"), OnDemandCorr)

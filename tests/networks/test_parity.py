@@ -59,7 +59,7 @@ def test_state_dict_names_shapes_and_order(variant):
     assert [(k, list(v.shape)) for k, v in sd.items()] == key_list(variant)
 
 
-@pytest.mark.parametrize("mode", ["dense", "ondemand"])
+@pytest.mark.parametrize("mode", ["dense", "ondemand", "tiled"])
 @pytest.mark.parametrize("case", CASES)
 def test_inference_output_matches_reference(cases, case, mode):
     model = _model(cases, case, mode).eval()
@@ -68,7 +68,7 @@ def test_inference_output_matches_reference(cases, case, mode):
     _close(out["imgt_pred"], cases[f"{case}/imgt_pred"], atol=2e-5)
 
 
-@pytest.mark.parametrize("mode", ["dense", "ondemand"])
+@pytest.mark.parametrize("mode", ["dense", "ondemand", "tiled"])
 @pytest.mark.parametrize("case", [c for c in CASES if c != "S_scale_half"])
 def test_training_outputs_match_reference(cases, case, mode):
     model = _model(cases, case, mode).train()

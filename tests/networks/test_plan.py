@@ -5,7 +5,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from networks import build_model
 from networks.blocks.corr import resolve_mode
-from networks.plan import CPU_PLAN, GiB, MiB, ExecutionPlan, free_memory_bytes, plan_for
+from networks.plan import (CPU_LOW_PRECISION_PLAN, CPU_PLAN, UNKNOWN_CUDA_PLAN, GiB, MiB,
+                           ExecutionPlan, free_memory_bytes, plan_for)
 
 H200 = 139 * GiB
 
@@ -16,12 +17,19 @@ def _mode(plan, size, batch, itemsize=4, scale=1.0):
 
 
 @pytest.mark.parametrize("device,free,size,batch,itemsize,training,mode,whole_tail", [
-    # CPU: today's fixed rule whatever the memory says (256 MiB volume, 2**18-pixel bands)
-    ("cpu", None, (256, 448), 5, 4, False, "dense", False),
-    ("cpu", None, (256, 448), 6, 4, False, "ondemand", False),
-    ("cpu", 10 * H200, (720, 1280), 1, 4, False, "ondemand", False),
-    ("cpu", None, (224, 224), 28, 4, True, "ondemand", False),
-    ("cuda", None, (720, 1280), 1, 4, False, "ondemand", False),  # free memory unknown
+    # CPU, whatever the memory says: the dense volume up to one 256x448 pair, the tiled lookup
+    # beyond; 2**18-pixel bands
+    ("cpu", None, (256, 448), 1, 4, False, "dense", False),
+    ("cpu", None, (256, 448), 2, 4, False, "tiled", False),
+    ("cpu", None, (256, 448), 1, 2, False, "tiled", False),  # bf16: tiled at every size
+    ("cpu", None, (128, 128), 1, 2, False, "tiled", False),
+    ("cpu", None, (288, 512), 1, 4, False, "tiled", False),
+    ("cpu", None, (1088, 1920), 1, 4, False, "tiled", False),
+    ("cpu", 10 * H200, (720, 1280), 1, 4, False, "tiled", False),
+    ("cpu", None, (224, 224), 28, 4, True, "tiled", False),
+    # CUDA with unknown free memory: the old fixed figures (256 MiB volume, device-side lookup)
+    ("cuda", None, (256, 448), 5, 4, False, "dense", False),
+    ("cuda", None, (720, 1280), 1, 4, False, "ondemand", False),
     # a large GPU: dense and one band up to 1080p, at batch 8 of Vimeo-sized frames, and in
     # training at batch 28 of 224x224 crops
     ("cuda", H200, (720, 1280), 1, 4, False, "dense", True),
@@ -38,8 +46,12 @@ def _mode(plan, size, batch, itemsize=4, scale=1.0):
 ])
 def test_plan_table(device, free, size, batch, itemsize, training, mode, whole_tail):
     plan = plan_for(device, free, size, batch, itemsize, training=training)
-    if device == "cpu" or free is None:
-        assert plan == CPU_PLAN
+    if device == "cpu":
+        assert plan == (CPU_PLAN if itemsize == 4 else CPU_LOW_PRECISION_PLAN)
+    elif free is None:
+        assert plan == UNKNOWN_CUDA_PLAN
+    else:
+        assert plan.lookup == "ondemand"  # no host-side choices inside a CUDA frame
     assert _mode(plan, size, batch, itemsize) == mode
     assert (plan.band_pixels is None) == whole_tail
     if plan.band_pixels is not None:
@@ -47,10 +59,14 @@ def test_plan_table(device, free, size, batch, itemsize, training, mode, whole_t
     assert CPU_PLAN.gather_chunk_bytes <= plan.gather_chunk_bytes <= GiB
 
 
-def test_cpu_plan_is_todays_figures():
-    assert CPU_PLAN == ExecutionPlan(256 * MiB, 32 * MiB, 2 ** 18)
+def test_cpu_plan_figures():
+    assert CPU_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled")
+    assert CPU_LOW_PRECISION_PLAN == ExecutionPlan(0, 32 * MiB, 2 ** 18, "tiled")
+    assert UNKNOWN_CUDA_PLAN == ExecutionPlan(256 * MiB, 32 * MiB, 2 ** 18, "ondemand")
     with pytest.raises(ValueError, match="band_pixels"):
         ExecutionPlan(band_pixels=0)
+    with pytest.raises(ValueError, match="lookup"):
+        ExecutionPlan(lookup="dense")
 
 
 def test_cuda_bands_shrink_with_free_memory():
@@ -127,12 +143,13 @@ def test_no_host_tensors_inside_a_frame(scale, size, plan):
 
 
 def test_a_large_gpu_runs_a_720p_pair_in_few_ops():
-    # The CPU plan runs the on-demand lookup in chunks and the tail in bands; a GPU with room
-    # runs the dense volume and the whole tail once: kernel launches, not math, bound it there.
+    # A small device's plan runs the on-demand lookup in chunks and the tail in bands; a GPU
+    # with room runs the dense volume and the whole tail once: kernel launches, not math,
+    # bound it there. (The CPU's tiled lookup reads its data on the host: not on meta.)
     model = build_model("AMT-S").eval().to("meta")
     size = (736, 1280)
     gpu = _run_on_meta(model, size, 1.0, plan_for("cuda", H200, size, 1, 4)).count
-    cpu = _run_on_meta(model, size, 1.0, CPU_PLAN).count
+    cpu = _run_on_meta(model, size, 1.0, UNKNOWN_CUDA_PLAN).count
     assert gpu < 1200 and cpu > 5 * gpu
 
 

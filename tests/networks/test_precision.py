@@ -118,7 +118,7 @@ def _bikes_pair(size):
     return frames
 
 
-@pytest.mark.parametrize("mode", ["dense", "ondemand"])
+@pytest.mark.parametrize("mode", ["dense", "ondemand", "tiled"])
 def test_bf16_inference_stays_close_to_float32(mode):
     model = load_model(corr_mode=mode)  # the bundled checkpoint, on real footage
     x0, x1 = _bikes_pair((256, 448))
@@ -126,3 +126,31 @@ def test_bf16_inference_stays_close_to_float32(mode):
     low = Interpolator(model, dtype=torch.bfloat16).interpolate(x0, x1, 0.5)
     mse = ((low - exact) ** 2).mean().item()
     assert 10 * math.log10(1 / mse) >= 45
+
+
+class _Products(TorchDispatchMode):
+    """The input dtypes of every matrix product (in AMT only the correlation lookups)."""
+    PRODUCTS = (torch.ops.aten.mm.default, torch.ops.aten.bmm.default)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dtypes = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in self.PRODUCTS:
+            self.dtypes.append((args[0].dtype, args[1].dtype))
+        return func(*args, **(kwargs or {}))
+
+
+def test_tiled_lookups_multiply_in_bf16_and_blend_in_float32():
+    # The lookup's products are where a CPU with bf16 units gains: they must not run in
+    # float32 copies of the features; the bilinear blend (float32 weights) stays float32.
+    model = AMT("AMT-S", corr_mode="tiled").eval()
+    x0, x1 = torch.rand(2, 1, 3, 128, 192)
+    seen = []
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16), _Products() as rec:
+        feats = model.encode(x0, x1)
+        coord = feats.coord
+        seen.append(feats.corr_fn(coord + 0.3, coord - 1.7))
+    assert rec.dtypes and set(rec.dtypes) == {(torch.bfloat16, torch.bfloat16)}
+    assert seen[0].dtype == torch.float32

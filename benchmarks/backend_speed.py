@@ -1,0 +1,127 @@
+"""The speed table: the dense fp32 path (the published algorithm), the default fp32 path and
+bf16, side by side on the same real frames at several sizes.
+
+    python benchmarks/backend_speed.py --threads 2                      # 256x448, 720p, 1080p
+    python benchmarks/backend_speed.py --quick                          # 256x448, 2 repeats
+
+Rows run in alternation (dense, default, bf16, dense, ...); medians, ratios to the dense fp32
+row, peak memory, and each row's distance from the dense output. The frames are the first two
+of demos/samples/bikes.mp4 (or --frames VIDEO) resized to each size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from typing import Dict, List, Optional
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE = os.path.join(REPO, "demos", "samples", "bikes.mp4")
+SIZES = "256x448,720x1280,1080x1920"
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-c", "--config", help="config whose network section builds the model")
+    p.add_argument("-p", "--checkpoint", help="weights (default: the bundled checkpoint)")
+    p.add_argument("--variant", help="AMT-S | AMT-L | AMT-G with random weights")
+    p.add_argument("--sizes", help=f"comma-separated HxW sizes (default {SIZES}; --quick: 256x448)")
+    p.add_argument("--frames", default=SAMPLE, help="video whose first two frames are used")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per row (default 3)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs per row (at least 1)")
+    p.add_argument("--quick", action="store_true", help="256x448 only, 2 repeats")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads for this run (default: torch's, one per core)")
+    p.add_argument("--no-bf16", action="store_true", help="leave out the bf16 row")
+    p.add_argument("--compile", action="store_true", help="add a torch.compile row (slow start)")
+    p.add_argument("--json", help="also write the report to this JSON file")
+    return p.parse_args(argv)
+
+
+def _sizes(text: str) -> List[tuple]:
+    sizes = []
+    for part in text.split(","):
+        try:
+            h, w = (int(v) for v in part.strip().lower().split("x"))
+        except ValueError:
+            raise ValueError(f"--sizes must look like 256x448,1080x1920, got {text!r}") from None
+        if h < 1 or w < 1:
+            raise ValueError(f"--sizes must be positive, got {part!r}")
+        sizes.append((h, w))
+    return sizes
+
+
+def _read_pair(path: str):
+    import cv2
+    import torch
+    cap = cv2.VideoCapture(path)
+    frames = []
+    while len(frames) < 2:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        frames.append(torch.from_numpy(rgb).permute(2, 0, 1).float().div(255).unsqueeze(0))
+    cap.release()
+    if len(frames) < 2:
+        raise ValueError(f"{path}: could not read two frames")
+    return frames
+
+
+def run(args: argparse.Namespace) -> Dict[str, object]:
+    import torch
+    from utils.backend_speed import frame_pair, measure_rows, torch_rows
+    from utils.inference import load_model
+
+    sizes = _sizes(args.sizes or ("256x448" if args.quick else SIZES))
+    repeats = args.repeats if args.repeats is not None else (2 if args.quick else 3)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    model = load_model(args.checkpoint, args.config, args.variant, device)
+    frames = _read_pair(args.frames)
+    rows = torch_rows(model, device, bf16=not args.no_bf16, compiled=args.compile)
+    sections = []
+    for size in sizes:
+        x0, x1 = frame_pair(frames, size, device)
+        sections.append({"size": list(size),
+                         "results": measure_rows(rows, x0, x1, repeats, args.warmup, device)})
+    return {"model": model.variant, "checkpoint": getattr(model, "checkpoint", None),
+            "frames": args.frames, "device": str(device), "threads": torch.get_num_threads(),
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+            "torch": torch.__version__, "repeats": repeats, "warmup": args.warmup,
+            "sections": sections}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    from utils.atomic import OutputError, write_text
+    from utils.backend_speed import format_table
+    from utils.checkpoint import CheckpointError
+    from utils.config import ConfigError
+    from utils.inference import InputError
+    try:
+        report = run(args)
+    except (InputError, CheckpointError, ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{report['model']} ({report['checkpoint'] or 'random weights'}), {report['device']} "
+          f"({report['machine']}), {report['threads']} threads, torch {report['torch']}, "
+          f"{report['repeats']} alternating runs per row")
+    print(format_table(report["sections"]))
+    if args.json:
+        try:
+            write_text(args.json, json.dumps(report, indent=2))
+        except OutputError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+import json
+import math
+
+import torch
+
+from benchmarks.backend_speed import main
+from networks import build_model
+from utils.backend_speed import REFERENCE, format_table, measure_rows, torch_rows
+
+
+def test_runs_tiny_and_reports_every_row(tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    assert main(["--variant", "AMT-S", "--sizes", "64x96,72x80", "--repeats", "1",
+                 "--threads", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["threads"] == 1 and [s["size"] for s in report["sections"]] == [[64, 96], [72, 80]]
+    for section in report["sections"]:
+        rows = {r["name"]: r for r in section["results"]}
+        assert list(rows) == [REFERENCE, "default fp32", "default bf16"]
+        assert rows[REFERENCE]["ratio"] == 1.0 and rows[REFERENCE]["max_abs_diff"] == 0.0
+        assert rows["default fp32"]["max_abs_diff"] <= 2e-5  # the same numbers, faster
+        assert all(r["median_s"] > 0 and r["peak_mem_gb"] > 0 for r in rows.values())
+    table = capsys.readouterr().out
+    assert "| 64x96 | default bf16 |" in table and "| 72x80 | dense fp32 | " in table
+
+
+def test_rows_are_name_callable_pairs_measured_in_turn():
+    calls = []
+
+    def row(name, value):
+        def fn(x0, x1):
+            calls.append(name)
+            return torch.full_like(x0, value)
+        return name, fn
+
+    x = torch.zeros(1, 3, 4, 4)
+    results = measure_rows([row(REFERENCE, 0.5), row("other runtime", 0.51)], x, x, repeats=3,
+                           warmup=1)
+    assert calls == [REFERENCE, "other runtime"] + [REFERENCE, "other runtime"] * 3
+    other = results[1]
+    assert other["name"] == "other runtime" and abs(other["max_abs_diff"] - 0.01) < 1e-6
+    assert abs(other["psnr_db"] - 40.0) < 1e-3 and other["ratio"] > 0
+    assert math.isinf(results[0]["psnr_db"])
+    assert "| 4x4 | other runtime |" in format_table([{"size": [4, 4], "results": results}])
+
+
+def test_torch_rows_leave_the_model_alone():
+    model = build_model("AMT-S").eval()
+    names = [name for name, _ in torch_rows(model, torch.device("cpu"), bf16=False)]
+    assert names == [REFERENCE, "default fp32"]
+    assert model.corr_mode == "auto"
+
+
+def test_bad_sizes_are_one_line(capsys):
+    assert main(["--variant", "AMT-S", "--sizes", "big"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1
