@@ -270,8 +270,10 @@ class OutputFormat:
     @property
     def pix_fmt(self) -> str:
         d, a = self.depth, self.alpha
-        if self.codec == "ffv1":
-            return ("gbrap" if a else "gbrp") + ("" if d == 8 else f"{d}le")
+        if self.codec == "ffv1":  # its 8-bit RGB formats are the packed ones
+            if d == 8:
+                return "bgra" if a else "bgr0"
+            return f"{'gbrap' if a else 'gbrp'}{d}le"
         if self.codec == "prores":
             return "yuva444p10le" if a else "yuv422p10le"
         if self.images:
@@ -315,12 +317,12 @@ def choose_output(ext: str, codec: Optional[str], source_depth: int, source_alph
         raise OutputError(0, f"--codec {codec} writes a folder of images; give -o a folder "
                              f"name without an extension (not {ext})")
     notes = []
-    fits = [d for d in spec.depths if d <= max(source_depth, 8)]
-    depth = max(fits) if fits else min(spec.depths)
-    if source_depth > 8 and depth == 8:
-        deeper = [c for c in CODEC_TABLE if max(CODEC_TABLE[c].depths) > 8]
-        notes.append(f"{spec.label} output is 8-bit: the {source_depth}-bit input was reduced "
-                     f"to 8 bits (--codec {', '.join(deeper)} keep the depth)")
+    enough = [d for d in spec.depths if d >= source_depth]
+    depth = min(enough) if enough else max(spec.depths)
+    if depth < source_depth:
+        deeper = [c for c in CODEC_TABLE if max(CODEC_TABLE[c].depths) >= source_depth]
+        notes.append(f"{spec.label} output is {depth}-bit: the {source_depth}-bit input was "
+                     f"reduced to {depth} bits (--codec {', '.join(deeper)} keep the depth)")
     alpha = source_alpha and keep_alpha and spec.alpha
     if source_alpha and not alpha:
         why = "--no-alpha" if not keep_alpha else f"{spec.label} has no alpha"
