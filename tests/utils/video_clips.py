@@ -64,14 +64,10 @@ def decode_as_tagged(path, bits=8) -> np.ndarray:
     stream what players assume (BT.709 from 720 lines, else BT.601)."""
     line = video_line(path)
     w, h = map(int, re.search(r", (\d+)x(\d+)", line).groups())
-    if "bt709" in line.split("),")[0]:
-        matrix = "bt709"
-    elif re.search(r"smpte170m|bt470bg", line):
-        matrix = "bt601"
-    elif "bt2020" in line:
-        matrix = "bt2020"
-    else:
-        matrix = "bt709" if h >= 720 else "bt601"
+    tags = re.search(r"\b(?:yuv|gbr|rgb|bgr|gray)\w*\(([^)]*)\)", line)
+    tags = tags.group(1).split(",")[1].strip().split("/")[0] if tags and "," in tags.group(1) else ""
+    matrix = {"bt709": "bt709", "smpte170m": "bt601", "bt470bg": "bt601",
+              "bt2020nc": "bt2020"}.get(tags, "bt709" if h >= 720 else "bt601")
     rng = "pc" if "(pc" in line else "tv"
     fmt, dtype = ("rgb24", np.uint8) if bits == 8 else ("rgb48le", np.dtype("<u2"))
     raw = subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-vf",
