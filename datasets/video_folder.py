@@ -45,9 +45,10 @@ def default_video_dir() -> str:
 
 
 def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[np.ndarray]:
-    """Frames [start, end) of a video as (H, W, 3) uint8 RGB arrays."""
+    """Frames [start, end) of a video as (H, W, 3) uint8 RGB arrays, decoded as the
+    interpolation tool decodes them (utils.video_io: the stream's own colour matrix)."""
     start, end = (frame_range or (0, None))[:2]
-    frames = video_io.video_frames(path)
+    frames = video_io.video_frames(path, eight_bit=True)
     try:
         return [frame.copy() for frame in itertools.islice(frames, start, end)]
     except video_io.VideoIOError as e:

@@ -174,8 +174,10 @@ def video_frames(path: str, info: Optional[VideoInfo] = None, eight_bit: bool = 
         try:
             info = probe(path)
         except ProbeError as e:
-            raise VideoIOError(str(e)) from None
-    high = info.depth > 8 and not eight_bit
+            raise VideoIOError(f"cannot decode video {path}: {e.why}") from None
+    # a deep source decodes at 16 bits even for 8-bit frames: swscale's own 10 -> 8 bit path
+    # dithers and lands a level off on average; rounding here is exact
+    high = info.depth > 8
     alpha = keep_alpha and info.alpha
     raw = RAW_FORMATS[(high, alpha)]
     channels, dtype = (4 if alpha else 3), np.dtype("<u2" if high else np.uint8)
@@ -198,7 +200,8 @@ def video_frames(path: str, info: Optional[VideoInfo] = None, eight_bit: bool = 
             if len(buf) < size:
                 break
             count += 1
-            yield np.frombuffer(buf, dtype).reshape(info.height, info.width, channels)
+            frame = np.frombuffer(buf, dtype).reshape(info.height, info.width, channels)
+            yield to_8bit(frame) if eight_bit else frame
         proc.wait()
         reader.join(timeout=5)
         if proc.returncode:

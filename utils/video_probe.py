@@ -33,7 +33,11 @@ NAMED = {"bt709": ("bt709", "bt709", "bt709"),
 
 
 class ProbeError(ValueError):
-    """A file ffmpeg cannot read as a video (one line)."""
+    """A file ffmpeg cannot read as a video; str() is one line, `why` its reason."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"cannot read video {path}: {why}")
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -247,8 +251,7 @@ def parse_probe(path: str, text: str) -> VideoInfo:
         if am and audio is None:
             audio = am.group(1)
     if stream is None or stream["size"] is None:
-        raise ProbeError(f"cannot read video {path}: "
-                         + ("no video stream" if "Input #0" in text else last_line(text)))
+        raise ProbeError(path, "no video stream" if "Input #0" in text else last_line(text))
     w, h = stream["size"]
     if round(abs(rotation)) % 180 == 90:  # ffmpeg turns the frames upright when decoding
         w, h = h, w
@@ -272,7 +275,7 @@ def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]]]:
             if len(fields) >= 5 and fields[0] == "0":
                 packets.append((int(fields[2]), int(fields[3])))
     if tb is None:
-        raise ProbeError("no time base in the packet listing")
+        raise ValueError("no time base in the packet listing")
     return tb, packets
 
 
@@ -283,7 +286,7 @@ def frame_times(path: str, header_fps: Optional[Fraction] = None) -> Optional[Fr
                 "-c", "copy", "-f", "framecrc", "-"])
     try:
         tb, packets = parse_framecrc(res.stdout)
-    except (ProbeError, ValueError):
+    except ValueError:
         return None
     return times_from_packets(tb, packets, header_fps)
 
