@@ -495,7 +495,8 @@ def _check_output(output: str, src: Source, paths: dict, options: InterpolationO
     # the codec against the container now; the depth is known with the first frame
     choose_output(os.path.splitext(output)[1], options.codec, 8, False, src.colour)
     refuse_overwriting(list(paths.values()), src.paths)
-    for role in ("images", "partial_images"):
+    folders = ("images", "partial_images") + (("video", "partial") if images else ())
+    for role in folders:
         if role in paths and any(same_file(os.path.dirname(os.path.abspath(p)), paths[role])
                                  for p in src.paths):
             raise OutputError(0, f"the output is the input: the frames folder {paths[role]} "
@@ -539,6 +540,9 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
         summary.notes.append("--keep-still: pixels identical in both frames of a pair are copied")
     if src.colour.assumed:
         summary.notes.append(f"input colour {src.colour.assumed}")
+    if times and options.fps is None:
+        summary.notes.append(f"variable frame rate input: written at a constant "
+                             f"{rate_text(out_fps)} fps from its mean rate; --fps sets the rate")
     summary.rate = play_fps
     frames = _background(read_frames(src, keep_alpha=_keeps_alpha(src, options)))
     try:

@@ -1,18 +1,21 @@
 """Colour, depth, timing and codecs through the whole tool (issue 25), on clips made with the
 bundled ffmpeg and decoded by tests.utils.video_clips (not by the project's reader)."""
 import os
-import re
+import subprocess
 from fractions import Fraction
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
+import demos.pipeline as pipeline
 from demos.demo_2x import main as demo_2x
 from demos.pipeline import EXIT_ERROR, EXIT_OK
 from tests.demos.test_pipeline import _decode, _frames, _pngs, blend, run  # noqa: F401
-from tests.utils.video_clips import (decode_as_tagged, duration, frame_times, info_text,
-                                     make_clip, make_vfr_clip, psnr, video_line)
+from tests.utils.video_clips import (FFMPEG, decode_as_tagged, duration, frame_times,
+                                     info_text, make_clip, make_vfr_clip, psnr, video_line)
+from utils.video_io import open_source, read_frames
 
 AVERAGE = ["--baseline", "average", "--no-scene-detect"]
 
@@ -172,3 +175,56 @@ def test_untagged_hd_is_read_as_players_read_it_and_says_so(tmp_path, capsys):
     assert text.count("untagged: decoded as BT.709 (HD, as players assume)") == 1
     assert "tv, bt709" in video_line(out)
     assert psnr(decode_as_tagged(out)[::2], decode_as_tagged(clip)) >= 40
+
+
+class Channels:
+    """A blend that records the channel count the pipeline hands the predictor."""
+    recursive, device = False, "cpu"
+
+    def __init__(self):
+        self.seen = []
+
+    def interpolate(self, img0, img1, ts):
+        self.seen.append(img0.shape[1])
+        return torch.stack([(1 - t) * img0 + t * img1 for t in ts])
+
+
+def _rgba_clip(path, n=3):
+    """An opaque 16x16 square moving 8 px a frame on a transparent background (FFV1 RGBA)."""
+    frames = []
+    for i in range(n):
+        f = np.zeros((48, 64, 4), np.uint8)
+        f[16:32, 8 + 8 * i:24 + 8 * i] = (255, 128, 0, 255)
+        frames.append(f)
+    subprocess.run([FFMPEG, "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgba", "-s",
+                    "64x48", "-r", "10", "-i", "-", "-c:v", "ffv1", "-pix_fmt", "bgra",
+                    str(path)], input=b"".join(f.tobytes() for f in frames), check=True)
+    return str(path), frames
+
+
+@pytest.mark.parametrize("codec, name", [("ffv1", "o.mkv"), ("prores", "o.mov"), ("png", "seq")])
+def test_alpha_goes_through_the_predictor_and_into_an_alpha_output(tmp_path, monkeypatch,
+                                                                   codec, name):
+    ip = Channels()
+    monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (ip, "channels"))
+    clip, frames = _rgba_clip(tmp_path / "rgba.mkv")
+    s = run([clip], str(tmp_path / name), codec=codec, scene_detect=False)
+    assert set(ip.seen) == {4} and "alpha" in s.video
+    if codec == "png":  # read as files: utils.images keeps alpha only after the merge
+        folder = tmp_path / name
+        decoded = [cv2.cvtColor(cv2.imread(str(folder / n), cv2.IMREAD_UNCHANGED),
+                                cv2.COLOR_BGRA2RGBA) for n in sorted(os.listdir(folder))]
+    else:
+        decoded = list(read_frames(open_source([str(tmp_path / name)]), keep_alpha=True))
+    assert len(decoded) == 5 and decoded[0].shape[2] == 4
+    alpha0 = decoded[0][..., 3].astype(float) / (65535 if decoded[0].dtype == np.uint16 else 255)
+    assert np.abs(alpha0 - frames[0][..., 3] / 255).max() < 0.02
+
+
+def test_no_alpha_drops_it_with_a_note(tmp_path, monkeypatch):
+    ip = Channels()
+    monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (ip, "channels"))
+    clip, _ = _rgba_clip(tmp_path / "rgba.mkv")
+    s = run([clip], str(tmp_path / "o.mkv"), codec="ffv1", keep_alpha=False, scene_detect=False)
+    assert set(ip.seen) == {3} and "alpha" not in s.video
+    assert any("alpha channel was dropped (--no-alpha" in n for n in s.notes)
