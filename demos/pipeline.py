@@ -33,9 +33,10 @@ from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_diviso
                              is_out_of_memory, load_model)
 from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS, parse_rate,
                                  rate_text, snap_rate)
-from utils.video_io import (ImageSequenceWriter, OutputFormat, Source, VideoIOError, VideoWriter,
-                            check_writable_ext, choose_output, copy_audio, ended_early, last_line,
-                            open_source, read_frames, to_8bit, write_frame_image)
+from utils.video_io import (VIDEO_EXTS, ImageSequenceWriter, OutputFormat, Source, VideoIOError,
+                            VideoWriter, check_writable_ext, choose_output, copy_audio,
+                            ended_early, last_line, open_source, read_frames, to_8bit,
+                            write_frame_image)
 
 DEFAULT_IMAGE_FPS = 30.0
 # Exit statuses of the command-line tools (documented in docs/interpolation.md and --help).
@@ -468,9 +469,19 @@ def _check_pixels(hw: Optional[tuple], limits: Limits, what: str) -> None:
                         f"of {limits.max_pixels:,} pixels per frame")
 
 
-def _outputs(output: str, save_images: bool, gif: bool) -> dict:
+def _output_ext(output: str, codec: Optional[str]) -> str:
+    """The container extension of `output`; an image-sequence folder has none (a dot in its
+    name, as in clip_29.97fps, is part of the name), unless it names a video container."""
+    ext = os.path.splitext(output)[1].lower()
+    if codec in IMAGE_CODECS and ext not in VIDEO_EXTS:
+        return ""
+    return ext
+
+
+def _outputs(output: str, save_images: bool, gif: bool, codec: Optional[str] = None) -> dict:
     """Every path a run may write, by role."""
-    stem, ext = os.path.splitext(output)
+    ext = _output_ext(output, codec)
+    stem = output[:len(output) - len(ext)]
     paths = {"video": output, "partial": f"{stem}.partial{ext}"}
     if save_images:
         paths.update(images=f"{stem}_frames", partial_images=f"{stem}.partial_frames")
@@ -493,7 +504,7 @@ def _check_output(output: str, src: Source, paths: dict, options: InterpolationO
     if not images:
         check_writable_ext(output)
     # the codec against the container now; the depth is known with the first frame
-    choose_output(os.path.splitext(output)[1], options.codec, 8, False, src.colour)
+    choose_output(_output_ext(output, options.codec), options.codec, 8, False, src.colour)
     refuse_overwriting(list(paths.values()), src.paths)
     folders = ("images", "partial_images") + (("video", "partial") if images else ())
     for role in folders:
@@ -515,7 +526,7 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
     limits = options.limits
     src = open_source(list(options.inputs))
     output = os.path.abspath(options.output)
-    paths = _outputs(output, options.save_images, options.gif)
+    paths = _outputs(output, options.save_images, options.gif, options.codec)
     _check_output(output, src, paths, options)
     src_fps, out_fps, play_fps = _rates(src, options)
     for image in src.images[:1]:  # the header is enough to refuse a huge image undecoded
@@ -551,7 +562,7 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
         raise DemoError("the input has no frames") from None
     _check_pixels(first.shape[:2], limits, "the input")
     depth = src.depth if src.video else (16 if first.dtype == np.uint16 else 8)
-    fmt = choose_output(os.path.splitext(output)[1], options.codec, depth,
+    fmt = choose_output(_output_ext(output, options.codec), options.codec, depth,
                         src.alpha or first.shape[2] == 4, src.colour, options.crf,
                         options.lossless, options.colorspace, options.keep_alpha)
     if first.shape[2] == 4 and not fmt.alpha:

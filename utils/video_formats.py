@@ -72,7 +72,7 @@ def rate_text(rate: Fraction) -> str:
     rate = Fraction(rate)
     if rate.denominator == 1:
         return str(rate.numerator)
-    return f"{float(rate):.6g} ({rate.numerator}/{rate.denominator})"
+    return f"{float(rate):.5g} ({rate.numerator}/{rate.denominator})"
 
 
 def default_codec(ext: str, depth: int) -> str:

@@ -300,6 +300,9 @@ class OutputFormat:
             label += " lossless"
         quality = f", crf {self.crf}" if self.crf is not None and not self.lossless else ""
         colour = self.matrix_colour.describe(rgb_output=self.rgb)
+        if self.images:  # the files hold RGB and no tags
+            colour = (f"RGB, untagged ({self.colour.primaries} primaries, "
+                      f"{self.colour.transfer} transfer as decoded)")
         return f"{label} {self.pix_fmt} ({self.depth}-bit{', alpha' if self.alpha else ''}" \
                f"{quality}), {colour}"
 
@@ -349,8 +352,8 @@ class VideoWriter:
 
     def __init__(self, path: str, fps, size_hw: tuple, fmt: Optional[OutputFormat] = None,
                  frame_dtype=np.uint8) -> None:
-        self.path, self.fps = path, Fraction(fps).limit_denominator(1001) \
-            if not isinstance(fps, Fraction) else fps
+        self.path = path
+        self.fps = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
         self.fmt = fmt or choose_output(os.path.splitext(path)[1] or ".mp4", "libx264", 8,
                                         False, IMAGE_COLOUR)
         self.h, self.w = size_hw

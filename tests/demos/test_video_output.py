@@ -228,3 +228,11 @@ def test_no_alpha_drops_it_with_a_note(tmp_path, monkeypatch):
     s = run([clip], str(tmp_path / "o.mkv"), codec="ffv1", keep_alpha=False, scene_detect=False)
     assert set(ip.seen) == {3} and "alpha" not in s.video
     assert any("alpha channel was dropped (--no-alpha" in n for n in s.notes)
+
+
+def test_an_image_sequence_named_with_a_fractional_rate_is_a_folder(tmp_path, capsys):
+    paths = _pngs(tmp_path / "in", _frames(2))
+    assert demo_2x(["-i", *paths, "--fps", "59.94", "--codec", "png", "-o",
+                    str(tmp_path / "res"), *AVERAGE]) == EXIT_OK
+    assert os.listdir(tmp_path / "res") == ["frame0_59.94fps"]
+    assert "59.94 (60000/1001) fps" in capsys.readouterr().out
