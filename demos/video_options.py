@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from fractions import Fraction
-from typing import Optional
+from typing import Optional, Union
 
 from utils.video_formats import CODEC_TABLE, CODECS, COLORSPACES, parse_rate
 
@@ -14,12 +14,14 @@ DEFAULT_EXT = {name: (codec.containers[0] if codec.containers else "")
 DEFAULT_EXT.update(ffv1=".mkv", prores=".mov")
 
 
-def rate(text: str) -> Fraction:
-    """argparse type of a frame rate: 60, 59.94 or 60000/1001 (exact)."""
+def rate(text: str) -> Union[Fraction, str]:
+    """argparse type of a frame rate: 60, 59.94 or 60000/1001, as an exact Fraction; text
+    that is not one stays text, for the tool to refuse in its one-line way (naming the flag)
+    rather than argparse's usage block."""
     try:
         return parse_rate(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+    except ValueError:
+        return text
 
 
 def add_video_output_options(p: argparse.ArgumentParser) -> None:
@@ -54,6 +56,9 @@ def output_name(stem: str, label: str, codec: Optional[str]) -> str:
     return f"{stem}_{label}{DEFAULT_EXT[codec or 'libx264']}"
 
 
-def rate_label(fps: Fraction) -> str:
+def rate_label(fps: Union[Fraction, str]) -> str:
     """'60fps', '29.97fps' for file names."""
-    return f"{float(fps):.4g}fps"
+    try:
+        return f"{float(fps):.4g}fps"
+    except ValueError:  # not a rate: refused when the options are made
+        return f"{fps}fps"
