@@ -233,3 +233,36 @@ def test_an_image_sequence_named_with_a_fractional_rate_is_a_folder(tmp_path, ca
                     str(tmp_path / "res"), *AVERAGE]) == EXIT_OK
     assert os.listdir(tmp_path / "res") == ["frame0_59.94fps"]
     assert "59.94 (60000/1001) fps" in capsys.readouterr().out
+
+
+def test_uint16_frames_go_to_the_model_as_float_and_come_back_at_16_bits():
+    from utils.images import to_tensor
+    frame = np.random.default_rng(0).integers(0, 65536, (9, 11, 3), dtype=np.uint16)
+    frame.setflags(write=False)  # as decoded video buffers are
+    x = pipeline.Uploads("cpu").tensor(0, frame)
+    assert x.dtype == torch.float32 and torch.allclose(x, to_tensor(frame), atol=1e-7)
+    out = pipeline.to_frames(x.unsqueeze(0), np.uint16)[0]
+    assert out.dtype == np.uint16 and np.array_equal(out, frame)
+    rgba = np.zeros((4, 5, 4), np.uint8)
+    assert pipeline.Uploads("cpu").tensor(0, rgba).shape == (1, 4, 4, 5)
+
+
+def test_timed_positions_follow_the_frames_own_times():
+    times = [Fraction(0), Fraction(60, 1000), Fraction(80, 1000), Fraction(140, 1000)]
+    pos = pipeline.timed_positions(times, Fraction(25))
+    got = [next(pos) for _ in range(5)]
+    # 0, 40, 80, 120, 160 ms: frame 0; 2/3 of 0-60 ms; frame 2; 2/3 of 80-140 ms; past the end
+    assert got[:4] == [0, Fraction(2, 3), 2, Fraction(8, 3)] and got[4] > 3
+    same = pipeline.timed_positions([Fraction(0), Fraction(0), Fraction(1, 10)], Fraction(20))
+    assert [next(same) for _ in range(2)] == [1, Fraction(3, 2)]  # a repeated time is passed
+
+
+def test_colorspace_and_lossless_choices(tmp_path, capsys):
+    clip = make_clip(tmp_path / "in.mp4", size="64x48", frames=2, tags="bt709")
+    out = tmp_path / "601.mp4"
+    assert demo_2x(["-i", clip, "-o", str(out), "--colorspace", "bt601", *AVERAGE]) == EXIT_OK
+    assert "tv, smpte170m" in video_line(out)
+    out = tmp_path / "lossless.mkv"
+    assert demo_2x(["-i", clip, "-o", str(out), "--lossless", *AVERAGE]) == EXIT_OK
+    assert "yuv444p(tv, bt709" in video_line(out)
+    assert psnr(decode_as_tagged(out)[::2], decode_as_tagged(clip)) > 45
