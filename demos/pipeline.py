@@ -5,7 +5,10 @@ so memory does not grow with the length of the video. Output times are mapped on
 source timeline: output frame k sits at source position p_k = k * src_fps / out_fps; frame
 k comes from the pair (floor(p_k), floor(p_k) + 1) at t = frac(p_k), and positions that land
 on a source frame copy it unchanged. The last output is the last position at or before the
-last source frame (so 48 frames at 24 fps become 118 frames at 60 fps).
+last source frame (so 48 frames at 24 fps become 118 frames at 60 fps). A variable-rate
+video is mapped by its frames' own times instead (timed_positions). Frames are (H, W, C)
+uint8 or uint16 arrays, C = 3 or 4 (RGBA), and the output keeps their depth and colour
+where its codec can (utils.video_io.choose_output).
 """
 from __future__ import annotations
 
@@ -160,7 +163,8 @@ class InterpolationOptions:
             if self.lossless:
                 raise DemoError("give --crf or --lossless, not both")
             lo, hi, _ = spec.crf
-            if isinstance(self.crf, bool) or not isinstance(self.crf, int) or not lo <= self.crf <= hi:
+            whole = isinstance(self.crf, int) and not isinstance(self.crf, bool)
+            if not (whole and lo <= self.crf <= hi):
                 raise DemoError(f"--crf must be a whole number from {lo} to {hi} for "
                                 f"{spec.label}, got {self.crf!r}")
 
@@ -472,8 +476,8 @@ def _check_pixels(hw: Optional[tuple], limits: Limits, what: str) -> None:
 def _output_ext(output: str, codec: Optional[str]) -> str:
     """The container extension of `output`; an image-sequence folder has none (a dot in its
     name, as in clip_29.97fps, is part of the name), unless it names a video container."""
-    ext = os.path.splitext(output)[1].lower()
-    if codec in IMAGE_CODECS and ext not in VIDEO_EXTS:
+    ext = os.path.splitext(output)[1]
+    if codec in IMAGE_CODECS and ext.lower() not in VIDEO_EXTS:
         return ""
     return ext
 

@@ -385,7 +385,8 @@ class VideoWriter:
         if self._proc is None:
             raise OutputError(0, f"cannot write {self.path}: the encoder is closed")
         if (self.h2, self.w2) != (self.h, self.w):
-            frame = np.pad(frame, ((0, self.h2 - self.h), (0, self.w2 - self.w), (0, 0)), mode="edge")
+            pad = ((0, self.h2 - self.h), (0, self.w2 - self.w), (0, 0))
+            frame = np.pad(frame, pad, mode="edge")
         try:
             self._proc.stdin.write(np.ascontiguousarray(frame, self.dtype).tobytes())
         except OSError:  # the encoder died (a full disk, mostly): its own words say why
@@ -434,7 +435,8 @@ def codec_args(fmt: OutputFormat) -> List[str]:
     """The encoder and its settings for `fmt`."""
     args = ["-pix_fmt", fmt.pix_fmt]
     if fmt.codec == "libx264":
-        args = ["-c:v", "libx264", *args] + (["-qp", "0"] if fmt.lossless else ["-crf", str(fmt.crf)])
+        quality = ["-qp", "0"] if fmt.lossless else ["-crf", str(fmt.crf)]
+        args = ["-c:v", "libx264", *args, *quality]
     elif fmt.codec == "libx265":
         params = "log-level=error" + (":lossless=1" if fmt.lossless else "")
         args = ["-c:v", "libx265", *args, "-x265-params", params]
@@ -509,7 +511,8 @@ def _encoder_cause(errors: List[str], code: Optional[int]) -> str:
     return f"the encoder exited with status {code}"
 
 
-def copy_audio(video_only: str, audio_source: str, output: str, offset: float = 0.0) -> Optional[str]:
+def copy_audio(video_only: str, audio_source: str, output: str,
+               offset: float = 0.0) -> Optional[str]:
     """Mux `audio_source`'s audio into `video_only` (video stream copied) as `output`; the
     video starts `offset` seconds after the source file's start (where the source's first
     frame was), so the two stay in sync. The audio stream is copied where the container

@@ -184,7 +184,8 @@ def parse_colour_tags(tags: Sequence[str]) -> Tuple[Optional[str], Optional[str]
         if tag in _RANGES:
             rng = tag
         elif "/" in tag:
-            matrix, primaries, transfer = (None if v == "unknown" else v for v in tag.split("/")[:3])
+            named = [None if v == "unknown" else v for v in tag.split("/")[:3]]
+            matrix, primaries, transfer = (named + [None, None])[:3]
         elif tag in _SHARED_NAMES:
             matrix = primaries = transfer = None if tag == "unknown" else tag
     return matrix, primaries, transfer, rng
@@ -305,7 +306,8 @@ def times_from_packets(tb: Fraction, packets: Sequence[Tuple[int, int]],
         return FrameTimes((Fraction(0),), fps, True, first, 1 / fps)
     steps = [b - a for a, b in zip(pts, pts[1:])]
     span = (pts[-1] - pts[0]) * tb
-    mean_fps = snap_rate(Fraction(len(pts) - 1) / span) if span > 0 else (header_fps or Fraction(25))
+    fallback = header_fps or Fraction(25)
+    mean_fps = snap_rate(Fraction(len(pts) - 1) / span) if span > 0 else fallback
     if max(steps) - min(steps) <= 1 and min(steps) > 0:
         fps = snap_rate(1 / (steps[0] * tb)) if max(steps) == min(steps) else mean_fps
         times = tuple(Fraction(i) / fps for i in range(len(pts)))

@@ -50,7 +50,8 @@ def test_choose_output_keeps_depth_where_the_codec_can_and_says_when_not():
     assert choose_output("", "png", 10, False, hd).depth == 16
     dropped = choose_output(".mp4", None, 8, True, hd)
     assert not dropped.alpha and "alpha channel was dropped" in dropped.notes[0]
-    assert choose_output(".mp4", None, 8, False, hd, colorspace="bt601").colour.matrix == "smpte170m"
+    as_601 = choose_output(".mp4", None, 8, False, hd, colorspace="bt601")
+    assert as_601.colour.matrix == "smpte170m"
     with pytest.raises(OutputError, match="cannot be written as .mp4"):
         choose_output(".mp4", "ffv1", 8, False, hd)
 

@@ -64,8 +64,9 @@ def decode_as_tagged(path, bits=8) -> np.ndarray:
     stream what players assume (BT.709 from 720 lines, else BT.601)."""
     line = video_line(path)
     w, h = map(int, re.search(r", (\d+)x(\d+)", line).groups())
-    tags = re.search(r"\b(?:yuv|gbr|rgb|bgr|gray)\w*\(([^)]*)\)", line)
-    tags = tags.group(1).split(",")[1].strip().split("/")[0] if tags and "," in tags.group(1) else ""
+    found = re.search(r"\b(?:yuv|gbr|rgb|bgr|gray)\w*\(([^)]*)\)", line)
+    words = found.group(1).split(",") if found else []
+    tags = words[1].strip().split("/")[0] if len(words) > 1 else ""
     matrix = {"bt709": "bt709", "smpte170m": "bt601", "bt470bg": "bt601",
               "bt2020nc": "bt2020"}.get(tags, "bt709" if h >= 720 else "bt601")
     rng = "pc" if "(pc" in line else "tv"
