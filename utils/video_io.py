@@ -117,12 +117,24 @@ def _probe_video(path: str) -> Source:
         raise VideoIOError(str(e)) from None
     times = frame_times(path, info.fps)
     fps = times.fps if times else info.fps
-    # The header's count, not a full decode: it is what a whole file holds, so a file that
-    # decodes to fewer frames can be told apart as cut short.
+    return Source(path, [], fps, _expected_frames(info, times, fps), info.has_audio, info, times)
+
+
+def _expected_frames(info: VideoInfo, times: Optional[FrameTimes],
+                     fps: Optional[Fraction]) -> Optional[int]:
+    """How many frames a whole file holds: from the header's duration, not a full decode, so
+    that a file that decodes to fewer can be told apart as cut short. The duration is the
+    longest stream's; when the audio runs on to the end (the file is whole) and the video
+    stops earlier or starts later, the video's own packets are the count."""
     header_fps = info.fps or fps
-    count = (int(round(info.duration * header_fps)) if header_fps and info.duration
-             and info.duration > 0 else None)
-    return Source(path, [], fps, count, info.has_audio, info, times)
+    if not (header_fps and info.duration and info.duration > 0):
+        return None
+    if times is None:
+        return int(round(info.duration * header_fps))
+    end = info.start + info.duration
+    if times.others_end is not None and float(times.others_end) >= end * (1 - SHORT_TOLERANCE):
+        return len(times.times)
+    return int(round((end - float(times.first)) * header_fps))
 
 
 def ended_early(src: Source, decoded: int) -> Optional[str]:

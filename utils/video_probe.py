@@ -101,6 +101,7 @@ class FrameTimes:
     constant: bool
     first: Fraction            # the first frame's time in the file (seconds)
     last_duration: Fraction    # how long the last frame is shown
+    others_end: Optional[Fraction] = None  # where the audio ends in the file (None: no audio)
 
     @property
     def duration(self) -> Fraction:
@@ -263,33 +264,42 @@ def parse_probe(path: str, text: str) -> VideoInfo:
                      duration, start, audio is not None, audio)
 
 
-def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]]]:
-    """(time base, [(pts, duration)] in stream order) from `-f framecrc` output."""
-    tb = None
+def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]], Optional[Fraction]]:
+    """(stream 0's time base, its [(pts, duration)] in stream order, where the other streams'
+    packets end in seconds or None) from `-f framecrc` output."""
+    bases = {}
     packets = []
+    others_end = None
     for line in text.splitlines():
-        if line.startswith("#tb 0:"):
-            num, den = line.split(":", 1)[1].strip().split("/")
-            tb = Fraction(int(num), int(den))
+        if line.startswith("#tb "):
+            index, base = line[4:].split(":", 1)
+            num, den = base.strip().split("/")
+            bases[index.strip()] = Fraction(int(num), int(den))
         elif line and not line.startswith("#"):
             fields = [f.strip() for f in line.split(",")]
-            if len(fields) >= 5 and fields[0] == "0":
+            if len(fields) < 5:
+                continue
+            if fields[0] == "0":
                 packets.append((int(fields[2]), int(fields[3])))
-    if tb is None:
+            elif fields[0] in bases:
+                end = (int(fields[2]) + int(fields[3])) * bases[fields[0]]
+                others_end = end if others_end is None else max(others_end, end)
+    if "0" not in bases:
         raise ValueError("no time base in the packet listing")
-    return tb, packets
+    return bases["0"], packets, others_end
 
 
 def frame_times(path: str, header_fps: Optional[Fraction] = None) -> Optional[FrameTimes]:
     """The frames' presentation times from a packet listing; None when it gives none (then
     the header's rate is all there is)."""
-    res = _run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", path, "-map", "0:v:0",
-                "-c", "copy", "-f", "framecrc", "-"])
+    res = _run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", path, "-map", "0:V:0",
+                "-map", "0:a?", "-c", "copy", "-f", "framecrc", "-"])
     try:
-        tb, packets = parse_framecrc(res.stdout)
+        tb, packets, others_end = parse_framecrc(res.stdout)
     except ValueError:
         return None
-    return times_from_packets(tb, packets, header_fps)
+    times = times_from_packets(tb, packets, header_fps)
+    return replace(times, others_end=others_end) if times else None
 
 
 def times_from_packets(tb: Fraction, packets: Sequence[Tuple[int, int]],

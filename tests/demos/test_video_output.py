@@ -266,3 +266,17 @@ def test_colorspace_and_lossless_choices(tmp_path, capsys):
     assert demo_2x(["-i", clip, "-o", str(out), "--lossless", *AVERAGE]) == EXIT_OK
     assert "yuv444p(tv, bt709" in video_line(out)
     assert psnr(decode_as_tagged(out)[::2], decode_as_tagged(clip)) > 45
+
+
+def test_audio_stays_in_sync_with_a_video_that_starts_late(tmp_path, capsys):
+    """The source's video starts 0.5 s after its audio: so does the output's."""
+    video = make_clip(tmp_path / "v.mp4", size="64x48", rate="10", frames=10)
+    late = tmp_path / "late.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-itsoffset", "0.5", "-i", video, "-f", "lavfi", "-i",
+                    "sine=duration=1.5", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a",
+                    "aac", str(late)], check=True)
+    assert frame_times(late)[0] == pytest.approx(0.5, abs=0.01)
+    out = tmp_path / "out.mp4"
+    assert demo_2x(["-i", str(late), "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
+    assert "audio copied" in capsys.readouterr().out
+    assert frame_times(out)[0] == pytest.approx(0.5, abs=0.01)
