@@ -15,7 +15,7 @@ from demos.pipeline import InterpolationOptions, run
 from demos.video_options import (add_video_output_options, output_name, rate, rate_label,
                                  video_output_kwargs)
 from utils.inference import DTYPES
-from utils.video_io import VIDEO_EXTS
+from utils.video_formats import VIDEO_EXTS
 
 SAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "samples", "bikes.mp4")
 

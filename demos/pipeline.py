@@ -34,12 +34,11 @@ from utils.config import ConfigError
 from utils.images import image_size
 from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_divisor,
                              is_out_of_memory, load_model)
-from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS, parse_rate,
-                                 rate_text, snap_rate)
-from utils.video_io import (VIDEO_EXTS, ImageSequenceWriter, OutputFormat, Source, VideoIOError,
-                            VideoWriter, check_writable_ext, choose_output, copy_audio,
-                            ended_early, last_line, open_source, read_frames, to_8bit,
-                            write_frame_image)
+from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS, VIDEO_EXTS,
+                                 parse_rate, rate_text, snap_rate)
+from utils.video_io import (ImageSequenceWriter, OutputFormat, Source, VideoIOError, VideoWriter,
+                            check_writable_ext, choose_output, copy_audio, ended_early, last_line,
+                            open_source, read_frames, to_8bit, write_frame_image)
 
 DEFAULT_IMAGE_FPS = 30.0
 # Exit statuses of the command-line tools (documented in docs/interpolation.md and --help).

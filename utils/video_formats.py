@@ -40,6 +40,8 @@ CODEC_TABLE: Dict[str, Codec] = {c.name: c for c in (
     Codec("tiff", "TIFF sequence", (8, 16), (), True, None, "always"),
 )}
 VIDEO_CONTAINERS = (".mp4", ".m4v", ".mkv", ".mov", ".avi")
+# what the readers take as a video file (more than the writer makes)
+VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg", ".gif")
 
 
 def snap_rate(rate: Fraction) -> Fraction:

@@ -26,10 +26,10 @@ from utils.atomic import OutputError, describe_os_error
 from utils.images import IMAGE_EXTS, ImageReadError, list_images, natural_key, read_image
 from utils.video_formats import (CODEC_TABLE, IMAGE_CODECS, VIDEO_CONTAINERS, Codec,
                                  default_codec)
+from utils.video_formats import VIDEO_EXTS  # noqa: F401 (the readers' extensions, re-exported)
 from utils.video_probe import (Colour, FrameTimes, ProbeError, VideoInfo, frame_times, probe,
                                with_colour)
 
-VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg", ".gif")
 # Containers that hold at least one of the writer's codecs (see utils.video_formats).
 WRITABLE_EXTS = VIDEO_CONTAINERS
 # A video whose decoded frames fall short of its header's duration by more than this (and
