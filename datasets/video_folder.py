@@ -27,9 +27,10 @@ from datasets.sources import FileSource, VideoSource, frame_windows, window_spec
 from utils import video_io
 from utils.images import list_images, natural_key
 from utils.optical_flow import dis_flow
+from utils.video_formats import VIDEO_EXTS
 
 LAYOUT = "a folder of video files and/or folders of frames"
-VIDEO_LAYOUT = f"a video file ({', '.join(video_io.VIDEO_EXTS)}) or a folder of image frames"
+VIDEO_LAYOUT = f"a video file ({', '.join(VIDEO_EXTS)}) or a folder of image frames"
 # (file, first frame, last frame or None: the end) of the held-out parts, both inclusive
 HELD_OUT = (("bigbuckbunny.mp4", 80, None), ("carphone_pristine.mp4", 0, None))
 
@@ -45,9 +46,10 @@ def default_video_dir() -> str:
 
 
 def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[np.ndarray]:
-    """Frames [start, end) of a video as (H, W, 3) uint8 RGB arrays."""
+    """Frames [start, end) of a video as (H, W, 3) uint8 RGB arrays, decoded as the
+    interpolation tool decodes them (utils.video_io: the stream's own colour matrix)."""
     start, end = (frame_range or (0, None))[:2]
-    frames = video_io.video_frames(path)
+    frames = video_io.video_frames(path, eight_bit=True)
     try:
         return [frame.copy() for frame in itertools.islice(frames, start, end)]
     except video_io.VideoIOError as e:
@@ -83,7 +85,7 @@ class VideoFolderTrain(Dataset):
                 frames: List[object] = list_images(path)
                 if frame_range:
                     frames = frames[frame_range[0]:frame_range[1]]
-            elif name.lower().endswith(video_io.VIDEO_EXTS):
+            elif name.lower().endswith(VIDEO_EXTS):
                 frames = read_video(path, frame_range)
             elif videos:
                 raise DatasetError(f"{path} is neither a video file nor a frame folder")

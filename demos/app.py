@@ -33,6 +33,13 @@ from utils.inference import PROJECT_ROOT
 AVERAGE, DIS = "frame averaging (no network)", "DIS optical flow (no network)"
 RANDOM = "random AMT-S (no checkpoint found: for testing only)"
 MODES = ("2^n frames per pair", "target frame rate")
+# The page's output choices: (codec, container). Only H.264 plays in every browser; the
+# others are for downloading into an editor. Image sequences (a folder) are left to the CLI.
+OUTPUTS = {"H.264 MP4 (plays in the browser)": ("libx264", ".mp4"),
+           "H.265 MP4 (10-bit for 10/12-bit input)": ("libx265", ".mp4"),
+           "FFV1 MKV (lossless, keeps depth and alpha)": ("ffv1", ".mkv"),
+           "ProRes MOV (422 HQ; 4444 with alpha)": ("prores", ".mov")}
+DEFAULT_OUTPUT = next(iter(OUTPUTS))
 KEEP_S = 3600  # results (ours and gradio's cached uploads) are deleted after an hour
 # Safe defaults for a page others share: a 1080p frame, 20 s at 30 fps, a short clip's upload.
 MAX_PIXELS, MAX_FRAMES, MAX_UPLOAD_MB, CONCURRENCY, MAX_QUEUE = 1920 * 1080, 600, 50, 1, 16
@@ -56,8 +63,10 @@ def weight_choices(folder: str = os.path.join(PROJECT_ROOT, "pretrained")) -> Di
 def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[str], weights: str,
                 mode: str, n_iter: float, fps: float, choices: Dict[str, Optional[str]],
                 workdir: str, report=None, limits: Optional[Limits] = None,
-                max_upload_mb: float = MAX_UPLOAD_MB) -> tuple:
+                max_upload_mb: float = MAX_UPLOAD_MB, output: str = DEFAULT_OUTPUT,
+                crf: Optional[float] = None) -> tuple:
     """Inputs from the page -> (output video path, one line about what was done).
+    `output` is a key of OUTPUTS; `crf` applies to the H.264/H.265 ones (None: the default).
 
     Raises DemoError (one line) for a request that is refused or does not finish; nothing of
     it is left in `workdir` then."""
@@ -74,10 +83,14 @@ def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[st
         if size > max_upload_mb * 1e6:
             raise DemoError(f"{os.path.basename(path)} is {size / 1e6:.1f} MB, over the limit "
                             f"of {max_upload_mb:g} MB per upload")
+    if output not in OUTPUTS:
+        raise DemoError(f"unknown output {output!r}")
+    codec, ext = OUTPUTS[output]
+    quality = dict(crf=int(crf)) if crf is not None and codec in ("libx264", "libx265") else {}
     rate = dict(fps=float(fps)) if mode == MODES[1] else dict(n_iter=int(n_iter))
     # refused here, before any work; the output goes in a folder of its own made below
     options = InterpolationOptions(
-        inputs, "interpolated.mp4", checkpoint=choices[weights],
+        inputs, f"interpolated{ext}", codec=codec, **quality, checkpoint=choices[weights],
         baseline={AVERAGE: "average", DIS: "dis"}.get(weights),
         device="cuda" if torch.cuda.is_available() else "cpu",
         limits=limits or Limits(MAX_PIXELS, MAX_FRAMES), oom_hint=OOM_HINT, **rate)
@@ -104,7 +117,9 @@ def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[st
         with _idle:
             _running[0] -= 1
             _idle.notify_all()
-    return summary.output, f"{summary.frames} frames at {summary.fps:g} fps; weights: {summary.weights}"
+    return summary.output, (f"{summary.frames} frames at {summary.fps_text} fps; weights: "
+                            f"{summary.weights}; {summary.video}"
+                            + "".join(f"; {note}" for note in summary.notes))
 
 
 def wait_for_requests(timeout_s: float = 5) -> bool:
@@ -131,14 +146,18 @@ def build_app(choices: Dict[str, Optional[str]], workdir: str, limits: Optional[
               max_upload_mb: float = MAX_UPLOAD_MB):
     import gradio as gr
 
-    def on_click(image0, image1, video, weights, mode, n_iter, fps, progress=gr.Progress()):
+    def on_click(image0, image1, video, weights, mode, n_iter, fps, output, crf,
+                 progress=gr.Progress()):
         def report(done: int, total: int) -> None:
             progress((done, total), desc="interpolating", unit="frames")
         try:
-            return interpolate(image0, image1, video, weights, mode, n_iter, fps, choices,
-                               workdir, report, limits, max_upload_mb)
+            path, info = interpolate(image0, image1, video, weights, mode, n_iter, fps,
+                                     choices, workdir, report, limits, max_upload_mb,
+                                     output, crf)
         except DemoError as e:
             raise gr.Error(str(e)) from None
+        playable = OUTPUTS[output][0] == "libx264"
+        return (path if playable else None), path, info
 
     with gr.Blocks(title="AMT frame interpolation", delete_cache=(KEEP_S, KEEP_S)) as app:
         gr.Markdown("# AMT frame interpolation\nDrop two images **or** a short video.")
@@ -153,10 +172,17 @@ def build_app(choices: Dict[str, Optional[str]], workdir: str, limits: Optional[
             n_iter = gr.Slider(1, 5, value=2, step=1, label="n (2^n frames per pair)",
                                elem_id="n_iter")
             fps = gr.Number(value=60, label="target fps", elem_id="fps")
+        with gr.Row():
+            output = gr.Dropdown(list(OUTPUTS), value=DEFAULT_OUTPUT, label="output",
+                                 elem_id="output")
+            crf = gr.Slider(0, 51, value=10, step=1, label="quality (CRF, H.264/H.265; lower "
+                            "is better)", elem_id="crf")
         go = gr.Button("Interpolate", variant="primary", elem_id="run")
         result = gr.Video(label="result", elem_id="result", autoplay=True)
+        download = gr.File(label="download", elem_id="download")
         info = gr.Textbox(label="details", elem_id="info", interactive=False)
-        go.click(on_click, [image0, image1, video, weights, mode, n_iter, fps], [result, info])
+        go.click(on_click, [image0, image1, video, weights, mode, n_iter, fps, output, crf],
+                 [result, download, info])
     return app
 
 

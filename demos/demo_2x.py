@@ -11,7 +11,10 @@ import os
 from typing import TYPE_CHECKING, List, Optional
 
 from demos.cli import EPILOG, add_arbitrary_time, add_device, guarded
-from utils.names import DEFAULT_SCENE_THRESHOLD, DTYPE_NAMES, VIDEO_EXTS
+from demos.video_options import (add_video_output_options, output_name, rate, rate_label,
+                                 video_output_kwargs)
+from utils.names import DEFAULT_SCENE_THRESHOLD, DTYPE_NAMES
+from utils.video_formats import VIDEO_EXTS
 
 if TYPE_CHECKING:
     from demos.pipeline import InterpolationOptions
@@ -32,9 +35,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         "<input>_<k>x.mp4 (default results/)")
     p.add_argument("-r", "--frame_rate", type=float, default=None,
                    help="playback fps of the 2^n frames; 0 or unset keeps the source timing")
-    rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--fps", type=float, help="target frame rate instead of 2^n")
-    rate.add_argument("--factor", type=int, help="whole-number rate multiplier instead of 2^n")
+    rates = p.add_mutually_exclusive_group()
+    rates.add_argument("--fps", type=rate,
+                       help="target frame rate instead of 2^n (exact: 60, 59.94, 24000/1001)")
+    rates.add_argument("--factor", type=int, help="whole-number rate multiplier instead of 2^n")
     p.add_argument("--save_images", action="store_true", help="also write a PNG sequence")
     p.add_argument("--gif", action="store_true", help="also write a GIF")
     p.add_argument("--scale", type=float, default=1.0,
@@ -57,31 +61,34 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--scene-threshold", type=float, default=DEFAULT_SCENE_THRESHOLD,
                    help="cut distance (1 - SSIM of 32x32 grey thumbnails) above which a pair "
                         f"is a scene cut, 0..1 (default {DEFAULT_SCENE_THRESHOLD:g})")
+    add_video_output_options(p)
     return p.parse_args(argv)
 
 
-def output_path(out: str, inputs: List[str], label: str) -> str:
+def output_path(out: str, inputs: List[str], label: str, codec: Optional[str] = None) -> str:
     """A path with a video extension is the output file (the pipeline refuses containers it
-    cannot write, and folders of that name); anything else is a folder to write into."""
+    cannot write, and folders of that name); anything else is a folder to write into, where
+    the output is <input>_<label> with the codec's extension (a folder for png/tiff)."""
     if out.lower().endswith(VIDEO_EXTS):
         return out
     name = os.path.splitext(os.path.basename(inputs[0].rstrip("/")))[0] or "frames"
     name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    return os.path.join(out, f"{name}_{label}.mp4")
+    return os.path.join(out, output_name(name, label, codec))
 
 
 def options(a: argparse.Namespace) -> InterpolationOptions:
     """The run the parsed command line asks for (DemoError or DeviceError for a bad option)."""
     from demos.pipeline import InterpolationOptions
     from utils.devices import check_device
-    label = f"{a.fps:g}fps" if a.fps else f"{a.factor}x" if a.factor else f"{2 ** a.n_iter}x"
+    label = rate_label(a.fps) if a.fps else f"{a.factor}x" if a.factor else f"{2 ** a.n_iter}x"
     return InterpolationOptions(
-        a.input, output_path(a.out_path, a.input, label), n_iter=a.n_iter, fps=a.fps,
+        a.input, output_path(a.out_path, a.input, label, a.codec), n_iter=a.n_iter, fps=a.fps,
         factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
         device=check_device(a.device), dtype=a.dtype, scale=a.scale, baseline=a.baseline,
         keep_still=a.keep_still, arbitrary_time=a.arbitrary_time,
         save_images=a.save_images, gif=a.gif,
-        scene_detect=a.scene_detect, scene_threshold=a.scene_threshold)
+        scene_detect=a.scene_detect, scene_threshold=a.scene_threshold,
+        **video_output_kwargs(a))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -5,7 +5,10 @@ so memory does not grow with the length of the video. Output times are mapped on
 source timeline: output frame k sits at source position p_k = k * src_fps / out_fps; frame
 k comes from the pair (floor(p_k), floor(p_k) + 1) at t = frac(p_k), and positions that land
 on a source frame copy it unchanged. The last output is the last position at or before the
-last source frame (so 48 frames at 24 fps become 118 frames at 60 fps).
+last source frame (so 48 frames at 24 fps become 118 frames at 60 fps). A variable-rate
+video is mapped by its frames' own times instead (timed_positions). Frames are (H, W, C)
+uint8 or uint16 arrays, C = 3 or 4 (RGBA), and the output keeps their depth and colour
+where its codec can (utils.video_io.choose_output).
 """
 from __future__ import annotations
 
@@ -15,9 +18,8 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -33,8 +35,11 @@ from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_diviso
                              is_out_of_memory, load_model)
 from utils.names import DEFAULT_IMAGE_FPS, DEFAULT_SCENE_THRESHOLD
 from utils.scene_cuts import is_scene_cut
-from utils.video_io import (Source, VideoIOError, VideoWriter, check_writable_ext, copy_audio,
-                            ended_early, last_line, open_source, read_frames)
+from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS, VIDEO_EXTS,
+                                 parse_rate, rate_text, snap_rate)
+from utils.video_io import (ImageSequenceWriter, OutputFormat, Source, VideoIOError, VideoWriter,
+                            check_writable_ext, choose_output, copy_audio, ended_early, last_line,
+                            open_source, read_frames, to_8bit, write_frame_image)
 
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
 MAX_FPS = 1000.0            # --fps and -r above this are refused
@@ -84,11 +89,15 @@ class InterpolationOptions:
     keeps the source timing (source fps x 2^n; 30 fps x 2^n for images). `baseline`
     ('average' or 'dis') replaces the network, and then checkpoint, config, dtype and scale
     are not used. `keep_still` copies the pixels that are identical in both frames of a pair.
+    `fps` may be a Fraction or a string such as '24000/1001' (exact). `codec` (None: H.264,
+    or H.265 Main 10 for a deeper source), `crf`, `lossless` and `colorspace` ('input': the
+    source's) choose the output (utils.video_formats); `keep_alpha` keeps a source's alpha
+    where the codec stores it.
     """
     inputs: Sequence[str]             # a video, a glob, a folder, or 2+ images (kept as a tuple)
     output: str                       # .mp4, .m4v, .mkv, .mov or .avi
     n_iter: int = 1
-    fps: Optional[float] = None
+    fps: Optional[Union[float, Fraction, str]] = None
     factor: Optional[int] = None
     frame_rate: Optional[float] = None
     checkpoint: Optional[str] = None
@@ -105,12 +114,18 @@ class InterpolationOptions:
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD  # utils.scene_cuts.cut_distance above it
     limits: Limits = field(default_factory=Limits)
     oom_hint: str = OOM_HINT          # the advice an out-of-memory line ends with
+    codec: Optional[str] = None       # a key of utils.video_formats.CODEC_TABLE
+    crf: Optional[int] = None
+    lossless: bool = False
+    colorspace: Optional[str] = None  # one of COLORSPACES; None or 'input': the source's
+    keep_alpha: bool = True
 
     def __post_init__(self) -> None:
         # one path is one input, not its characters
         inputs = (self.inputs,) if isinstance(self.inputs, str) else tuple(self.inputs)
         object.__setattr__(self, "inputs", inputs)
         self._check_rate()
+        self._check_output_choices()
         if not (math.isfinite(self.scene_threshold) and 0 <= self.scene_threshold <= 1):
             raise DemoError(f"--scene-threshold must be between 0 and 1, "
                             f"got {self.scene_threshold:g}")
@@ -126,6 +141,30 @@ class InterpolationOptions:
         except InputError as e:
             raise DemoError(f"--scale: {e}") from None
 
+    def _check_output_choices(self) -> None:
+        """--codec, --crf, --lossless and --colorspace on their own and together; whether the
+        output's extension fits the codec is checked with the output."""
+        if self.codec is not None and self.codec not in CODECS:
+            raise DemoError(f"--codec must be one of {', '.join(CODECS)}, got {self.codec!r}")
+        if self.colorspace is not None and self.colorspace not in COLORSPACES:
+            raise DemoError(f"--colorspace must be one of {', '.join(COLORSPACES)}, "
+                            f"got {self.colorspace!r}")
+        spec = CODEC_TABLE[self.codec or "libx264"]
+        if self.lossless and spec.lossless == "never":
+            raise DemoError(f"--lossless: {spec.label} is not lossless; use --codec ffv1")
+        if self.crf is not None:
+            if spec.crf is None:
+                raise DemoError(f"--crf does not apply to {spec.label} "
+                                + ("(lossless)" if spec.lossless == "always"
+                                   else "(fixed-quality profiles)"))
+            if self.lossless:
+                raise DemoError("give --crf or --lossless, not both")
+            lo, hi, _ = spec.crf
+            whole = isinstance(self.crf, int) and not isinstance(self.crf, bool)
+            if not (whole and lo <= self.crf <= hi):
+                raise DemoError(f"--crf must be a whole number from {lo} to {hi} for "
+                                f"{spec.label}, got {self.crf!r}")
+
     def _check_rate(self) -> None:
         """The rate options; a --fps target is checked against the source once it is open
         (how many frames a pair makes depends on the source rate)."""
@@ -133,7 +172,7 @@ class InterpolationOptions:
         if self.fps is not None:
             if self.factor is not None:
                 raise DemoError("give --fps or --factor, not both")
-            _finite_rate(self.fps, "--fps")
+            object.__setattr__(self, "fps", _finite_rate(self.fps, "--fps"))
             return
         if self.factor is not None:
             if self.factor < 1:
@@ -167,6 +206,12 @@ class RunSummary:
     images_dir: Optional[str] = None
     stopped: str = ""             # why a partial run stopped early
     notes: List[str] = field(default_factory=list)
+    rate: Optional[Fraction] = None  # the exact playback rate
+    video: str = ""               # the output's codec, depth and colour tags
+
+    @property
+    def fps_text(self) -> str:
+        return rate_text(self.rate) if self.rate is not None else f"{self.fps:g}"
 
     def line(self) -> str:
         """The one summary line, the same in every front end."""
@@ -176,8 +221,9 @@ class RunSummary:
         extra = [f"{self.cuts} scene cut(s) repeated"] if self.cuts else []
         extra += [f"{self.copies} identical pair(s) copied"] if self.copies else []
         extra += ["audio copied"] if self.audio else []
-        return (f"wrote {self.output}: {self.frames} frames at {self.fps:g} fps"
-                + (f" ({', '.join(extra)})" if extra else ""))
+        extra += [self.video] if self.video else []
+        return (f"wrote {self.output}: {self.frames} frames at {self.fps_text} fps"
+                + (f" ({'; '.join(extra)})" if extra else ""))
 
 
 class Frames:
@@ -190,7 +236,7 @@ class Frames:
         self.predictor, self.recursive, self.device = predictor, recursive, device
 
     def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, ts: List[float]) -> torch.Tensor:
-        """img0, img1: (1, 3, H, W) floats in [0, 1] -> (T, 1, 3, H, W)."""
+        """img0, img1: (1, C, H, W) floats in [0, 1], C = 3 or 4 (RGBA) -> (T, 1, C, H, W)."""
         return self.predictor(img0, img1, list(ts))
 
 
@@ -226,6 +272,24 @@ def timeline(src_fps: Fraction, out_fps: Fraction) -> Iterator[Fraction]:
     k = 0
     while True:
         yield k * src_fps / out_fps
+        k += 1
+
+
+def timed_positions(times: Sequence[Fraction], out_fps: Fraction) -> Iterator[Fraction]:
+    """Source positions of output frames 0, 1, 2, ... at `out_fps` when source frame i is
+    shown at `times[i]` (seconds from the first; a variable-rate source): output time
+    k / out_fps between frames i and i + 1 is position i + its fraction of that interval.
+    Frames that share a time are passed over; past the last frame the positions keep
+    growing, so the stream ends there."""
+    i, k = 0, 0
+    while True:
+        tau = Fraction(k) / out_fps
+        while i + 1 < len(times) and times[i + 1] <= tau:
+            i += 1
+        if i + 1 < len(times):
+            yield i + (tau - times[i]) / (times[i + 1] - times[i])
+        else:
+            yield Fraction(i) + (tau - times[i]) * out_fps
         k += 1
 
 
@@ -265,14 +329,17 @@ def _background(items: Iterable, maxsize: int = 4) -> Iterator:
 
 
 class _Output:
-    """The video (and optional PNG sequence), written in a background thread to unique
-    temporaries beside their targets; nothing under a final name is touched here."""
+    """The video or image sequence (and optional PNG sequence), written in a background
+    thread to unique temporaries beside their targets; nothing under a final name is
+    touched here."""
 
-    def __init__(self, path: str, fps: float, size_hw: tuple, images_dir: Optional[str]) -> None:
-        self.tmp = temp_name(path)
+    def __init__(self, path: str, fps: Fraction, size_hw: tuple, images_dir: Optional[str],
+                 fmt: OutputFormat, dtype=np.uint8) -> None:
+        self.tmp = temp_name(path, directory=fmt.images)
         self.images_tmp = temp_name(images_dir, directory=True) if images_dir else None
         try:
-            self.writer = VideoWriter(self.tmp, fps, size_hw)
+            self.writer = (ImageSequenceWriter(self.tmp, fmt) if fmt.images
+                           else VideoWriter(self.tmp, fps, size_hw, fmt, dtype))
         except BaseException:
             self.discard()
             raise
@@ -289,10 +356,9 @@ class _Output:
             if self.error is not None:
                 continue
             try:
-                if self.images_tmp:
+                if self.images_tmp:  # at the frames' own depth (16 bits from deeper sources)
                     png = os.path.join(self.images_tmp, f"{self.writer.frames:07d}.png")
-                    if not cv2.imwrite(png, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
-                        raise OutputError(0, f"cannot write {png} (is the disk full?)")
+                    write_frame_image(png, frame)
                 self.writer.write(frame)
             except OSError as e:
                 self.error = e
@@ -348,12 +414,23 @@ def run(options: InterpolationOptions, progress: Optional[Progress] = None) -> R
         raise
 
 
-def _finite_rate(value: float, flag: str, allow_zero: bool = False) -> Fraction:
-    low_ok = value >= 0 if allow_zero else value > 0
-    if not (math.isfinite(value) and low_ok and value <= MAX_FPS):
+def _finite_rate(value: Union[float, Fraction, str], flag: str,
+                 allow_zero: bool = False) -> Fraction:
+    """The exact rate a flag names: a Fraction as given, a string parsed ('24000/1001'), a
+    float to the nearest ratio (29.97 is 30000/1001, see utils.video_formats.snap_rate)."""
+    if isinstance(value, str):
+        try:
+            value = parse_rate(value)
+        except ValueError as e:
+            raise DemoError(f"{flag}: {e}") from None
+    number = float(value)
+    low_ok = number >= 0 if allow_zero else number > 0
+    if not (math.isfinite(number) and low_ok and number <= MAX_FPS):
         raise DemoError(f"{flag} must be {'0 or ' if allow_zero else ''}between 0 and "
-                        f"{MAX_FPS:g} fps, got {value:g}")
-    return Fraction(value).limit_denominator(1001)
+                        f"{MAX_FPS:g} fps, got {number:g}")
+    if isinstance(value, Fraction):
+        return value
+    return snap_rate(Fraction(number).limit_denominator(1001))
 
 
 def _check_per_pair(made: int, what: str, per_pair: int) -> None:
@@ -362,12 +439,12 @@ def _check_per_pair(made: int, what: str, per_pair: int) -> None:
 
 
 def _rates(src: Source, options: InterpolationOptions) -> Tuple[Fraction, Fraction, Fraction]:
-    """(source fps, timeline output fps, playback fps) as exact fractions where it matters.
+    """(source fps, timeline output fps, playback fps) as exact fractions.
     The options are valid already; a --fps target is checked against the source here."""
-    src_fps = Fraction(src.fps or DEFAULT_IMAGE_FPS).limit_denominator(1001)
+    src_fps = Fraction(src.fps or DEFAULT_IMAGE_FPS)
     if options.fps is not None:
         out = play = _finite_rate(options.fps, "--fps")
-        _check_per_pair(math.ceil(out / src_fps), f"--fps {options.fps:g} from a "
+        _check_per_pair(math.ceil(out / src_fps), f"--fps {float(out):g} from a "
                         f"{float(src_fps):g} fps source", options.limits.max_frames_per_pair)
     elif options.factor is not None:
         out = play = src_fps * options.factor
@@ -384,9 +461,19 @@ def _check_pixels(hw: Optional[tuple], limits: Limits, what: str) -> None:
                         f"of {limits.max_pixels:,} pixels per frame")
 
 
-def _outputs(output: str, save_images: bool, gif: bool) -> dict:
+def _output_ext(output: str, codec: Optional[str]) -> str:
+    """The container extension of `output`; an image-sequence folder has none (a dot in its
+    name, as in clip_29.97fps, is part of the name), unless it names a video container."""
+    ext = os.path.splitext(output)[1]
+    if codec in IMAGE_CODECS and ext.lower() not in VIDEO_EXTS:
+        return ""
+    return ext
+
+
+def _outputs(output: str, save_images: bool, gif: bool, codec: Optional[str] = None) -> dict:
     """Every path a run may write, by role."""
-    stem, ext = os.path.splitext(output)
+    ext = _output_ext(output, codec)
+    stem = output[:len(output) - len(ext)]
     paths = {"video": output, "partial": f"{stem}.partial{ext}"}
     if save_images:
         paths.update(images=f"{stem}_frames", partial_images=f"{stem}.partial_frames")
@@ -395,15 +482,24 @@ def _outputs(output: str, save_images: bool, gif: bool) -> dict:
     return paths
 
 
-def _check_output(output: str, src: Source, paths: dict) -> None:
-    """Refuse, before anything starts, an output that is a folder, has a container the writer
-    cannot make, cannot be created, or would be or replace one of the inputs."""
-    if os.path.isdir(output):
+def _check_output(output: str, src: Source, paths: dict, options: InterpolationOptions) -> None:
+    """Refuse, before anything starts, an output that is a folder (a file for an image
+    sequence), has a container the writer cannot make or that cannot hold the codec, cannot
+    be created, or would be or replace one of the inputs."""
+    images = options.codec in IMAGE_CODECS
+    if images and os.path.isfile(output):
+        raise DemoError(f"the output {output} is a file; --codec {options.codec} writes a "
+                        "folder of images")
+    if not images and os.path.isdir(output):
         raise DemoError(f"the output {output} is a folder; give a file name such as "
                         f"{os.path.join(output, src.name + '_2x.mp4')}")
-    check_writable_ext(output)
+    if not images:
+        check_writable_ext(output)
+    # the codec against the container now; the depth is known with the first frame
+    choose_output(_output_ext(output, options.codec), options.codec, 8, False, src.colour)
     refuse_overwriting(list(paths.values()), src.paths)
-    for role in ("images", "partial_images"):
+    folders = ("images", "partial_images") + (("video", "partial") if images else ())
+    for role in folders:
         if role in paths and any(same_file(os.path.dirname(os.path.abspath(p)), paths[role])
                                  for p in src.paths):
             raise OutputError(0, f"the output is the input: the frames folder {paths[role]} "
@@ -422,13 +518,19 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
     limits = options.limits
     src = open_source(list(options.inputs))
     output = os.path.abspath(options.output)
-    paths = _outputs(output, options.save_images, options.gif)
-    _check_output(output, src, paths)
+    paths = _outputs(output, options.save_images, options.gif, options.codec)
+    _check_output(output, src, paths, options)
     src_fps, out_fps, play_fps = _rates(src, options)
     for image in src.images[:1]:  # the header is enough to refuse a huge image undecoded
         _check_pixels(image_size(image), limits, image)
     n_src = src.frames if src.frames else (len(src.images) or None)
     total = int((n_src - 1) * out_fps / src_fps) + 1 if n_src else None
+    times = src.times.times if src.times and not src.times.constant else None
+    if times:  # a variable-rate source: its frames' own times, its longest gap
+        gap = max(b - a for a, b in zip(times, times[1:]))
+        _check_per_pair(math.ceil(gap * out_fps), f"a {float(gap):.3g} s gap between frames at "
+                        f"{float(out_fps):g} fps", limits.max_frames_per_pair)
+        total = int(times[-1] * out_fps) + 1
     if limits.max_frames and total and total > limits.max_frames:
         raise DemoError(f"this makes {total:,} output frames, over the limit of "
                         f"{limits.max_frames:,} output frames")
@@ -439,19 +541,34 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
         summary.notes.append(f"--baseline {options.baseline}: the checkpoint/config were not used")
     if options.keep_still:
         summary.notes.append("--keep-still: pixels identical in both frames of a pair are copied")
-    frames = _background(read_frames(src))
+    if src.colour.assumed:
+        summary.notes.append(f"input colour {src.colour.assumed}")
+    if times and options.fps is None:
+        summary.notes.append(f"variable frame rate input: written at a constant "
+                             f"{rate_text(out_fps)} fps from its mean rate; --fps sets the rate")
+    summary.rate = play_fps
+    frames = _background(read_frames(src, keep_alpha=_keeps_alpha(src, options)))
     try:
         first = next(frames)
     except StopIteration:
         raise DemoError("the input has no frames") from None
     _check_pixels(first.shape[:2], limits, "the input")
-    sink = _Output(output, float(play_fps), first.shape[:2], paths.get("images"))
+    depth = src.depth if src.video else (16 if first.dtype == np.uint16 else 8)
+    fmt = choose_output(_output_ext(output, options.codec), options.codec, depth,
+                        src.alpha or first.shape[2] == 4, src.colour, options.crf,
+                        options.lossless, options.colorspace, options.keep_alpha)
+    if first.shape[2] == 4 and not fmt.alpha:
+        first, frames = first[..., :3], _without_alpha(frames)
+    summary.notes += fmt.notes
+    summary.video = fmt.describe()
+    sink = _Output(output, play_fps, first.shape[:2], paths.get("images"), fmt, first.dtype)
     # disable=None: no bar when stderr is not a terminal (logs, pipes), so the outcome line is
     # the only one there
     bar = tqdm(total=total, unit="frame", desc="interpolating", dynamic_ncols=True, disable=None)
     try:
         emit = _emitter(sink, bar, progress, total, limits.max_frames)
-        read = _interpolate_stream(first, frames, timeline(src_fps, out_fps), ip=ip, emit=emit,
+        positions = timed_positions(times, out_fps) if times else timeline(src_fps, out_fps)
+        read = _interpolate_stream(first, frames, positions, ip=ip, emit=emit,
                                    summary=summary, cut_threshold=options.cut_threshold)
         if read == 1:
             raise DemoError("the input has a single frame; interpolation needs at least two")
@@ -488,10 +605,24 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
         if summary.stopped:
             _keep_partial(sink, paths, summary)
         else:
-            _finish(src, sink, paths, summary, play_fps, out_fps)
+            _finish(src, sink, paths, summary, play_fps, fmt)
     finally:
         CLOSING.clear()
     return summary
+
+
+def _keeps_alpha(src: Source, options: InterpolationOptions) -> bool:
+    """Whether a video's alpha is decoded: the source has it and the output stores it."""
+    codec = options.codec or "libx264"
+    return options.keep_alpha and src.alpha and CODEC_TABLE[codec].alpha
+
+
+def _without_alpha(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    try:
+        for frame in frames:
+            yield frame[..., :3]
+    finally:
+        frames.close()
 
 
 def _keep_partial(sink: _Output, paths: dict, summary: RunSummary) -> None:
@@ -547,30 +678,39 @@ def _interpolate_stream(first: np.ndarray, frames: Iterator[np.ndarray],
 
 class Uploads:
     """The model-side copies of the input frames. Each frame is converted (and on CUDA
-    uploaded) once although two pairs use it; on CUDA the uint8 frame goes through pinned
-    memory and becomes float on the device, a quarter of the bytes over the bus."""
+    uploaded) once although two pairs use it; on CUDA the integer frame goes through pinned
+    memory and becomes float on the device (a quarter of the bytes of float32 for uint8, half
+    for uint16)."""
 
     def __init__(self, device) -> None:
         self.device = torch.device(device)
         self.cached: dict = {}
 
     def tensor(self, index: int, frame: np.ndarray) -> torch.Tensor:
-        """(1, 3, H, W) float32 in [0, 1] on the device for input frame number `index`."""
+        """(1, C, H, W) float32 in [0, 1] on the device for input frame number `index`:
+        (H, W, C) uint8 over 255 or uint16 over 65535."""
         if index not in self.cached:
             if not frame.flags.writeable:  # decoded video buffers; torch wants writable memory
                 frame = frame.copy()
-            x = torch.from_numpy(np.ascontiguousarray(frame))
+            wide = frame.dtype == np.uint16
+            # torch has no general uint16: the bits travel as int16 and are read back below
+            x = torch.from_numpy(np.ascontiguousarray(frame.view(np.int16) if wide else frame))
             if self.device.type == "cuda":
                 x = x.pin_memory().to(self.device, non_blocking=True)
             # frames before the pair's first are not needed again
             self.cached = {i: t for i, t in self.cached.items() if i >= index - 1}
-            self.cached[index] = x.permute(2, 0, 1).unsqueeze(0).float().div_(255)
+            x = x.permute(2, 0, 1).unsqueeze(0)
+            self.cached[index] = ((x.to(torch.int32) & 0xFFFF).float().div_(65535) if wide
+                                  else x.float().div_(255))
         return self.cached[index]
 
 
-def to_frames(out: torch.Tensor) -> List[np.ndarray]:
-    """(T, 1, 3, H, W) floats in [0, 1] -> T (H, W, 3) uint8 frames, rounded on the device
-    so that one uint8 batch, not T float frames, is downloaded."""
+def to_frames(out: torch.Tensor, dtype=np.uint8) -> List[np.ndarray]:
+    """(T, 1, C, H, W) floats in [0, 1] -> T (H, W, C) uint8 (or uint16) frames, rounded on
+    the device so that one integer batch, not T float frames, is downloaded."""
+    if np.dtype(dtype) == np.uint16:
+        x = (out[:, 0].clamp(0, 1) * 65535).round_().to(torch.int32).permute(0, 2, 3, 1)
+        return list(x.cpu().numpy().astype(np.uint16))
     x = (out[:, 0].clamp(0, 1) * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return list(x)
 
@@ -607,19 +747,45 @@ def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], *, ip: Frames
             if not torch.isfinite(out).all():  # would be written as black (NaN) frames
                 raise _Stop("the network produced non-finite values (NaN or infinity); those "
                             "frames were not written (broken weights, or try --dtype fp32)")
-            made = dict(zip(asked, to_frames(out)))
+            made = dict(zip(asked, to_frames(out, a.dtype)))
         yield from (a if t == 0 else made[t] for t in group)
 
 
+def _audio_plan(src: Source, summary: RunSummary, play_fps: Fraction,
+                fmt: OutputFormat) -> Tuple[bool, float]:
+    """(copy the audio, the video's start offset in seconds). Audio is copied when the output
+    lasts as long as the input, within one frame (output or source, the longer: the output
+    ends on the last source frame); otherwise a note says why not."""
+    if not (src.video and src.has_audio):
+        return False, 0.0
+    if fmt.images:
+        summary.notes.append("the audio was not copied: an image sequence holds none")
+        return False, 0.0
+    src_fps = Fraction(src.fps or DEFAULT_IMAGE_FPS)
+    if src.times:
+        source_s, last, offset = src.times.duration, src.times.last_duration, \
+            max(0.0, float(src.times.first) - src.info.start)
+    else:
+        source_s, last, offset = Fraction(src.frames or 0) / src_fps, 1 / src_fps, 0.0
+    output_s = Fraction(summary.frames) / play_fps
+    if abs(output_s - source_s) <= max(1 / play_fps, last):
+        return True, offset
+    summary.notes.append(f"the audio was not copied: the output lasts {float(output_s):.3g} s "
+                         f"and the input {float(source_s):.3g} s (played at "
+                         f"{rate_text(play_fps)} fps the frames change the duration)")
+    return False, 0.0
+
+
 def _finish(src: Source, sink: _Output, paths: dict, summary: RunSummary,
-            play_fps: Fraction, out_fps: Fraction) -> None:
+            play_fps: Fraction, fmt: OutputFormat) -> None:
     """Move the finished video into place, with the source's audio when the output keeps the
     source's duration; then the frames folder and the GIF."""
     output = paths["video"]
     try:
-        if src.video and src.has_audio and play_fps == out_fps:
+        audio, offset = _audio_plan(src, summary, play_fps, fmt)
+        if audio:
             muxed = temp_name(output)
-            why = copy_audio(sink.tmp, src.video, muxed)
+            why = copy_audio(sink.tmp, src.video, muxed, offset)
             if why is None:
                 commit(muxed, output)
                 summary.audio = True
@@ -639,7 +805,7 @@ def _finish(src: Source, sink: _Output, paths: dict, summary: RunSummary,
 
 def _write_gif(output: str, gif_path: str, summary: RunSummary) -> None:
     import imageio.v3 as iio
-    frames = list(read_frames(open_source([output])))
+    frames = [to_8bit(f[..., :3]) for f in read_frames(open_source([output]))]
     with atomic_path(gif_path) as tmp:
         iio.imwrite(tmp, np.stack(frames), duration=1000 / max(summary.fps, 1), loop=0)
     summary.notes.append(f"GIF written to {gif_path}")

@@ -12,8 +12,6 @@ AMP_MODES = ("none", *sorted(name for name in DTYPE_NAMES if name != "fp32"))
 DIS_PRESET_NAMES = ("ultrafast", "fast", "medium")
 # How a prediction is scored: float (the published protocol) or rounded to uint8 first.
 METRIC_VARIANTS = ("float", "uint8")
-# Video files the readers and writers recognise by extension.
-VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".y4m", ".mpg", ".mpeg", ".gif")
 # Images carry no frame rate: a sequence of images is taken as this many frames per second.
 DEFAULT_IMAGE_FPS = 30.0
 # utils.scene_cuts: a pair whose cut distance (1 - SSIM of 32x32 grey thumbnails, the best

@@ -13,6 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from utils.images import full_scale
 from utils.names import DEFAULT_SCENE_THRESHOLD
 
 THUMBNAIL = 32          # the side of the square grey thumbnail, pixels
@@ -25,10 +26,9 @@ _C1, _C2 = 0.01 ** 2, 0.03 ** 2
 def thumbnail(frame: np.ndarray) -> np.ndarray:
     """(H, W, 3 or 4) uint8 or uint16 RGB(A) -> (32, 32) float64 grey in [0, 1]; alpha is
     ignored (a cut is in the picture, not in its transparency)."""
-    scale = 65535.0 if frame.dtype == np.uint16 else 255.0
     # shrink first (area averaging of the integer frame), so a 4K frame costs one pass
     small = cv2.resize(frame, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA)
-    rgb = np.ascontiguousarray(small[..., :3]).astype(np.float32) / np.float32(scale)
+    rgb = np.ascontiguousarray(small[..., :3]).astype(np.float32) / np.float32(full_scale(frame.dtype))
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
 
 

@@ -13,7 +13,8 @@ import demos.pipeline as pipeline
 from demos.cli import EXIT_PARTIAL
 from demos.demo_2x import main as demo_2x
 from demos.demo_8x import main as demo_8x
-from demos.pipeline import DemoError, InterpolationOptions, is_scene_cut, timeline
+from demos.pipeline import DemoError, InterpolationOptions, timeline
+from utils.scene_cuts import is_scene_cut
 from utils.inference import PROJECT_ROOT
 from utils.video_io import open_source, read_frames
 

@@ -232,3 +232,18 @@ def test_sigterm_during_a_request_exits_0_and_leaves_no_files(served, tmp_path):
     assert served.stop() == 0
     assert served.leftovers() == []
     del job
+
+
+def test_the_page_offers_the_output_codecs(tmp_path):
+    from demos.app import OUTPUTS
+    a, b = moving_pair(tmp_path)
+    choices = weight_choices(str(tmp_path))
+    label = next(k for k, (codec, _) in OUTPUTS.items() if codec == "ffv1")
+    path, info = interpolate(a, b, None, AVERAGE, MODES[0], 1, 60, choices, str(tmp_path),
+                             output=label)
+    assert path.endswith(".mkv") and "FFV1" in info and "8-bit" in info
+    path, info = interpolate(a, b, None, AVERAGE, MODES[0], 1, 60, choices, str(tmp_path),
+                             crf=30)
+    assert path.endswith(".mp4") and "crf 30" in info
+    with pytest.raises(DemoError, match="unknown output"):
+        interpolate(a, b, None, AVERAGE, MODES[0], 1, 60, choices, str(tmp_path), output="x")

@@ -1,0 +1,96 @@
+import os
+
+import numpy as np
+import pytest
+
+from tests.utils.video_clips import decode_as_tagged, make_clip, psnr, video_line
+from utils.atomic import OutputError
+from utils.video_io import (IMAGE_COLOUR, VideoWriter, choose_output, open_source, read_frames,
+                            video_frames, write_frame_image)
+from utils.video_probe import Colour
+
+
+@pytest.mark.parametrize("tags, size", [("bt709", "320x240"), ("bt601", "320x240"),
+                                        (None, "1280x720")])
+def test_frames_decode_with_the_sources_own_matrix(tmp_path, tags, size):
+    clip = make_clip(tmp_path / "c.mp4", size=size, frames=2, tags=tags)
+    frames = np.stack(list(video_frames(clip)))
+    assert frames.dtype == np.uint8
+    assert np.array_equal(frames, decode_as_tagged(clip))  # untagged 720p: as BT.709
+
+
+def test_deeper_sources_decode_to_uint16_and_eight_bit_on_request(tmp_path):
+    clip = make_clip(tmp_path / "c.mkv", size="64x48", frames=2, pix_fmt="yuv420p10le",
+                     codec=("libx265", "-x265-params", "log-level=error"))
+    deep = list(video_frames(clip))
+    assert deep[0].dtype == np.uint16 and deep[0].shape == (48, 64, 3)
+    assert np.array_equal(deep[0], decode_as_tagged(clip, 16)[0])
+    eight = next(video_frames(clip, eight_bit=True))
+    assert eight.dtype == np.uint8 and np.abs(eight.astype(int) - deep[0] / 257).max() <= 0.5
+
+
+def test_alpha_is_decoded_when_asked(tmp_path):
+    clip = make_clip(tmp_path / "a.mkv", size="64x48", frames=2, tags=None,
+                     pix_fmt="yuva444p", codec=("ffv1",))
+    src = open_source([clip])
+    assert src.alpha
+    assert next(read_frames(src, keep_alpha=True)).shape == (48, 64, 4)
+    assert next(read_frames(src)).shape == (48, 64, 3)
+
+
+def test_choose_output_keeps_depth_where_the_codec_can_and_says_when_not():
+    hd = Colour("bt709", "bt709", "bt709", "tv")
+    assert choose_output(".mp4", None, 8, False, hd).codec == "libx264"
+    deep = choose_output(".mkv", None, 10, False, hd)
+    assert (deep.codec, deep.pix_fmt, deep.notes) == ("libx265", "yuv420p10le", ())
+    x264 = choose_output(".mp4", "libx264", 10, False, hd)
+    assert x264.depth == 8 and "reduced to 8 bits" in x264.notes[0]
+    assert choose_output(".mov", "prores", 8, True, hd).pix_fmt == "yuva444p10le"
+    assert choose_output(".mkv", "ffv1", 12, False, hd).pix_fmt == "gbrp12le"
+    assert choose_output("", "png", 10, False, hd).depth == 16
+    dropped = choose_output(".mp4", None, 8, True, hd)
+    assert not dropped.alpha and "alpha channel was dropped" in dropped.notes[0]
+    as_601 = choose_output(".mp4", None, 8, False, hd, colorspace="bt601")
+    assert as_601.colour.matrix == "smpte170m"
+    with pytest.raises(OutputError, match="cannot be written as .mp4"):
+        choose_output(".mp4", "ffv1", 8, False, hd)
+
+
+@pytest.mark.parametrize("codec, ext, pix", [("libx264", ".mp4", "yuv420p(tv, bt709"),
+                                             ("libx265", ".mkv", "yuv420p10le(tv, bt709"),
+                                             ("ffv1", ".mkv", "gbrp10le(pc, gbr/bt709/bt709"),
+                                             ("prores", ".mov", "yuv422p10le(tv, bt709")])
+def test_the_writer_tags_and_stores_the_depth(tmp_path, codec, ext, pix):
+    hd = Colour("bt709", "bt709", "bt709", "tv")
+    ramp = (np.linspace(0, 65535, 64)[None, :, None] * np.ones((48, 1, 3))).astype(np.uint16)
+    fmt = choose_output(ext, codec, 10, False, hd)
+    path = str(tmp_path / f"o{ext}")
+    w = VideoWriter(path, 25, (48, 64), fmt, np.uint16)
+    for _ in range(2):
+        w.write(ramp)
+    w.close()
+    assert pix in video_line(path)
+    back = decode_as_tagged(path, 16)[0]
+    assert psnr(back, ramp, 65535) > 40
+
+
+def test_odd_sizes_are_padded_for_subsampled_codecs_only(tmp_path):
+    frame = np.full((33, 47, 3), 128, np.uint8)
+    for codec, ext in (("libx264", ".mp4"), ("ffv1", ".mkv")):
+        path = str(tmp_path / f"o{ext}")
+        w = VideoWriter(path, 25, (33, 47), choose_output(ext, codec, 8, False, IMAGE_COLOUR))
+        w.write(frame)
+        w.close()
+        assert ("48x34" if codec == "libx264" else "47x33") in video_line(path)
+
+
+def test_frame_images_at_16_bits_and_with_alpha(tmp_path):
+    import cv2
+    rgba = np.zeros((8, 8, 4), np.uint16)
+    rgba[..., 0], rgba[..., 3] = 1000, 65535
+    write_frame_image(str(tmp_path / "a.png"), rgba)
+    back = cv2.imread(str(tmp_path / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.uint16 and back[0, 0].tolist() == [0, 0, 1000, 65535]  # BGRA
+    with pytest.raises(OutputError, match="cannot write"):
+        write_frame_image(str(tmp_path / "missing" / "b.png"), rgba)
+    assert not os.path.exists(tmp_path / "missing")
