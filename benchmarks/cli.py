@@ -28,6 +28,7 @@ from utils.images import ImageReadError
 from utils.inference import InputError, load_model, out_of_memory_message
 from utils.metrics import METRIC_VARIANTS, MetricError
 from utils.optical_flow import DIS_PRESETS
+from utils.runtimes import check_backend, load_network
 
 DEFAULT_REPORT_DIR = os.path.join("out", "benchmarks")
 ERRORS = (EvaluationError, DatasetError, CheckpointError, ConfigError, ImageReadError, InputError,
@@ -50,6 +51,7 @@ class BenchmarkOptions:
     max_batch: int = 8
     device: str = "cpu"
     dtype: str = "fp32"
+    backend: str = "torch"
     tf32: bool = False
     compile: bool = False
     metric: str = "float"
@@ -161,6 +163,13 @@ def add_execution_arguments(g: Any) -> None:
                    help="torch.compile the network's encode and decode (first call is slow)")
 
 
+def add_backend_argument(g: Any) -> None:
+    """--backend: where a scored model's network runs (utils.runtimes.BACKENDS)."""
+    g.add_argument("--backend", choices=("torch", "onnxruntime", "openvino"), default="torch",
+                   help="run the network in PyTorch (default) or exported to ONNX in ONNX "
+                        "Runtime or OpenVINO (CPU, float32, scale 1; see docs/onnx.md)")
+
+
 def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = False) -> None:
     g = p.add_argument_group("what is scored")
     g.add_argument("-c", "--config", help="config whose network section builds the model")
@@ -181,6 +190,7 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
                         "recursive 2x")
     g.add_argument("--max-batch", type=int, default=8, help="frame pairs per network call")
     add_execution_arguments(g)
+    add_backend_argument(g)
     g = p.add_argument_group("protocol overrides")
     g.add_argument("--metric", default="float", choices=METRIC_VARIANTS,
                    help="float: the published protocol; uint8: score the 8-bit-rounded prediction")
@@ -223,11 +233,14 @@ def build_methods(options: BenchmarkOptions, baselines: Sequence[str],
     """The baselines named, then the model of -c/-p/--variant (or the default checkpoint)."""
     methods = [baseline_method(name, options.dis_preset) for name in baselines]
     if with_model:
+        check_backend(options.backend, options.dtype, options.device, options.compile)
         model = load_model(options.checkpoint, options.config, options.variant,
                            device=options.device, arbitrary_time=options.arbitrary_time)
+        network = load_network(options.backend, model, options.threads)
         methods.append(model_method(model, options.device, options.max_batch,
                                     TIME_MODES[options.time_mode], dtype=options.dtype,
-                                    tf32=options.tf32, compile=options.compile))
+                                    tf32=options.tf32, compile=options.compile,
+                                    network=network, backend=options.backend))
     return methods
 
 

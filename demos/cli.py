@@ -25,6 +25,13 @@ def add_arbitrary_time(p: ArgumentParser) -> None:
                         "or -c, else t = 0.5 only")
 
 
+def add_backend_option(p: ArgumentParser) -> None:
+    """--backend: where the network runs (utils.runtimes.BACKENDS; docs/onnx.md)."""
+    p.add_argument("--backend", choices=("torch", "onnxruntime", "openvino"), default="torch",
+                   help="run the network in PyTorch (default) or exported to ONNX in ONNX "
+                        "Runtime or OpenVINO (CPU, float32; the export is cached)")
+
+
 def report(summary: RunSummary) -> None:
     """Details on stdout; the one outcome line on stdout (complete) or stderr (partial)."""
     print(f"weights: {summary.weights}; times: {summary.times}")

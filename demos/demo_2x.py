@@ -10,7 +10,7 @@ import argparse
 import os
 from typing import List, Optional
 
-from demos.cli import EPILOG, add_arbitrary_time, guarded
+from demos.cli import EPILOG, add_arbitrary_time, add_backend_option, guarded
 from demos.pipeline import InterpolationOptions, run
 from utils.inference import DTYPES
 from utils.video_io import VIDEO_EXTS
@@ -44,6 +44,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="a model-free method instead of AMT (frame averaging or DIS flow)")
     p.add_argument("--device", default="cuda" if _cuda() else "cpu")
     add_arbitrary_time(p)
+    add_backend_option(p)
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--dtype", choices=list(DTYPES), default="fp32",
                       help="network precision: fp16 (GPU) or bf16 autocast (default fp32)")
@@ -79,7 +80,7 @@ def options(a: argparse.Namespace) -> InterpolationOptions:
     return InterpolationOptions(
         a.input, output_path(a.out_path, a.input, label), n_iter=a.n_iter, fps=a.fps,
         factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
-        device=a.device, dtype=a.dtype, scale=a.scale, baseline=a.baseline,
+        device=a.device, dtype=a.dtype, scale=a.scale, baseline=a.baseline, backend=a.backend,
         keep_still=a.keep_still, arbitrary_time=a.arbitrary_time,
         save_images=a.save_images, gif=a.gif,
         scene_detect=a.scene_detect, scene_threshold=a.scene_threshold)

@@ -8,7 +8,7 @@ import argparse
 import os
 from typing import List, Optional
 
-from demos.cli import EPILOG, add_arbitrary_time, guarded
+from demos.cli import EPILOG, add_arbitrary_time, add_backend_option, guarded
 from demos.pipeline import InterpolationOptions, run
 
 
@@ -22,12 +22,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("-r", "--frame_rate", type=float, default=None, help="playback fps")
     p.add_argument("--device", default="cpu")
     add_arbitrary_time(p)
+    add_backend_option(p)
     a = p.parse_args(argv)
     # 2^3 = 8 intervals: frames 1..7 are the in-between ones, saved as 0000001.png ... 0000007.png
     return guarded(lambda: run(InterpolationOptions(
         (a.img0, a.img1), os.path.join(a.out_path, "8x.mp4"), n_iter=3, frame_rate=a.frame_rate,
         checkpoint=a.checkpoint, config=a.config, device=a.device, save_images=True,
-        scene_detect=False, arbitrary_time=a.arbitrary_time)))
+        scene_detect=False, arbitrary_time=a.arbitrary_time, backend=a.backend)))
 
 
 if __name__ == "__main__":

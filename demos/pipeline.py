@@ -31,6 +31,7 @@ from utils.config import ConfigError
 from utils.images import image_size
 from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_divisor,
                              is_out_of_memory, load_model)
+from utils.runtimes import BackendError, check_backend, load_network
 from utils.video_io import (Source, VideoIOError, VideoWriter, check_writable_ext, copy_audio,
                             ended_early, last_line, open_source, read_frames)
 
@@ -85,6 +86,8 @@ class InterpolationOptions:
     keeps the source timing (source fps x 2^n; 30 fps x 2^n for images). `baseline`
     ('average' or 'dis') replaces the network, and then checkpoint, config, dtype and scale
     are not used. `keep_still` copies the pixels that are identical in both frames of a pair.
+    `backend` runs the network in PyTorch or as ONNX in ONNX Runtime or OpenVINO
+    (utils.runtimes).
     """
     inputs: Sequence[str]             # a video, a glob, a folder, or 2+ images (kept as a tuple)
     output: str                       # .mp4, .m4v, .mkv, .mov or .avi
@@ -96,6 +99,7 @@ class InterpolationOptions:
     config: Optional[str] = None
     device: str = "cpu"
     dtype: str = "fp32"               # a key of utils.inference.DTYPES
+    backend: str = "torch"            # one of utils.runtimes.BACKENDS
     scale: float = 1.0                # network resolution factor
     baseline: Optional[str] = None
     keep_still: bool = False
@@ -122,6 +126,13 @@ class InterpolationOptions:
             raise DemoError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.baseline:  # the model-free methods do not use the network's scale
             return
+        try:
+            check_backend(self.backend, self.dtype, self.device)
+        except BackendError as e:
+            raise DemoError(str(e)) from None
+        if self.backend != "torch" and self.scale != 1:
+            raise DemoError(f"--backend {self.backend} runs the network at --scale 1 only; "
+                            "use --backend torch for a scale")
         try:
             _pad_divisor(self.scale)  # the Interpolator's own check, now, not at the first pair
         except InputError as e:
@@ -218,7 +229,9 @@ def load_interpolator(options: InterpolationOptions) -> Tuple[Frames, str]:
                            arbitrary_time=options.arbitrary_time)
         label = f"{model.variant} from {model.checkpoint}" if model.checkpoint else \
             f"randomly initialised {model.variant} (config without checkpoint)"
-    method = model_method(model, options.device, dtype=options.dtype)
+    network = load_network(options.backend, model)
+    method = model_method(model, options.device, dtype=options.dtype, network=network,
+                          backend=options.backend)
     return Frames(method.predictor(protocol), method.recursive, options.device), label
 
 
