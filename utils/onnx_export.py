@@ -115,6 +115,8 @@ def export_model(model: Any, path: str, size: Optional[Tuple[int, int]] = None,
         dims.update({2: PAD_MULTIPLE * torch.export.Dim("H16", min=MIN_SIZE // PAD_MULTIPLE),
                      3: PAD_MULTIPLE * torch.export.Dim("W16", min=MIN_SIZE // PAD_MULTIPLE)})
     dynamic = {"img0": dims, "img1": dims, "embt": {0: n}}
+    # optimize=False: onnxscript's rewriter takes many minutes on this graph (thousands of
+    # nodes) for nothing a runtime does not do itself when it loads the file.
     # encode builds the dense volume (which AMTGraph leaves unused): 'auto' would compare
     # its size with a budget, a condition on the symbolic H and W.
     corr_mode, model.corr_mode = model.corr_mode, "dense"
@@ -122,7 +124,8 @@ def export_model(model: Any, path: str, size: Optional[Tuple[int, int]] = None,
         with torch.no_grad():
             program = torch.onnx.export(graph, args, input_names=list(INPUT_NAMES),
                                         output_names=[OUTPUT_NAME], dynamic_shapes=dynamic,
-                                        opset_version=opset, dynamo=True, verbose=False)
+                                        opset_version=opset, dynamo=True, verbose=False,
+                                        optimize=False)
     finally:
         model.corr_mode = corr_mode
     proto = program.model_proto
