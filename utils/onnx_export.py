@@ -100,11 +100,11 @@ def export_model(model: Any, path: str, size: Optional[Tuple[int, int]] = None,
     import onnx
     import torch
 
-    from utils.atomic import write_bytes
-
     from networks.graph import AMTGraph
+    from utils.atomic import write_bytes
+    from utils.inference import eval_mode
 
-    graph = AMTGraph(model).eval()
+    graph = AMTGraph(model)
     shape = (SAMPLE_SHAPE[:2] + size) if size else SAMPLE_SHAPE
     gen = torch.Generator().manual_seed(0)
     args = (torch.rand(shape, generator=gen), torch.rand(shape, generator=gen),
@@ -115,13 +115,13 @@ def export_model(model: Any, path: str, size: Optional[Tuple[int, int]] = None,
         dims.update({2: PAD_MULTIPLE * torch.export.Dim("H16", min=MIN_SIZE // PAD_MULTIPLE),
                      3: PAD_MULTIPLE * torch.export.Dim("W16", min=MIN_SIZE // PAD_MULTIPLE)})
     dynamic = {"img0": dims, "img1": dims, "embt": {0: n}}
-    # optimize=False: onnxscript's rewriter takes many minutes on this graph (thousands of
-    # nodes) for nothing a runtime does not do itself when it loads the file.
     # encode builds the dense volume (which AMTGraph leaves unused): 'auto' would compare
-    # its size with a budget, a condition on the symbolic H and W.
+    # its size with a budget, a condition on the symbolic H and W. optimize=False:
+    # onnxscript's rewriter takes many minutes on this graph (thousands of nodes) for
+    # nothing a runtime does not do itself when it loads the file.
     corr_mode, model.corr_mode = model.corr_mode, "dense"
     try:
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(model):
             program = torch.onnx.export(graph, args, input_names=list(INPUT_NAMES),
                                         output_names=[OUTPUT_NAME], dynamic_shapes=dynamic,
                                         opset_version=opset, dynamo=True, verbose=False,
