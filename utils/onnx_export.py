@@ -84,7 +84,8 @@ def _require_exporter() -> None:
         try:
             __import__(module)
         except ImportError:
-            raise ExportError(f"exporting to ONNX needs the {module} package: {PIP_EXTRA}") from None
+            raise ExportError(f"exporting to ONNX needs the {module} package: "
+                              f"{PIP_EXTRA}") from None
 
 
 def export_model(model: Any, path: str, size: Optional[Tuple[int, int]] = None,

@@ -108,7 +108,8 @@ def test_a_missing_exporter_names_the_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # import onnxscript raises ImportError
     assert onnx_export.main(["--variant", "AMT-S", "-o", str(tmp_path / "m.onnx")]) == 2
     err = capsys.readouterr().err
-    assert err == "error: exporting to ONNX needs the onnxscript package: pip install 'amt-vfi[onnx]'\n"
+    assert err == ("error: exporting to ONNX needs the onnxscript package: "
+                   "pip install 'amt-vfi[onnx]'\n")
 
 
 def test_the_console_command_is_declared():
