@@ -6,8 +6,9 @@ or OpenVINO, behind the same Interpolator (padding, recursive halving, batching)
 
 An ONNX backend exports the loaded torch model once and keeps the file in a cache folder
 ($AMT_ONNX_CACHE, else $XDG_CACHE_HOME/amt-vfi/onnx, else ~/.cache/amt-vfi/onnx), named by
-a hash of the weights and the exporter's versions: the next run with the same weights loads
-it at once. The ONNX backends run float32 on the CPU, at network scale 1, on RGB frames.
+a hash of the weights, the exporter's versions and the network's code: the next run with
+the same weights loads it at once. The ONNX backends run float32 on the CPU, at network
+scale 1, on RGB frames.
 """
 from __future__ import annotations
 
@@ -70,12 +71,20 @@ def cache_dir() -> str:
 
 
 def weights_key(model: torch.nn.Module, opset: int = DEFAULT_OPSET) -> str:
-    """A hash of what the exported file depends on: the weights, the time flag, the opset
-    and the exporter's versions."""
+    """A hash of what the exported file depends on: the weights, the time flag, the opset,
+    the exporter's versions and the network's code (networks/*.py)."""
     import onnxscript
+
+    import networks
     h = hashlib.sha256()
     h.update(f"{model.variant}|{model.arbitrary_time}|{opset}|torch {torch.__version__}|"
              f"onnxscript {onnxscript.__version__}".encode())
+    root = os.path.dirname(os.path.abspath(networks.__file__))
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(f for f in files if f.endswith(".py")):
+            with open(os.path.join(folder, name), "rb") as f:
+                h.update(f.read())
     for name, value in model.state_dict().items():
         h.update(name.encode())
         h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
