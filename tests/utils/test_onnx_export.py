@@ -115,3 +115,20 @@ def test_a_missing_exporter_names_the_extra(tmp_path, capsys, monkeypatch):
 def test_the_console_command_is_declared():
     with open(os.path.join(PROJECT_ROOT, "setup.py")) as f:
         assert '"amt-export=utils.onnx_export:main"' in f.read()
+
+
+@pytest.mark.slow
+def test_the_command_writes_a_fixed_size_graph(tmp_path, capsys):
+    path = str(tmp_path / "fixed.onnx")
+    assert onnx_export.main(["--variant", "AMT-S", "-o", path, "--height", "128",
+                             "--width", "160"]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {path} (")
+    assert sorted(os.listdir(tmp_path)) == ["fixed.onnx"]  # no temporary left beside it
+    proto = onnx.load(path)
+    img0 = _dims(proto.graph.input[0])
+    assert isinstance(img0[0], str) and img0[1:] == [3, 128, 160]  # N stays dynamic
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["size"] == "128x160" and meta["checkpoint"] == "random weights"
+    run = onnxruntime_run(path)
+    img0, img1, embt = _frames(2, 128, 160, 0)
+    assert run(img0.numpy(), img1.numpy(), embt.numpy()).shape == (2, 3, 128, 160)
