@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 # This module's command line imports torch only after parsing (`--help` stays fast), so
@@ -122,7 +123,9 @@ def export_model(model: Any, path: str, size: Optional[Tuple[int, int]] = None,
     # nothing a runtime does not do itself when it loads the file.
     corr_mode, model.corr_mode = model.corr_mode, "dense"
     try:
-        with torch.no_grad(), eval_mode(model):
+        with torch.no_grad(), eval_mode(model), warnings.catch_warnings():
+            # img0 and img1 share their symbols: the exporter says so once per axis
+            warnings.filterwarnings("ignore", "# The axis name", UserWarning)
             program = torch.onnx.export(graph, args, input_names=list(INPUT_NAMES),
                                         output_names=[OUTPUT_NAME], dynamic_shapes=dynamic,
                                         opset_version=opset, dynamo=True, verbose=False,

@@ -62,7 +62,7 @@ def test_the_graph_contract_and_metadata(onnx_export):
     assert all(isinstance(d, str) for d in (img0[0], img0[2], img0[3]))
     assert embt[0] == img0[0] == out[0]
     assert img0[2] != img0[3]
-    assert min(op.since_version for op in proto.opset_import if op.domain in ("", "ai.onnx")) >= 16
+    assert min(op.version for op in proto.opset_import if op.domain in ("", "ai.onnx")) >= 16
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["variant"] == "AMT-S" and meta["arbitrary_time"] == "false"
     assert meta["pad_multiple"] == "16" and meta["min_size"] == "128"
