@@ -103,8 +103,8 @@ def cached_onnx(model: torch.nn.Module, folder: Optional[str] = None,
     folder = folder or cache_dir()
     path = os.path.join(folder, f"{model.variant}-{key[:16]}.onnx")
     if not os.path.isfile(path):
-        print(f"note: exporting {model.variant} to ONNX once (minutes on a small CPU); kept as {path}",
-              file=sys.stderr)
+        print(f"note: exporting {model.variant} to ONNX once (minutes on a small CPU); kept "
+              f"as {path}", file=sys.stderr)
         try:
             os.makedirs(folder, exist_ok=True)
             export_model(model, path, opset=opset)
