@@ -126,6 +126,7 @@ def export_model(model: Any, path: str, size: Optional[Tuple[int, int]] = None,
         with torch.no_grad(), eval_mode(model), warnings.catch_warnings():
             # img0 and img1 share their symbols: the exporter says so once per axis
             warnings.filterwarnings("ignore", "# The axis name", UserWarning)
+            graph.eval()  # the wrapper too (the model's own modes come back on exit)
             program = torch.onnx.export(graph, args, input_names=list(INPUT_NAMES),
                                         output_names=[OUTPUT_NAME], dynamic_shapes=dynamic,
                                         opset_version=opset, dynamo=True, verbose=False,
