@@ -28,3 +28,15 @@ def test_settings_the_backend_cannot_run(tmp_path, capsys, flags, words):
     root = trees.vimeo(str(tmp_path / "vimeo"))
     fails(capsys, vimeo90k.main, ["-r", root, "--variant", "AMT-S", "--backend", "openvino",
                                   *flags], tmp_path / "rep", words)
+
+
+def test_the_report_names_the_backend():
+    from networks import build_model
+    from utils.evaluation.predictors import model_method
+    from utils.runtimes import GraphNetwork
+    model = build_model("AMT-S").eval()
+    model.checkpoint = None
+    method = model_method(model, "cpu", network=GraphNetwork(None, "openvino"), backend="openvino")
+    assert method.label == "AMT-S (random init) [openvino]"
+    assert method.info["backend"] == "openvino"
+    assert model_method(model, "cpu").info["backend"] == "torch"

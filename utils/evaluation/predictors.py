@@ -143,6 +143,7 @@ def model_method(model: Any, device: str, max_batch: int = 8,
     checkpoint = getattr(model, "checkpoint", None)
     variant = getattr(model, "variant", type(model).__name__)
     label = f"{variant} ({os.path.basename(checkpoint)})" if checkpoint else f"{variant} (random init)"
+    label += "" if backend == "torch" else f" [{backend}]"
     info = {"model": variant, "checkpoint": checkpoint,
             "checkpoint_sha256": sha256_file(checkpoint) if checkpoint else None,
             "dtype": dtype, "tf32": bool(tf32), "compile": bool(compile), "backend": backend}
