@@ -5,8 +5,11 @@ import pytest
 
 from benchmarks import vimeo90k
 from benchmarks.cli import BenchmarkOptions
+from networks import build_model
 from tests.benchmarks import trees
 from tests.benchmarks.test_cli import fails
+from utils.evaluation.predictors import model_method
+from utils.runtimes import GraphNetwork
 
 
 def test_the_flag_reaches_the_options():
@@ -31,9 +34,6 @@ def test_settings_the_backend_cannot_run(tmp_path, capsys, flags, words):
 
 
 def test_the_report_names_the_backend():
-    from networks import build_model
-    from utils.evaluation.predictors import model_method
-    from utils.runtimes import GraphNetwork
     model = build_model("AMT-S").eval()
     model.checkpoint = None
     method = model_method(model, "cpu", network=GraphNetwork(None, "openvino"), backend="openvino")
