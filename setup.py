@@ -1,6 +1,8 @@
 """Install the AMT project: `pip install -e .[test]`."""
 from setuptools import find_packages, setup
 
+# torch.onnx's exporter (dynamo=True): the versions tested are the lower bounds.
+EXPORT = ["onnx>=1.23", "onnxscript>=0.7"]
 PACKAGES = ["networks", "datasets", "losses", "trainers", "benchmarks", "demos", "utils"]
 
 setup(
@@ -24,9 +26,14 @@ setup(
         "psutil>=5.9",
     ],
     extras_require={
+        # The ONNX tests (tests/utils/test_onnx_export.py, test_runtimes.py) need all three.
         "test": ["pytest>=7", "scikit-image>=0.20", "scikit-video>=1.1.11", "gradio>=4.22",
-                 "playwright>=1.40"],
+                 "playwright>=1.40", *EXPORT, "onnxruntime>=1.32", "openvino>=2026.4"],
         "web": ["gradio>=4.22"],
+        "onnx": EXPORT,  # amt-export
+        # --backend onnxruntime / openvino (the backend exports the model itself)
+        "onnxruntime": [*EXPORT, "onnxruntime>=1.32"],
+        "openvino": [*EXPORT, "openvino>=2026.4"],
     },
     entry_points={
         "console_scripts": [
@@ -35,6 +42,7 @@ setup(
             "amt-benchmark=benchmarks.run_all:main",
             "amt-train=train:main",
             "amt-speed=benchmarks.speed_parameters:main",
+            "amt-export=utils.onnx_export:main",
         ],
     },
 )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from utils.devices import DEFAULT_DEVICE
-from utils.names import DIS_PRESET_NAMES, DTYPE_NAMES, METRIC_VARIANTS
+from utils.names import BACKEND_NAMES, DIS_PRESET_NAMES, DTYPE_NAMES, METRIC_VARIANTS
 
 if TYPE_CHECKING:
     from utils.evaluation.core import Protocol
@@ -42,6 +42,7 @@ class BenchmarkOptions:
     max_batch: int = 8
     device: str = DEFAULT_DEVICE
     dtype: str = "fp32"
+    backend: str = "torch"
     tf32: bool = False
     compile: bool = False
     metric: str = "float"
@@ -170,6 +171,13 @@ def add_execution_arguments(g: Any) -> None:
                    help="torch.compile the network's encode and decode (first call is slow)")
 
 
+def add_backend_argument(g: Any) -> None:
+    """--backend: where a scored model's network runs (utils.runtimes.BACKENDS)."""
+    g.add_argument("--backend", choices=BACKEND_NAMES, default="torch",
+                   help="run the network in PyTorch (default) or exported to ONNX in ONNX "
+                        "Runtime or OpenVINO (CPU, float32, scale 1; see docs/onnx.md)")
+
+
 def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = False) -> None:
     g = p.add_argument_group("what is scored")
     g.add_argument("-c", "--config", help="config whose network section builds the model")
@@ -190,6 +198,7 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
                         "recursive 2x")
     g.add_argument("--max-batch", type=int, default=8, help="frame pairs per network call")
     add_execution_arguments(g)
+    add_backend_argument(g)
     g = p.add_argument_group("protocol overrides")
     g.add_argument("--metric", default="float", choices=METRIC_VARIANTS,
                    help="float: the published protocol; uint8: score the 8-bit-rounded prediction")
@@ -234,13 +243,17 @@ def build_methods(options: BenchmarkOptions, baselines: Sequence[str],
     """The baselines named, then the model of -c/-p/--variant (or the default checkpoint)."""
     from utils.evaluation.predictors import baseline_method, model_method
     from utils.inference import load_model
+    from utils.runtimes import check_backend, load_network
     methods = [baseline_method(name, options.dis_preset) for name in baselines]
     if with_model:
+        check_backend(options.backend, options.dtype, options.device, options.compile)
         model = load_model(options.checkpoint, options.config, options.variant,
                            device=options.device, arbitrary_time=options.arbitrary_time)
+        network = load_network(options.backend, model, options.threads)
         methods.append(model_method(model, options.device, options.max_batch,
                                     TIME_MODES[options.time_mode], dtype=options.dtype,
-                                    tf32=options.tf32, compile=options.compile))
+                                    tf32=options.tf32, compile=options.compile,
+                                    network=network, backend=options.backend))
     return methods
 
 

@@ -14,6 +14,7 @@ from argparse import ArgumentParser
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from utils.devices import DEFAULT_DEVICE
+from utils.names import BACKEND_NAMES
 
 if TYPE_CHECKING:
     from demos.pipeline import RunSummary
@@ -38,6 +39,11 @@ def add_device(p: ArgumentParser) -> None:
     p.add_argument("--device", default=DEFAULT_DEVICE,
                    help="auto (CUDA when available, else the CPU; the default), cpu, cuda, "
                         "cuda:N or mps")
+def add_backend_option(p: ArgumentParser) -> None:
+    """--backend: where the network runs (utils.runtimes.BACKENDS; docs/onnx.md)."""
+    p.add_argument("--backend", choices=BACKEND_NAMES, default="torch",
+                   help="run the network in PyTorch (default) or exported to ONNX in ONNX "
+                        "Runtime or OpenVINO (CPU, float32; the export is cached)")
 
 
 def report(summary: RunSummary) -> None:

@@ -10,7 +10,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING, List, Optional
 
-from demos.cli import EPILOG, add_arbitrary_time, add_device, guarded
+from demos.cli import EPILOG, add_arbitrary_time, add_backend_option, add_device, guarded
 from demos.video_options import (add_video_output_options, output_name, rate, rate_label,
                                  video_output_kwargs)
 from utils.names import DEFAULT_SCENE_THRESHOLD, DTYPE_NAMES
@@ -49,6 +49,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="a model-free method instead of AMT (frame averaging or DIS flow)")
     add_device(p)
     add_arbitrary_time(p)
+    add_backend_option(p)
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--dtype", choices=DTYPE_NAMES, default="fp32",
                       help="network precision: fp16 (GPU) or bf16 autocast (default fp32)")
@@ -85,6 +86,7 @@ def options(a: argparse.Namespace) -> InterpolationOptions:
         a.input, output_path(a.out_path, a.input, label, a.codec), n_iter=a.n_iter, fps=a.fps,
         factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
         device=check_device(a.device), dtype=a.dtype, scale=a.scale, baseline=a.baseline,
+        backend=a.backend,
         keep_still=a.keep_still, arbitrary_time=a.arbitrary_time,
         save_images=a.save_images, gif=a.gif,
         scene_detect=a.scene_detect, scene_threshold=a.scene_threshold,

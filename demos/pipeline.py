@@ -40,6 +40,7 @@ from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS,
 from utils.video_io import (ImageSequenceWriter, OutputFormat, Source, VideoIOError, VideoWriter,
                             check_writable_ext, choose_output, copy_audio, ended_early, last_line,
                             open_source, read_frames, to_8bit, write_frame_image)
+from utils.runtimes import BackendError, check_backend, load_network
 
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
 MAX_FPS = 1000.0            # --fps and -r above this are refused
@@ -93,6 +94,8 @@ class InterpolationOptions:
     or H.265 Main 10 for a deeper source), `crf`, `lossless` and `colorspace` ('input': the
     source's) choose the output (utils.video_formats); `keep_alpha` keeps a source's alpha
     where the codec stores it.
+    `backend` runs the network in PyTorch or as ONNX in ONNX Runtime or OpenVINO
+    (utils.runtimes).
     """
     inputs: Sequence[str]             # a video, a glob, a folder, or 2+ images (kept as a tuple)
     output: str                       # .mp4, .m4v, .mkv, .mov or .avi
@@ -104,6 +107,7 @@ class InterpolationOptions:
     config: Optional[str] = None
     device: str = "cpu"
     dtype: str = "fp32"               # a key of utils.inference.DTYPES
+    backend: str = "torch"            # one of utils.runtimes.BACKENDS
     scale: float = 1.0                # network resolution factor
     baseline: Optional[str] = None
     keep_still: bool = False
@@ -136,6 +140,13 @@ class InterpolationOptions:
             raise DemoError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.baseline:  # the model-free methods do not use the network's scale
             return
+        try:
+            check_backend(self.backend, self.dtype, self.device)
+        except BackendError as e:
+            raise DemoError(str(e)) from None
+        if self.backend != "torch" and self.scale != 1:
+            raise DemoError(f"--backend {self.backend} runs the network at --scale 1 only; "
+                            "use --backend torch for a scale")
         try:
             _pad_divisor(self.scale)  # the Interpolator's own check, now, not at the first pair
         except InputError as e:
@@ -263,7 +274,9 @@ def load_interpolator(options: InterpolationOptions) -> Tuple[Frames, str]:
                            arbitrary_time=options.arbitrary_time)
         label = f"{model.variant} from {model.checkpoint}" if model.checkpoint else \
             f"randomly initialised {model.variant} (config without checkpoint)"
-    method = model_method(model, options.device, dtype=options.dtype)
+    network = load_network(options.backend, model)
+    method = model_method(model, options.device, dtype=options.dtype, network=network,
+                          backend=options.backend)
     return Frames(method.predictor(protocol), method.recursive, options.device), label
 
 

@@ -36,3 +36,26 @@ def full_disk(monkeypatch):
         return path
 
     return lambda: monkeypatch.setattr(atomic, "temp_name", to_dev_full)
+
+
+@pytest.fixture(scope="session")
+def onnx_export(tmp_path_factory):
+    """variant -> (the parity-formula AMT of that variant, its dynamic-shape ONNX file), each
+    exported once per test session (an export takes a minute or more) into one cache folder,
+    the one utils.runtimes reads when $AMT_ONNX_CACHE names it."""
+    from networks import build_model
+    from tests.parity import parity_weights
+    from utils.runtimes import cached_onnx
+    folder = str(tmp_path_factory.mktemp("onnx-cache"))
+    done = {}
+
+    def get(variant):
+        if variant not in done:
+            model = build_model(variant)
+            model.load_state_dict(parity_weights(variant), strict=True)
+            model.checkpoint = None
+            done[variant] = (model.eval(), cached_onnx(model, folder))
+        return done[variant]
+
+    get.folder = folder
+    return get

@@ -185,13 +185,19 @@ class Interpolator:
 
     The model is only read: calls run it in eval mode and put every module's train/eval
     mode back afterwards (the trainer validates its training network through this class).
+
+    network: what the calls run, an object with the model's `encode(img0, img1,
+    scale_factor, plan=...)` and `decode(feats, embt) -> {'imgt_pred': ...}` (default: the
+    model; utils.runtimes.load_network gives the ONNX Runtime and OpenVINO ones). The
+    model still says how times are reached and plans the pair.
     """
 
     def __init__(self, model: AMT, device: Union[str, torch.device, None] = None,
                  dtype: torch.dtype = torch.float32, pad_divisor: Optional[int] = None,
                  scale_factor: float = 1.0, max_batch: int = 8, recursive: Optional[bool] = None,
                  max_depth: int = 6, keep_still: bool = False, tf32: bool = False,
-                 compile: bool = False, compile_backend: Union[str, Callable] = "inductor") -> None:
+                 compile: bool = False, compile_backend: Union[str, Callable] = "inductor",
+                 network: Any = None) -> None:
         if dtype not in DTYPES.values():
             raise InputError(f"dtype must be float32, float16 or bfloat16, not {dtype}")
         scale_factor = _check_scale(scale_factor)
@@ -207,8 +213,11 @@ class Interpolator:
         self.keep_still = bool(keep_still)
         self.tf32, self.compiled = bool(tf32), bool(compile)
         self._plans: Dict[tuple, Any] = {}  # compiled: the first plan per frame shape
-        self._encode: Callable[..., Any] = self.model.encode
-        self._decode_fn: Callable[..., Dict[str, Any]] = self.model.decode
+        network = self.model if network is None else network
+        if compile and network is not self.model:
+            raise InputError("compile applies to the torch network, not to another backend's")
+        self._encode: Callable[..., Any] = network.encode
+        self._decode_fn: Callable[..., Dict[str, Any]] = network.decode
         if compile:
             self._encode = torch.compile(self.model.encode, backend=compile_backend)
             self._decode_fn = torch.compile(self.model.decode, backend=compile_backend)

@@ -12,6 +12,9 @@ AMP_MODES = ("none", *sorted(name for name in DTYPE_NAMES if name != "fp32"))
 DIS_PRESET_NAMES = ("ultrafast", "fast", "medium")
 # How a prediction is scored: float (the published protocol) or rounded to uint8 first.
 METRIC_VARIANTS = ("float", "uint8")
+# Where a network runs: PyTorch, or exported to ONNX in ONNX Runtime or OpenVINO
+# (utils.runtimes; docs/onnx.md).
+BACKEND_NAMES = ("torch", "onnxruntime", "openvino")
 # Images carry no frame rate: a sequence of images is taken as this many frames per second.
 DEFAULT_IMAGE_FPS = 30.0
 # utils.scene_cuts: a pair whose cut distance (1 - SSIM of 32x32 grey thumbnails, the best

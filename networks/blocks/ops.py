@@ -97,7 +97,11 @@ def row_bands(h: int, w: int, halo: int, band_pixels: Optional[int]
     """(top, bottom, lo, hi) of each band of about band_pixels pixels (None: one band): rows
     [top, bottom) are kept, rows [lo, hi) are computed (the band plus `halo` rows each side,
     within 0..h)."""
-    rows = h if band_pixels is None else max(1, band_pixels // max(w, 1))
+    if band_pixels is None:
+        # Without range() over h: an ONNX export keeps h symbolic (range would fix it).
+        yield 0, h, 0, h
+        return
+    rows = max(1, band_pixels // max(w, 1))
     for top in range(0, h, rows):
         bottom = min(h, top + rows)
         yield top, bottom, max(0, top - halo), min(h, bottom + halo)

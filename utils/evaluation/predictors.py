@@ -132,20 +132,24 @@ def baseline_method(name: str, dis_preset: str = "medium") -> Method:
 
 def model_method(model: Any, device: str, max_batch: int = 8,
                  recursive: Optional[bool] = None, dtype: str = "fp32", tf32: bool = False,
-                 compile: bool = False) -> Method:
+                 compile: bool = False, network: Any = None, backend: str = "torch") -> Method:
     """A loaded AMT (utils.inference.load_model) as a Method. Fixed-time models (recursive
     None: from the model's `arbitrary_time` flag) reach t != 0.5 by recursive halving.
-    dtype ('fp32', 'fp16', 'bf16'), tf32 and compile go to the Interpolator and the report."""
+    dtype ('fp32', 'fp16', 'bf16'), tf32 and compile go to the Interpolator and the report;
+    network (utils.runtimes.load_network) to the Interpolator, its `backend` name to the
+    report."""
     if dtype not in DTYPES:
         raise EvaluationError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
     interpolator = Interpolator(model, device=device, dtype=DTYPES[dtype], max_batch=max_batch,
-                                recursive=recursive, tf32=tf32, compile=compile)
+                                recursive=recursive, tf32=tf32, compile=compile,
+                                network=network)
     checkpoint = getattr(model, "checkpoint", None)
     variant = getattr(model, "variant", type(model).__name__)
     label = f"{variant} ({os.path.basename(checkpoint)})" if checkpoint else f"{variant} (random init)"
+    label += "" if backend == "torch" else f" [{backend}]"
     info = {"model": variant, "checkpoint": checkpoint,
             "checkpoint_sha256": sha256_file(checkpoint) if checkpoint else None,
-            "dtype": dtype, "tf32": bool(tf32), "compile": bool(compile)}
+            "dtype": dtype, "tf32": bool(tf32), "compile": bool(compile), "backend": backend}
 
     def time_mode(times: Iterable[float]) -> str:
         times = list(times)
