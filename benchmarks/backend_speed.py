@@ -1,8 +1,9 @@
-"""The speed table: the dense fp32 path (the published algorithm), the default fp32 path and
-bf16, side by side on the same real frames at several sizes.
+"""The speed table: the dense fp32 path (the published algorithm), the default fp32 path, bf16
+and the ONNX runtimes, side by side on the same real frames at several sizes.
 
     python benchmarks/backend_speed.py --threads 2                      # 256x448, 720p, 1080p
     python benchmarks/backend_speed.py --quick                          # 256x448, 2 repeats
+    python benchmarks/backend_speed.py --backends onnxruntime,openvino  # and the ONNX rows
 
 Rows run in alternation (dense, default, bf16, dense, ...); medians, ratios to the dense fp32
 row, peak memory, and each row's distance from the dense output. The frames are the first two
@@ -29,7 +30,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--variant", help="AMT-S | AMT-L | AMT-G with random weights")
     p.add_argument("--sizes", help=f"comma-separated HxW sizes (default {SIZES}; --quick: 256x448)")
     p.add_argument("--frames", default=SAMPLE, help="video whose first two frames are used")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per row (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs per row (at least 1)")
     p.add_argument("--quick", action="store_true", help="256x448 only, 2 repeats")
@@ -37,6 +38,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="torch CPU threads for this run (default: torch's, one per core)")
     p.add_argument("--no-bf16", action="store_true", help="leave out the bf16 row")
     p.add_argument("--compile", action="store_true", help="add a torch.compile row (slow start)")
+    p.add_argument("--backends", default="",
+                   help="comma-separated ONNX runtimes to add as rows: onnxruntime, openvino "
+                        "(CPU; the model is exported once into the ONNX cache, docs/onnx.md)")
     p.add_argument("--json", help="also write the report to this JSON file")
     return p.parse_args(argv)
 
@@ -55,17 +59,12 @@ def _sizes(text: str) -> List[tuple]:
 
 
 def _read_pair(path: str):
-    import cv2
-    import torch
-    cap = cv2.VideoCapture(path)
-    frames = []
-    while len(frames) < 2:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        frames.append(torch.from_numpy(rgb).permute(2, 0, 1).float().div(255).unsqueeze(0))
-    cap.release()
+    """The video's first two frames as (1, 3, H, W) floats, through the project's reader."""
+    import itertools
+    from utils.images import to_tensor
+    from utils.video_io import open_source, read_frames
+    frames = [to_tensor(f[..., :3]) for f in
+              itertools.islice(read_frames(open_source([path])), 2)]
     if len(frames) < 2:
         raise ValueError(f"{path}: could not read two frames")
     return frames
@@ -73,8 +72,10 @@ def _read_pair(path: str):
 
 def run(args: argparse.Namespace) -> Dict[str, object]:
     import torch
-    from utils.backend_speed import frame_pair, measure_rows, torch_rows
+    from utils.backend_speed import backend_rows, frame_pair, measure_rows, torch_rows
+    from utils.devices import check_device
     from utils.inference import load_model
+    from utils.runtimes import check_backend
 
     sizes = _sizes(args.sizes or ("256x448" if args.quick else SIZES))
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 3)
@@ -82,10 +83,14 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = torch.device(check_device(args.device))
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    for backend in backends:
+        check_backend(backend, device=device.type)
     model = load_model(args.checkpoint, args.config, args.variant, device)
     frames = _read_pair(args.frames)
     rows = torch_rows(model, device, bf16=not args.no_bf16, compiled=args.compile)
+    rows += backend_rows(model, backends, args.threads)
     sections = []
     for size in sizes:
         x0, x1 = frame_pair(frames, size, device)
@@ -107,7 +112,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from utils.inference import InputError
     try:
         report = run(args)
-    except (InputError, CheckpointError, ConfigError, ValueError) as e:
+    except (InputError, CheckpointError, ConfigError, ValueError) as e:  # devices, backends,
+        # unreadable frames: ValueErrors with one line each
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{report['model']} ({report['checkpoint'] or 'random weights'}), {report['device']} "

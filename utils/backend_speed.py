@@ -3,8 +3,8 @@ the same frames in alternation, reported as medians, ratios to a reference row, 
 and how far each row's output is from the reference's.
 
 A row's callable takes (img0, img1), each (1, 3, H, W) float32 in [0, 1], and returns the
-middle frame (1, 3, H, W). `torch_rows` builds the PyTorch rows; any other runtime (ONNX
-Runtime, OpenVINO) is one more (name, callable) appended to the list.
+middle frame (1, 3, H, W). `torch_rows` builds the PyTorch rows and `backend_rows` the ONNX
+Runtime and OpenVINO ones, all through the same Interpolator (padding included).
 """
 from __future__ import annotations
 
@@ -42,6 +42,18 @@ def torch_rows(model: AMT, device: torch.device, bf16: bool = True, compiled: bo
         rows.append(row("default bf16", "auto", torch.bfloat16))
     if compiled:
         rows.append(row("default fp32, compiled", "auto", torch.float32, compile=True))
+    return rows
+
+
+def backend_rows(model: AMT, backends: Sequence[str], threads: Optional[int] = None
+                 ) -> List[Row]:
+    """One fp32 row per runtime of `backends` ('onnxruntime', 'openvino'): `model` exported
+    to ONNX (utils.runtimes' cache) and run there behind the Interpolator the torch rows use."""
+    from utils.runtimes import load_network
+    rows = []
+    for backend in backends:
+        ip = Interpolator(model, "cpu", network=load_network(backend, model, threads))
+        rows.append((f"{backend} fp32", lambda x0, x1, ip=ip: ip.interpolate(x0, x1, 0.5)))
     return rows
 
 

@@ -199,17 +199,3 @@ def load_network(backend: str, model: torch.nn.Module, threads: Optional[int] = 
     path = onnx_path or cached_onnx(model)
     make = onnxruntime_run if backend == "onnxruntime" else openvino_run
     return GraphNetwork(make(path, threads), backend)
-
-
-def forward_callable(backend: str, model: torch.nn.Module, threads: Optional[int] = None
-                     ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """`backend`'s network as one call (img0, img1, embt) -> imgt_pred, for timing tables;
-    frames (B, 3, H, W) on the CPU with H and W multiples of 16, embt (B, 1, 1, 1)."""
-    network = load_network(backend, model, threads)
-    if backend != "torch":
-        return network
-
-    def forward(img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return model(img0, img1, embt)["imgt_pred"]
-    return forward

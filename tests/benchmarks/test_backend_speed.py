@@ -1,11 +1,12 @@
 import json
 import math
 
+import pytest
 import torch
 
 from benchmarks.backend_speed import main
 from networks import build_model
-from utils.backend_speed import REFERENCE, format_table, measure_rows, torch_rows
+from utils.backend_speed import REFERENCE, backend_rows, format_table, measure_rows, torch_rows
 
 
 def test_runs_tiny_and_reports_every_row(tmp_path, capsys):
@@ -55,3 +56,16 @@ def test_bad_sizes_are_one_line(capsys):
     assert main(["--variant", "AMT-S", "--sizes", "big"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_the_onnx_rows_run_behind_the_same_interpolator(onnx_export, monkeypatch):
+    model, _ = onnx_export("AMT-S")
+    monkeypatch.setenv("AMT_ONNX_CACHE", onnx_export.folder)  # the session's export, reused
+    rows = torch_rows(model, torch.device("cpu"), bf16=False)[:1]
+    rows += backend_rows(model, ["onnxruntime", "openvino"])
+    g = torch.Generator().manual_seed(3)
+    x0, x1 = torch.rand(1, 3, 120, 136, generator=g), torch.rand(1, 3, 120, 136, generator=g)
+    results = {r["name"]: r for r in measure_rows(rows, x0, x1, repeats=1, warmup=1)}
+    assert list(results) == [REFERENCE, "onnxruntime fp32", "openvino fp32"]
+    assert all(results[name]["max_abs_diff"] <= 1e-4 for name in results)
