@@ -777,7 +777,7 @@ def _audio_plan(src: Source, summary: RunSummary, play_fps: Fraction,
     src_fps = Fraction(src.fps or DEFAULT_IMAGE_FPS)
     if src.times:
         source_s, last, offset = src.times.duration, src.times.last_duration, \
-            max(0.0, float(src.times.first) - src.info.start)
+            max(0.0, float(src.times.first))
     else:
         source_s, last, offset = Fraction(src.frames or 0) / src_fps, 1 / src_fps, 0.0
     output_s = Fraction(summary.frames) / play_fps

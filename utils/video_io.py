@@ -124,13 +124,15 @@ def _expected_frames(info: VideoInfo, times: Optional[FrameTimes],
     """How many frames a whole file holds: from the header's duration, not a full decode, so
     that a file that decodes to fewer can be told apart as cut short. The duration is the
     longest stream's; when the audio runs on to the end (the file is whole) and the video
-    stops earlier or starts later, the video's own packets are the count."""
+    stops earlier or starts later, the video's own packets are the count. The listing's times
+    and the header's duration both count from the file's start (ffmpeg shifts packet times
+    by the container's start time, e.g. ~1.4 s in MPEG-TS)."""
     header_fps = info.fps or fps
     if not (header_fps and info.duration and info.duration > 0):
         return None
     if times is None:
         return int(round(info.duration * header_fps))
-    end = info.start + info.duration
+    end = info.duration
     if times.others_end is not None and float(times.others_end) >= end * (1 - SHORT_TOLERANCE):
         return len(times.times)
     return int(round((end - float(times.first)) * header_fps))

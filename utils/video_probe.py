@@ -87,7 +87,6 @@ class VideoInfo:
     colour: Colour
     fps: Optional[Fraction]    # the header's rate (rounded by ffmpeg; frame_times is exact)
     duration: Optional[float]  # the container's, seconds
-    start: float               # the container's start time, seconds
     has_audio: bool
     audio_codec: Optional[str] = None
 
@@ -99,7 +98,9 @@ class FrameTimes:
     times: Tuple[Fraction, ...]
     fps: Fraction
     constant: bool
-    first: Fraction            # the first frame's time in the file (seconds)
+    # the first frame's time from the file's start (seconds): ffmpeg's listing subtracts the
+    # container's start time, the earliest of all streams' first packets
+    first: Fraction
     last_duration: Fraction    # how long the last frame is shown
     others_end: Optional[Fraction] = None  # where the audio ends in the file (None: no audio)
 
@@ -237,14 +238,11 @@ def probe(path: str) -> VideoInfo:
 def parse_probe(path: str, text: str) -> VideoInfo:
     """VideoInfo from `ffmpeg -hide_banner -i FILE`'s output."""
     stream, rotation, audio = None, 0.0, None
-    duration, start = None, 0.0
+    duration = None
     for line in text.splitlines():
         dm = re.search(r"Duration: (\d+):(\d+):([\d.]+)", line)
         if dm and duration is None:
             duration = int(dm.group(1)) * 3600 + int(dm.group(2)) * 60 + float(dm.group(3))
-        sm = re.search(r"start: (-?[\d.]+)", line)
-        if sm and "Duration" in line:
-            start = float(sm.group(1))
         if stream is None:
             stream = parse_stream(line)
         elif re.search(r"rotation of (-?[\d.]+) degrees", line) and not rotation:
@@ -261,7 +259,7 @@ def parse_probe(path: str, text: str) -> VideoInfo:
     fps = snap_rate(Fraction(stream["fps"]).limit_denominator(1001)) if stream["fps"] else None
     return VideoInfo(path, stream["codec"], pix_fmt, w, h, pix_fmt_depth(pix_fmt),
                      pix_fmt_alpha(pix_fmt), resolve_colour(pix_fmt, h, stream["tags"]), fps,
-                     duration, start, audio is not None, audio)
+                     duration, audio is not None, audio)
 
 
 def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]], Optional[Fraction]]:

@@ -1,6 +1,7 @@
 """Colour, depth, timing and codecs through the whole tool (issue 25), on clips made with the
 bundled ffmpeg and decoded by tests.utils.video_clips (not by the project's reader)."""
 import os
+import re
 import subprocess
 from fractions import Fraction
 
@@ -280,3 +281,24 @@ def test_audio_stays_in_sync_with_a_video_that_starts_late(tmp_path, capsys):
     assert demo_2x(["-i", str(late), "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
     assert "audio copied" in capsys.readouterr().out
     assert frame_times(out)[0] == pytest.approx(0.5, abs=0.01)
+
+
+@pytest.mark.parametrize("audio", [False, True])
+def test_an_mpeg_ts_clip_runs_whole_with_its_audio_in_sync(tmp_path, capsys, audio):
+    """MPEG-TS starts its clock at about 1.4 s: the packet listing counts from the file's
+    start, so the header's duration is compared from there too (before: 'ended early')."""
+    clip = str(tmp_path / "in.ts")
+    cmd = [FFMPEG, "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"]
+    subprocess.run(cmd + ["-frames:v", "10", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip],
+                   check=True)
+    out = tmp_path / "out.mp4"
+    assert demo_2x(["-i", clip, "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert len(frame_times(out)) == 19
+    if audio:  # the video starts after the audio by as much as in the source
+        assert "audio copied" in text
+        starts = [float(m) for m in re.findall(r"Stream #0:\d.*start (\d+\.\d+)",
+                                                info_text(clip))]
+        assert frame_times(out)[0] == pytest.approx(starts[0] - starts[1], abs=0.005)
