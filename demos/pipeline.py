@@ -798,7 +798,8 @@ def _finish(src: Source, sink: _Output, paths: dict, summary: RunSummary,
         audio, offset = _audio_plan(src, summary, play_fps, fmt)
         if audio:
             muxed = temp_name(output)
-            why = copy_audio(sink.tmp, src.video, muxed, offset)
+            why = copy_audio(sink.tmp, src.video, muxed, float(summary.frames / play_fps),
+                             offset)
             if why is None:
                 commit(muxed, output)
                 summary.audio = True

@@ -524,18 +524,20 @@ def _encoder_cause(errors: List[str], code: Optional[int]) -> str:
     return f"the encoder exited with status {code}"
 
 
-def copy_audio(video_only: str, audio_source: str, output: str,
+def copy_audio(video_only: str, audio_source: str, output: str, video_s: float,
                offset: float = 0.0) -> Optional[str]:
     """Mux `audio_source`'s audio into `video_only` (video stream copied) as `output`; the
     video starts `offset` seconds after the source file's start (where the source's first
-    frame was), so the two stay in sync. The audio stream is copied where the container
-    takes it, else encoded (AAC). Returns None on success, else why not (one line)."""
+    frame was), so the two stay in sync, and lasts `video_s` seconds: longer audio is cut
+    there, shorter audio ends early (-shortest would cut the video instead). The audio
+    stream is copied where the container takes it, else encoded (AAC). Returns None on
+    success, else why not (one line)."""
     why = None
     for audio in (["-c:a", "copy"], ["-c:a", "aac"]):
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
                *(["-itsoffset", f"{offset:.6f}"] if offset > 0 else []), "-i", video_only,
                "-i", audio_source, "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy", *audio,
-               "-shortest", output]
+               "-t", f"{max(offset, 0.0) + video_s:.6f}", output]
         res = subprocess.run(cmd, capture_output=True, text=True, start_new_session=True)
         errors = [ln.strip() for ln in res.stderr.splitlines() if ln.strip()]
         if not (res.returncode or errors):

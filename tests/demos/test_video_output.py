@@ -302,3 +302,23 @@ def test_an_mpeg_ts_clip_runs_whole_with_its_audio_in_sync(tmp_path, capsys, aud
         starts = [float(m) for m in re.findall(r"Stream #0:\d.*start (\d+\.\d+)",
                                                 info_text(clip))]
         assert frame_times(out)[0] == pytest.approx(starts[0] - starts[1], abs=0.005)
+
+
+def test_audio_shorter_than_the_video_keeps_every_frame(tmp_path, capsys):
+    clip = make_clip(tmp_path / "short.mp4", size="64x48", rate="10", frames=10, audio_s=0.4)
+    out = tmp_path / "out.mp4"
+    assert demo_2x(["-i", clip, "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
+    assert "audio copied" in capsys.readouterr().out
+    assert len(frame_times(out)) == 19
+
+
+def test_audio_longer_than_the_video_is_cut_at_its_end(tmp_path, capsys):
+    video = make_clip(tmp_path / "v.mp4", size="64x48", rate="10", frames=10)
+    long = tmp_path / "long.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-i", video, "-f", "lavfi", "-i", "sine=duration=5",
+                    "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(long)],
+                   check=True)
+    out = tmp_path / "out.mp4"
+    assert demo_2x(["-i", str(long), "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
+    assert len(frame_times(out)) == 19
+    assert duration(out) == pytest.approx(0.95, abs=0.06)
