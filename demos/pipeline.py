@@ -30,7 +30,7 @@ from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_over
                           same_file, temp_name)
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
-from utils.images import image_size
+from utils.images import image_size, to_depth
 from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_divisor,
                              is_out_of_memory, load_model)
 from utils.names import DEFAULT_IMAGE_FPS, DEFAULT_SCENE_THRESHOLD
@@ -39,7 +39,7 @@ from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS,
                                  parse_rate, rate_text, snap_rate)
 from utils.video_io import (ImageSequenceWriter, OutputFormat, Source, VideoIOError, VideoWriter,
                             check_writable_ext, choose_output, copy_audio, ended_early, last_line,
-                            open_source, read_frames, to_8bit, write_frame_image)
+                            open_source, read_frames, write_frame_image)
 from utils.runtimes import BackendError, check_backend, load_network
 
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
@@ -819,7 +819,7 @@ def _finish(src: Source, sink: _Output, paths: dict, summary: RunSummary,
 
 def _write_gif(output: str, gif_path: str, summary: RunSummary) -> None:
     import imageio.v3 as iio
-    frames = [to_8bit(f[..., :3]) for f in read_frames(open_source([output]))]
+    frames = [to_depth(f[..., :3], np.uint8)[0] for f in read_frames(open_source([output]))]
     with atomic_path(gif_path) as tmp:
         iio.imwrite(tmp, np.stack(frames), duration=1000 / max(summary.fps, 1), loop=0)
     summary.notes.append(f"GIF written to {gif_path}")

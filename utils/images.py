@@ -147,7 +147,7 @@ def to_rgb(img: np.ndarray) -> Tuple[np.ndarray, List[str]]:
     stored (other depths to 16 bits), and the notes of what changed."""
     notes = []
     if img.dtype not in (np.uint8, np.uint16):
-        img, note = _to_depth(img, np.uint16)
+        img, note = to_depth(img, np.uint16)
         notes.append(note)
     if img.ndim == 2 or img.shape[2] == 1:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
@@ -163,7 +163,7 @@ def to_rgb8(img: np.ndarray) -> Tuple[np.ndarray, str]:
     """OpenCV's BGR(A)/grey, any depth -> (H, W, 3) uint8 RGB and a note of what changed."""
     notes = []
     if img.dtype != np.uint8:
-        img, note = _to_depth(img, np.uint8)
+        img, note = to_depth(img, np.uint8)
         notes.append(note)
     if img.ndim == 3 and img.shape[2] in (2, 4):
         img = img[..., :-1]
@@ -172,9 +172,12 @@ def to_rgb8(img: np.ndarray) -> Tuple[np.ndarray, str]:
     return img, ", ".join(notes + converted)
 
 
-def _to_depth(img: np.ndarray, dtype: type) -> Tuple[np.ndarray, str]:
-    """img at another depth, rounded, and the note saying so: integers by `full_scale`,
-    floats taken as [0, 1] (or as 0..255 when their maximum says so)."""
+def to_depth(img: np.ndarray, dtype: type) -> Tuple[np.ndarray, str]:
+    """The one depth conversion: img as `dtype` (uint8 or uint16), rounded, and the note
+    saying so ('' when it already is): integers by `full_scale`, floats taken as [0, 1] (or
+    as 0..255 when their maximum says so)."""
+    if img.dtype == np.dtype(dtype):
+        return img, ""
     top = full_scale(dtype)
     bits = f"{8 * np.dtype(dtype).itemsize}-bit"
     if img.dtype in (np.uint8, np.uint16):

@@ -23,7 +23,8 @@ import imageio_ffmpeg
 import numpy as np
 
 from utils.atomic import OutputError, describe_os_error
-from utils.images import IMAGE_EXTS, ImageReadError, list_images, natural_key, read_image
+from utils.images import (IMAGE_EXTS, ImageReadError, full_scale, list_images, natural_key,
+                          read_image, to_depth)
 from utils.video_formats import (CODEC_TABLE, IMAGE_CODECS, VIDEO_CONTAINERS, Codec,
                                  default_codec)
 from utils.video_probe import (Colour, FrameTimes, ProbeError, VideoInfo, frame_times, probe,
@@ -152,18 +153,40 @@ def last_line(e: BaseException) -> str:
 
 
 def read_frames(src: Source, keep_alpha: bool = False) -> Iterator[np.ndarray]:
-    """Frames as (H, W, C) RGB(A), uint8 or uint16 (see video_frames), each resized to the
-    first one's size. Images are as utils.images.read_image gives them."""
-    first_size = None
+    """Frames as (H, W, C) RGB(A), uint8 or uint16 (see video_frames), each brought to the
+    first one's size, depth and channel count (an image folder may mix them; the writer
+    takes one kind), with a warning for each kind of change. Images are as
+    utils.images.read_image gives them."""
+    first = None
+    noted = set()
+
+    def note(text: str) -> None:
+        if text not in noted:
+            noted.add(text)
+            warnings.warn(text)
+
     frames = (video_frames(src.video, src.info, keep_alpha=keep_alpha) if src.video
               else _image_frames(src.images))
     for frame in frames:
-        if first_size is None:
-            first_size = frame.shape[:2]
-        elif frame.shape[:2] != first_size:
-            warnings.warn(f"frame of size {frame.shape[1]}x{frame.shape[0]} resized to the first "
-                          f"frame's {first_size[1]}x{first_size[0]}")
-            frame = cv2.resize(frame, (first_size[1], first_size[0]), interpolation=cv2.INTER_AREA)
+        if first is None:
+            first = frame
+            yield frame
+            continue
+        h, w, c = first.shape
+        if frame.shape[:2] != (h, w):
+            note(f"frame of size {frame.shape[1]}x{frame.shape[0]} resized to the first "
+                 f"frame's {w}x{h}")
+            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        frame, changed = to_depth(frame, first.dtype)
+        if changed:
+            note(f"a frame's {changed} (the first frame's depth)")
+        if frame.shape[2] > c:
+            note("a frame's alpha channel was dropped (the first frame has none)")
+            frame = frame[..., :c]
+        elif frame.shape[2] < c:
+            note("a frame without alpha was given an opaque one (the first frame has alpha)")
+            opaque = np.full(frame.shape[:2] + (1,), full_scale(frame.dtype), frame.dtype)
+            frame = np.concatenate([frame, opaque], axis=2)
         yield frame
 
 
@@ -214,7 +237,7 @@ def video_frames(path: str, info: Optional[VideoInfo] = None, eight_bit: bool = 
                 break
             count += 1
             frame = np.frombuffer(buf, dtype).reshape(info.height, info.width, channels)
-            yield to_8bit(frame) if eight_bit else frame
+            yield to_depth(frame, np.uint8)[0] if eight_bit else frame
         proc.wait()
         reader.join(timeout=5)
         if proc.returncode:
@@ -397,11 +420,17 @@ class VideoWriter:
     def write(self, frame: np.ndarray) -> None:
         if self._proc is None:
             raise OutputError(0, f"cannot write {self.path}: the encoder is closed")
+        channels = 4 if self.fmt.alpha else 3
+        if frame.dtype != self.dtype or frame.shape[2:] != (channels,):
+            # a cast would wrap 16-bit values modulo 256: refused, not written as garbage
+            raise OutputError(0, f"cannot write {self.path}: a {frame.dtype} frame with "
+                                 f"{frame.shape[2] if frame.ndim == 3 else 1} channels, "
+                                 f"where the video takes {self.dtype.name} with {channels}")
         if (self.h2, self.w2) != (self.h, self.w):
             pad = ((0, self.h2 - self.h), (0, self.w2 - self.w), (0, 0))
             frame = np.pad(frame, pad, mode="edge")
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frame, self.dtype).tobytes())
+            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
         except OSError:  # the encoder died (a full disk, mostly): its own words say why
             self._finish(expect_ok=False)
         self.frames += 1
@@ -491,17 +520,10 @@ def write_frame_image(path: str, frame: np.ndarray, depth: int = 0) -> None:
     if depth > 8 and frame.dtype == np.uint8:
         frame = frame.astype(np.uint16) * 257
     elif 0 < depth <= 8 and frame.dtype == np.uint16:
-        frame = to_8bit(frame)
+        frame = to_depth(frame, np.uint8)[0]
     code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
     if not cv2.imwrite(path, cv2.cvtColor(np.ascontiguousarray(frame), code)):
         raise OutputError(0, f"cannot write {path} (is the disk full?)")
-
-
-def to_8bit(frame: np.ndarray) -> np.ndarray:
-    """uint16 -> uint8, rounded (uint8 passes through)."""
-    if frame.dtype == np.uint8:
-        return frame
-    return ((frame.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _size(path: str) -> int:

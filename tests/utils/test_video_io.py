@@ -94,3 +94,48 @@ def test_frame_images_at_16_bits_and_with_alpha(tmp_path):
     with pytest.raises(OutputError, match="cannot write"):
         write_frame_image(str(tmp_path / "missing" / "b.png"), rgba)
     assert not os.path.exists(tmp_path / "missing")
+
+
+def _folder(path, frames) -> str:
+    """PNGs written by OpenCV itself (RGB(A) frames given, BGR(A) stored)."""
+    import cv2
+    os.makedirs(path)
+    for i, f in enumerate(frames):
+        code = cv2.COLOR_RGBA2BGRA if f.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        cv2.imwrite(os.path.join(path, f"{i}.png"), cv2.cvtColor(f, code))
+    return str(path)
+
+
+def test_frames_of_another_depth_come_at_the_first_frames_depth(tmp_path):
+    """An 8-bit then a 16-bit PNG: the second is rounded to 8 bits (before: passed as
+    uint16, and the writer cast it modulo 256)."""
+    deep = np.full((8, 8, 3), 250 * 257 + 100, np.uint16)  # 64350: 250.4 at 8 bits
+    folder = _folder(tmp_path / "in", [np.full((8, 8, 3), 10, np.uint8), deep])
+    with pytest.warns(UserWarning, match="16-bit converted to 8-bit"):
+        frames = list(read_frames(open_source([folder])))
+    assert [f.dtype for f in frames] == [np.uint8, np.uint8]
+    assert frames[1][0, 0].tolist() == [250, 250, 250]
+
+
+@pytest.mark.parametrize("first, second", [(3, 4), (4, 3)])
+def test_frames_with_other_channels_come_with_the_first_frames_channels(tmp_path, first,
+                                                                         second):
+    """RGB then RGBA drops the alpha; RGBA then RGB gets an opaque one."""
+    frames = [np.full((8, 8, c), 100, np.uint8) for c in (first, second)]
+    with pytest.warns(UserWarning, match="alpha"):
+        got = list(read_frames(open_source([_folder(tmp_path / "in", frames)])))
+    assert [f.shape[2] for f in got] == [first, first]
+    if first == 4:
+        assert (got[1][..., 3] == 255).all() and (got[1][..., :3] == 100).all()
+
+
+def test_the_writer_refuses_a_frame_of_another_type_or_channel_count(tmp_path):
+    path = str(tmp_path / "o.mp4")
+    w = VideoWriter(path, 25, (8, 8), choose_output(".mp4", "libx264", 8, False, IMAGE_COLOUR))
+    try:
+        with pytest.raises(OutputError, match="uint16"):
+            w.write(np.zeros((8, 8, 3), np.uint16))
+        with pytest.raises(OutputError, match="4 channels"):
+            w.write(np.zeros((8, 8, 4), np.uint8))
+    finally:
+        w.abort()
