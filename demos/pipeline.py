@@ -30,7 +30,7 @@ from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_over
                           same_file, temp_name)
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
-from utils.images import image_size, to_depth
+from utils.images import image_size, to_depth, write_image
 from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_divisor,
                              is_out_of_memory, load_model)
 from utils.names import DEFAULT_IMAGE_FPS, DEFAULT_SCENE_THRESHOLD
@@ -39,7 +39,7 @@ from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS,
                                  parse_rate, rate_text, snap_rate)
 from utils.video_io import (ImageSequenceWriter, OutputFormat, Source, VideoIOError, VideoWriter,
                             check_writable_ext, choose_output, copy_audio, ended_early, last_line,
-                            open_source, read_frames, write_frame_image)
+                            open_source, read_frames)
 from utils.runtimes import BackendError, check_backend, load_network
 
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
@@ -371,7 +371,7 @@ class _Output:
             try:
                 if self.images_tmp:  # at the frames' own depth (16 bits from deeper sources)
                     png = os.path.join(self.images_tmp, f"{self.writer.frames:07d}.png")
-                    write_frame_image(png, frame)
+                    write_image(png, frame, atomic=False)
                 self.writer.write(frame)
             except OSError as e:
                 self.error = e

@@ -24,7 +24,7 @@ import numpy as np
 
 from utils.atomic import OutputError, describe_os_error
 from utils.images import (IMAGE_EXTS, ImageReadError, full_scale, list_images, natural_key,
-                          read_image, to_depth)
+                          read_image, to_depth, write_image)
 from utils.video_formats import (CODEC_TABLE, IMAGE_CODECS, VIDEO_CONTAINERS, Codec,
                                  default_codec)
 from utils.video_probe import (Colour, FrameTimes, ProbeError, VideoInfo, frame_times, probe,
@@ -494,8 +494,9 @@ def codec_args(fmt: OutputFormat) -> List[str]:
 
 
 class ImageSequenceWriter:
-    """The same interface as VideoWriter for a folder of PNG or TIFF files, 0000000.png on;
-    8 or 16 bits, RGB or RGBA as the frames are."""
+    """The same interface as VideoWriter for a folder of PNG or TIFF files, 0000000.png on,
+    at `fmt`'s depth, RGB or RGBA as the frames are, by utils.images.write_image. The folder
+    is a temporary renamed into place as a whole, so each file is written directly."""
 
     def __init__(self, folder: str, fmt: OutputFormat) -> None:
         self.path, self.fmt, self.frames = folder, fmt, 0
@@ -503,7 +504,8 @@ class ImageSequenceWriter:
 
     def write(self, frame: np.ndarray) -> None:
         path = os.path.join(self.path, f"{self.frames:07d}{self.ext}")
-        write_frame_image(path, frame, self.fmt.depth)
+        write_image(path, to_depth(frame, np.uint16 if self.fmt.depth > 8 else np.uint8)[0],
+                    atomic=False)
         self.frames += 1
 
     def close(self) -> None:
@@ -511,19 +513,6 @@ class ImageSequenceWriter:
 
     def abort(self) -> None:
         """Nothing runs in the background."""
-
-
-def write_frame_image(path: str, frame: np.ndarray, depth: int = 0) -> None:
-    """One (H, W, 3|4) RGB(A) frame as PNG/TIFF at 16 bits when `depth` > 8 (or the frame is
-    uint16 and depth is 0), else 8. OutputError if it cannot be written.
-    (At the merge: utils.images.write_image does this for the whole project.)"""
-    if depth > 8 and frame.dtype == np.uint8:
-        frame = frame.astype(np.uint16) * 257
-    elif 0 < depth <= 8 and frame.dtype == np.uint16:
-        frame = to_depth(frame, np.uint8)[0]
-    code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    if not cv2.imwrite(path, cv2.cvtColor(np.ascontiguousarray(frame), code)):
-        raise OutputError(0, f"cannot write {path} (is the disk full?)")
 
 
 def _size(path: str) -> int:

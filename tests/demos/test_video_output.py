@@ -322,3 +322,18 @@ def test_audio_longer_than_the_video_is_cut_at_its_end(tmp_path, capsys):
     assert demo_2x(["-i", str(long), "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
     assert len(frame_times(out)) == 19
     assert duration(out) == pytest.approx(0.95, abs=0.06)
+
+
+def test_an_rgba_tiff_sequence_says_its_fourth_channel_is_alpha(tmp_path, capsys):
+    """Written by utils.images.write_image, the project's one image writer: its TIFFs carry
+    ExtraSamples (tag 338) = 2, straight alpha (OpenCV's own writer leaves it out)."""
+    from PIL import Image
+    clip, _ = _rgba_clip(tmp_path / "rgba.mkv")
+    out = tmp_path / "seq"
+    assert demo_2x(["-i", clip, "-o", str(out), "--codec", "tiff", *AVERAGE]) == EXIT_OK
+    folder = out / "rgba_2x"
+    files = sorted(os.listdir(folder))
+    assert len(files) == 5
+    for name in files:
+        with Image.open(folder / name) as im:
+            assert im.mode == "RGBA" and im.tag_v2.get(338) in (2, (2,))

@@ -5,8 +5,8 @@ import pytest
 
 from tests.utils.video_clips import decode_as_tagged, make_clip, psnr, video_line
 from utils.atomic import OutputError
-from utils.video_io import (IMAGE_COLOUR, VideoWriter, choose_output, open_source, read_frames,
-                            video_frames, write_frame_image)
+from utils.video_io import (IMAGE_COLOUR, ImageSequenceWriter, VideoWriter, choose_output,
+                            open_source, read_frames, video_frames)
 from utils.video_probe import Colour
 
 
@@ -84,15 +84,16 @@ def test_odd_sizes_are_padded_for_subsampled_codecs_only(tmp_path):
         assert ("48x34" if codec == "libx264" else "47x33") in video_line(path)
 
 
-def test_frame_images_at_16_bits_and_with_alpha(tmp_path):
+def test_image_sequences_are_written_at_the_formats_depth_with_alpha(tmp_path):
     import cv2
-    rgba = np.zeros((8, 8, 4), np.uint16)
-    rgba[..., 0], rgba[..., 3] = 1000, 65535
-    write_frame_image(str(tmp_path / "a.png"), rgba)
-    back = cv2.imread(str(tmp_path / "a.png"), cv2.IMREAD_UNCHANGED)
-    assert back.dtype == np.uint16 and back[0, 0].tolist() == [0, 0, 1000, 65535]  # BGRA
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 100, 255
+    fmt = choose_output("", "png", 16, True, IMAGE_COLOUR)
+    ImageSequenceWriter(str(tmp_path), fmt).write(rgba)
+    back = cv2.imread(str(tmp_path / "0000000.png"), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.uint16 and back[0, 0].tolist() == [0, 0, 100 * 257, 65535]  # BGRA
     with pytest.raises(OutputError, match="cannot write"):
-        write_frame_image(str(tmp_path / "missing" / "b.png"), rgba)
+        ImageSequenceWriter(str(tmp_path / "missing"), fmt).write(rgba)
     assert not os.path.exists(tmp_path / "missing")
 
 
