@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import re
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,7 +28,7 @@ from tqdm import tqdm
 from utils.evaluation.core import EvaluationError, Predictor, Protocol
 from utils.evaluation.predictors import baseline_method, model_method
 from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_overwriting,
-                          same_file, temp_name)
+                          temp_name)
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
 from utils.images import image_size, to_depth, write_image
@@ -513,10 +514,8 @@ def _check_output(output: str, src: Source, paths: dict, options: InterpolationO
     refuse_overwriting(list(paths.values()), src.paths)
     folders = ("images", "partial_images") + (("video", "partial") if images else ())
     for role in folders:
-        if role in paths and any(same_file(os.path.dirname(os.path.abspath(p)), paths[role])
-                                 for p in src.paths):
-            raise OutputError(0, f"the output is the input: the frames folder {paths[role]} "
-                                 "holds the input images; choose another -o")
+        if role in paths:
+            _check_frames_folder(paths[role], src)
     out_dir = os.path.dirname(output)
     if not os.path.isdir(out_dir):
         try:
@@ -525,6 +524,33 @@ def _check_output(output: str, src: Source, paths: dict, options: InterpolationO
             raise DemoError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     if not os.access(out_dir, os.W_OK):
         raise DemoError(f"output folder {out_dir} is not writable")
+
+
+# The names ImageSequenceWriter and the frames folder give their files
+_FRAME_FILE = re.compile(r"\d{7}\.(png|tif)")
+
+
+def _check_frames_folder(folder: str, src: Source) -> None:
+    """Refuse an existing image folder output that holds anything but frames of an earlier
+    run, or holds an input: the new folder replaces it as a whole (utils.atomic.commit)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:  # not there (or a file, refused elsewhere): nothing to replace
+        return
+    inside = [p for p in src.paths if _is_within(p, folder)]
+    if inside:
+        raise OutputError(0, f"the output is the input: {folder} holds the input {inside[0]}; "
+                             "choose another -o")
+    other = sorted(n for n in names if not _FRAME_FILE.fullmatch(n))
+    if other:
+        raise OutputError(0, f"the output folder {folder} holds files this tool did not write "
+                             f"({other[0]}{', ...' if len(other) > 1 else ''}); it would be "
+                             "replaced as a whole: empty it or choose another -o")
+
+
+def _is_within(path: str, folder: str) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, top]) == top
 
 
 def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSummary:

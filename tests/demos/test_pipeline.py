@@ -321,3 +321,28 @@ def test_the_arbitrary_time_flag_reaches_the_model(tmp_path, flag, recursive):
     args = script.parse_args(["-i", "a.png", "b.png", "-o", str(tmp_path), *flag])
     frames, _ = pipeline.load_interpolator(script.options(args))
     assert frames.recursive is recursive
+
+
+@pytest.mark.parametrize("codec, role", [("png", "video"), (None, "images")])
+def test_a_rerun_into_an_image_folder_replaces_the_previous_runs_frames(tmp_path, blend, codec,
+                                                                          role):
+    """A second run that makes fewer frames leaves only its own (before: the first run's
+    extra frames stayed, moved in file by file)."""
+    paths = _pngs(tmp_path / "in", _frames(3))
+    out = str(tmp_path / ("seq" if codec else "out.mp4"))
+    folder = tmp_path / ("seq" if codec else "out_frames")
+    run(paths, out, n_iter=2, codec=codec, save_images=True)
+    assert len(os.listdir(folder)) == 9
+    run(paths[:2], out, n_iter=1, codec=codec, save_images=True)
+    assert sorted(os.listdir(folder)) == [f"{i:07d}.png" for i in range(3)]
+    assert not [n for n in os.listdir(tmp_path) if ".amt-tmp" in n]
+
+
+def test_an_image_folder_output_holding_other_files_is_refused(tmp_path, blend):
+    paths = _pngs(tmp_path / "in", _frames(2))
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(DemoError, match="holds files this tool did not write"):
+        run(paths, str(folder), codec="png")
+    assert os.listdir(folder) == ["notes.txt"]
