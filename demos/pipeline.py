@@ -313,20 +313,25 @@ def _background(items: Iterable, maxsize: int = 4) -> Iterator:
     done = object()
     stop = threading.Event()
 
+    def put(item: object) -> bool:
+        """Queue `item` unless the consumer has left (then False): a blocking put would wait
+        for ever on a full queue nobody reads."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def fill() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(done)
+            put(done)
         except BaseException as e:  # handed to the consumer
-            q.put(e)
+            put(e)
 
     thread = threading.Thread(target=fill, daemon=True)
     thread.start()
@@ -374,7 +379,7 @@ class _Output:
                     png = os.path.join(self.images_tmp, f"{self.writer.frames:07d}.png")
                     write_image(png, frame, atomic=False)
                 self.writer.write(frame)
-            except OSError as e:
+            except BaseException as e:  # any kind: a dead thread would leave put() blocked
                 self.error = e
 
     def put(self, frame: np.ndarray) -> None:
