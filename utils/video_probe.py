@@ -264,7 +264,9 @@ def parse_probe(path: str, text: str) -> VideoInfo:
 
 def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]], Optional[Fraction]]:
     """(stream 0's time base, its [(pts, duration)] in stream order, where the other streams'
-    packets end in seconds or None) from `-f framecrc` output."""
+    packets end in seconds or None) from `-f framecrc` output. Packets without a time
+    (printed as AV_NOPTS_VALUE, hugely negative) or before zero (pre-roll, which the decoder
+    drops) are left out."""
     bases = {}
     packets = []
     others_end = None
@@ -277,6 +279,8 @@ def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]], Optional
             fields = [f.strip() for f in line.split(",")]
             if len(fields) < 5:
                 continue
+            if int(fields[2]) < 0:
+                continue
             if fields[0] == "0":
                 packets.append((int(fields[2]), int(fields[3])))
             elif fields[0] in bases:
@@ -288,10 +292,13 @@ def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]], Optional
 
 
 def frame_times(path: str, header_fps: Optional[Fraction] = None) -> Optional[FrameTimes]:
-    """The frames' presentation times from a packet listing; None when it gives none (then
-    the header's rate is all there is)."""
+    """The frames' presentation times from a packet listing; None when it gives none or
+    ffmpeg failed part way (then the header's rate is all there is). The listing reads the
+    whole file once, before the first frame is decoded."""
     res = _run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", path, "-map", "0:V:0",
                 "-map", "0:a?", "-c", "copy", "-f", "framecrc", "-"])
+    if res.returncode != 0:
+        return None
     try:
         tb, packets, others_end = parse_framecrc(res.stdout)
     except ValueError:
@@ -304,7 +311,9 @@ def times_from_packets(tb: Fraction, packets: Sequence[Tuple[int, int]],
                        header_fps: Optional[Fraction] = None) -> Optional[FrameTimes]:
     """FrameTimes of packets (pts, duration) in time base `tb`. Steps that differ by at most
     one tick (a millisecond time base rounding 1/30 s to 33 or 34) are a constant rate, and
-    its frames are put on the exact grid i / fps."""
+    its frames are put on the exact grid i / fps: the header's rate when every frame lies
+    within a tick of its grid (the mean of a few rounded steps is no NTSC rate), else the
+    rate of the steps."""
     pts = sorted(p for p, _ in packets)
     if not pts:
         return None
@@ -317,7 +326,13 @@ def times_from_packets(tb: Fraction, packets: Sequence[Tuple[int, int]],
     fallback = header_fps or Fraction(25)
     mean_fps = snap_rate(Fraction(len(pts) - 1) / span) if span > 0 else fallback
     if max(steps) - min(steps) <= 1 and min(steps) > 0:
-        fps = snap_rate(1 / (steps[0] * tb)) if max(steps) == min(steps) else mean_fps
+        if header_fps and all(abs((p - pts[0]) * tb - i / header_fps) <= tb
+                              for i, p in enumerate(pts)):
+            fps = header_fps
+        elif max(steps) == min(steps):
+            fps = snap_rate(1 / (steps[0] * tb))
+        else:
+            fps = mean_fps
         times = tuple(Fraction(i) / fps for i in range(len(pts)))
         return FrameTimes(times, fps, True, first, 1 / fps)
     last = dict(packets).get(pts[-1], 0)
