@@ -381,7 +381,8 @@ def choose_output(ext: str, codec: Optional[str], source_depth: int, source_alph
 
 class VideoWriter:
     """A video written frame by frame by an ffmpeg process, as `fmt` says (default: H.264
-    8-bit, BT.709); odd sizes are padded to even by edge pixels for the subsampled formats.
+    8-bit, BT.709); odd sides are padded to even by edge pixels where the chroma is
+    subsampled (the width for 4:2:2, both for 4:2:0).
     Frames are (H, W, C) uint8 or uint16 RGB(A), C as `fmt.alpha` says. close() raises
     OutputError unless ffmpeg exited cleanly and wrote a non-empty file, so a full disk
     (even one that only shows when the trailer is written) never passes for a finished video."""
@@ -393,8 +394,11 @@ class VideoWriter:
         self.fmt = fmt or choose_output(os.path.splitext(path)[1] or ".mp4", "libx264", 8,
                                         False, IMAGE_COLOUR)
         self.h, self.w = size_hw
-        even = not self.fmt.rgb and not self.fmt.images
-        self.h2, self.w2 = (self.h + self.h % 2, self.w + self.w % 2) if even else (self.h, self.w)
+        # chroma at half width (4:2:2), or half width and height (4:2:0), needs those sides
+        # even; 4:4:4 and RGB keep any size
+        pix = self.fmt.pix_fmt
+        even_w, even_h = "420" in pix or "422" in pix, "420" in pix
+        self.h2, self.w2 = self.h + self.h % 2 * even_h, self.w + self.w % 2 * even_w
         self.dtype = np.dtype("<u2" if np.dtype(frame_dtype) == np.uint16 else np.uint8)
         raw = RAW_FORMATS[(self.dtype.itemsize == 2, self.fmt.alpha)]
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo",

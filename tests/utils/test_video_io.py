@@ -74,14 +74,22 @@ def test_the_writer_tags_and_stores_the_depth(tmp_path, codec, ext, pix):
     assert psnr(back, ramp, 65535) > 40
 
 
-def test_odd_sizes_are_padded_for_subsampled_codecs_only(tmp_path):
-    frame = np.full((33, 47, 3), 128, np.uint8)
-    for codec, ext in (("libx264", ".mp4"), ("ffv1", ".mkv")):
-        path = str(tmp_path / f"o{ext}")
-        w = VideoWriter(path, 25, (33, 47), choose_output(ext, codec, 8, False, IMAGE_COLOUR))
-        w.write(frame)
-        w.close()
-        assert ("48x34" if codec == "libx264" else "47x33") in video_line(path)
+@pytest.mark.parametrize("codec, ext, lossless, alpha, size", [
+    ("libx264", ".mp4", False, False, "48x34"),   # 4:2:0: both even
+    ("prores", ".mov", False, False, "48x33"),    # 4:2:2: even width
+    ("libx264", ".mkv", True, False, "47x33"),    # lossless 4:4:4: as it is
+    ("libx265", ".mkv", True, False, "47x33"),
+    ("prores", ".mov", False, True, "47x33"),     # ProRes 4444
+    ("ffv1", ".mkv", False, False, "47x33")])     # RGB
+def test_odd_sizes_are_padded_for_subsampled_chroma_only(tmp_path, codec, ext, lossless, alpha,
+                                                         size):
+    frame = np.full((33, 47, 4 if alpha else 3), 128, np.uint8)
+    path = str(tmp_path / f"o{ext}")
+    fmt = choose_output(ext, codec, 8, alpha, IMAGE_COLOUR, lossless=lossless)
+    w = VideoWriter(path, 25, (33, 47), fmt)
+    w.write(frame)
+    w.close()
+    assert size in video_line(path)
 
 
 def test_image_sequences_are_written_at_the_formats_depth_with_alpha(tmp_path):
