@@ -31,16 +31,17 @@ from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_over
                           temp_name)
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
-from utils.images import image_size, to_depth, write_image
+from utils.images import full_scale, image_size, to_depth, write_image
 from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_divisor,
                              is_out_of_memory, load_model)
 from utils.names import DEFAULT_IMAGE_FPS, DEFAULT_SCENE_THRESHOLD
 from utils.scene_cuts import is_scene_cut
 from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS, VIDEO_EXTS,
-                                 parse_rate, rate_text, snap_rate)
+                                 parse_rate, rate_text, to_rate)
 from utils.video_io import (ImageSequenceWriter, OutputFormat, Source, VideoIOError, VideoWriter,
-                            check_writable_ext, choose_output, copy_audio, ended_early, last_line,
+                            check_writable_ext, choose_output, copy_audio, ended_early,
                             open_source, read_frames)
+from utils.video_probe import last_line
 from utils.runtimes import BackendError, check_backend, load_network
 
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
@@ -99,7 +100,8 @@ class InterpolationOptions:
     (utils.runtimes).
     """
     inputs: Sequence[str]             # a video, a glob, a folder, or 2+ images (kept as a tuple)
-    output: str                       # .mp4, .m4v, .mkv, .mov or .avi
+    output: str                       # a video (.mp4, .m4v, .mkv, .mov, .avi) or, for --codec
+                                      # png/tiff, the folder of images
     n_iter: int = 1
     fps: Optional[Union[float, Fraction, str]] = None
     factor: Optional[int] = None
@@ -436,7 +438,7 @@ def run(options: InterpolationOptions, progress: Optional[Progress] = None) -> R
 def _finite_rate(value: Union[float, Fraction, str], flag: str,
                  allow_zero: bool = False) -> Fraction:
     """The exact rate a flag names: a Fraction as given, a string parsed ('24000/1001'), a
-    float to the nearest ratio (29.97 is 30000/1001, see utils.video_formats.snap_rate)."""
+    float to the nearest ratio (29.97 is 30000/1001, see utils.video_formats.to_rate)."""
     if isinstance(value, str):
         try:
             value = parse_rate(value)
@@ -447,9 +449,7 @@ def _finite_rate(value: Union[float, Fraction, str], flag: str,
     if not (math.isfinite(number) and low_ok and number <= MAX_FPS):
         raise DemoError(f"{flag} must be {'0 or ' if allow_zero else ''}between 0 and "
                         f"{MAX_FPS:g} fps, got {number:g}")
-    if isinstance(value, Fraction):
-        return value
-    return snap_rate(Fraction(number).limit_denominator(1001))
+    return to_rate(value)
 
 
 def _check_per_pair(made: int, what: str, per_pair: int) -> None:
@@ -597,7 +597,7 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
     except StopIteration:
         raise DemoError("the input has no frames") from None
     _check_pixels(first.shape[:2], limits, "the input")
-    depth = src.depth if src.video else (16 if first.dtype == np.uint16 else 8)
+    depth = src.depth(first)
     fmt = choose_output(_output_ext(output, options.codec), options.codec, depth,
                         src.alpha or first.shape[2] == 4, src.colour, options.crf,
                         options.lossless, options.colorspace, options.keep_alpha)
@@ -732,7 +732,7 @@ class Uploads:
 
     def tensor(self, index: int, frame: np.ndarray) -> torch.Tensor:
         """(1, C, H, W) float32 in [0, 1] on the device for input frame number `index`:
-        (H, W, C) uint8 over 255 or uint16 over 65535."""
+        (H, W, C) uint8 or uint16 over its `full_scale`."""
         if index not in self.cached:
             if not frame.flags.writeable:  # decoded video buffers; torch wants writable memory
                 frame = frame.copy()
@@ -744,19 +744,18 @@ class Uploads:
             # frames before the pair's first are not needed again
             self.cached = {i: t for i, t in self.cached.items() if i >= index - 1}
             x = x.permute(2, 0, 1).unsqueeze(0)
-            self.cached[index] = ((x.to(torch.int32) & 0xFFFF).float().div_(65535) if wide
-                                  else x.float().div_(255))
+            x = (x.to(torch.int32) & 0xFFFF) if wide else x
+            self.cached[index] = x.float().div_(full_scale(frame.dtype))
         return self.cached[index]
 
 
 def to_frames(out: torch.Tensor, dtype=np.uint8) -> List[np.ndarray]:
     """(T, 1, C, H, W) floats in [0, 1] -> T (H, W, C) uint8 (or uint16) frames, rounded on
     the device so that one integer batch, not T float frames, is downloaded."""
-    if np.dtype(dtype) == np.uint16:
-        x = (out[:, 0].clamp(0, 1) * 65535).round_().to(torch.int32).permute(0, 2, 3, 1)
-        return list(x.cpu().numpy().astype(np.uint16))
-    x = (out[:, 0].clamp(0, 1) * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return list(x)
+    x = (out[:, 0].clamp(0, 1) * full_scale(dtype)).round_()
+    if np.dtype(dtype) == np.uint16:  # torch has no general uint16: through int32
+        return list(x.to(torch.int32).permute(0, 2, 3, 1).cpu().numpy().astype(np.uint16))
+    return list(x.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
 
 
 def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], *, ip: Frames,

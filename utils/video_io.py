@@ -26,12 +26,10 @@ from utils.atomic import OutputError, describe_os_error
 from utils.images import (IMAGE_EXTS, ImageReadError, full_scale, list_images, natural_key,
                           read_image, to_depth, write_image)
 from utils.video_formats import (CODEC_TABLE, IMAGE_CODECS, VIDEO_CONTAINERS, Codec,
-                                 default_codec)
+                                 default_codec, to_rate)
 from utils.video_probe import (Colour, FrameTimes, ProbeError, VideoInfo, frame_times, probe,
                                with_colour)
 
-# Containers that hold at least one of the writer's codecs (see utils.video_formats).
-WRITABLE_EXTS = VIDEO_CONTAINERS
 # A video whose decoded frames fall short of its header's duration by more than this (and
 # one frame) ended early: a cut-off download or copy.
 SHORT_TOLERANCE = 0.02
@@ -73,10 +71,12 @@ class Source:
     def colour(self) -> Colour:
         return self.info.colour if self.info else IMAGE_COLOUR
 
-    @property
-    def depth(self) -> int:
-        """Bits per sample of the source (images: known once the first is read)."""
-        return self.info.depth if self.info else 8
+    def depth(self, first: np.ndarray) -> int:
+        """Bits per sample of the source: a video's from its header (a 10-bit one decodes to
+        uint16 frames), images' from the type of `first`, the first frame read."""
+        if self.info:
+            return self.info.depth
+        return 16 if first.dtype == np.uint16 else 8
 
     @property
     def alpha(self) -> bool:
@@ -144,12 +144,6 @@ def ended_early(src: Source, decoded: int) -> Optional[str]:
     if src.video and src.frames and decoded < src.frames * (1 - SHORT_TOLERANCE) - 1:
         return f"the video ended early ({decoded} of {src.frames} frames could be decoded)"
     return None
-
-
-def last_line(e: BaseException) -> str:
-    """FFmpeg's errors end with the line that says what is wrong."""
-    lines = str(e).strip().splitlines()
-    return lines[-1][:200] if lines else type(e).__name__
 
 
 def read_frames(src: Source, keep_alpha: bool = False) -> Iterator[np.ndarray]:
@@ -275,9 +269,9 @@ def _image_frames(paths: Sequence[str]) -> Iterator[np.ndarray]:
 def check_writable_ext(path: str) -> None:
     """Raise OutputError unless `path`'s extension names a container the writer makes."""
     ext = os.path.splitext(path)[1].lower()
-    if ext not in WRITABLE_EXTS:
+    if ext not in VIDEO_CONTAINERS:
         raise OutputError(0, f"cannot write {ext or 'extension-less'} videos ({path}); "
-                             f"use {', '.join(WRITABLE_EXTS)}")
+                             f"use {', '.join(VIDEO_CONTAINERS)}")
 
 
 @dataclass(frozen=True)
@@ -390,7 +384,7 @@ class VideoWriter:
     def __init__(self, path: str, fps, size_hw: tuple, fmt: Optional[OutputFormat] = None,
                  frame_dtype=np.uint8) -> None:
         self.path = path
-        self.fps = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
+        self.fps = to_rate(fps)
         self.fmt = fmt or choose_output(os.path.splitext(path)[1] or ".mp4", "libx264", 8,
                                         False, IMAGE_COLOUR)
         self.h, self.w = size_hw

@@ -14,9 +14,9 @@ import re
 import subprocess
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
-from utils.video_formats import snap_rate
+from utils.video_formats import snap_rate, to_rate
 
 # ffmpeg prints one name instead of space/primaries/transfer when the three are the same
 # word; these are the words that can stand for all three.
@@ -224,9 +224,13 @@ def _run(cmd: List[str]) -> subprocess.CompletedProcess:
                           start_new_session=True)
 
 
-def last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else "ffmpeg gave no reason"
+def last_line(said: Union[str, BaseException]) -> str:
+    """The last non-empty line of ffmpeg's (or an exception's) words, at most 200 characters:
+    their errors end with the line that says what is wrong."""
+    lines = [ln.strip() for ln in str(said).strip().splitlines() if ln.strip()]
+    if lines:
+        return lines[-1][:200]
+    return type(said).__name__ if isinstance(said, BaseException) else "ffmpeg gave no reason"
 
 
 def probe(path: str) -> VideoInfo:
@@ -256,7 +260,7 @@ def parse_probe(path: str, text: str) -> VideoInfo:
     if round(abs(rotation)) % 180 == 90:  # ffmpeg turns the frames upright when decoding
         w, h = h, w
     pix_fmt = stream["pix_fmt"] or "yuv420p"
-    fps = snap_rate(Fraction(stream["fps"]).limit_denominator(1001)) if stream["fps"] else None
+    fps = to_rate(float(stream["fps"])) if stream["fps"] else None
     return VideoInfo(path, stream["codec"], pix_fmt, w, h, pix_fmt_depth(pix_fmt),
                      pix_fmt_alpha(pix_fmt), resolve_colour(pix_fmt, h, stream["tags"]), fps,
                      duration, audio is not None, audio)

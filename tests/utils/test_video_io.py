@@ -1,4 +1,5 @@
 import os
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from tests.utils.video_clips import decode_as_tagged, make_clip, psnr, video_lin
 from utils.atomic import OutputError
 from utils.video_io import (IMAGE_COLOUR, ImageSequenceWriter, VideoWriter, choose_output,
                             open_source, read_frames, video_frames)
-from utils.video_probe import Colour
+from utils.video_probe import Colour, last_line
 
 
 @pytest.mark.parametrize("tags, size", [("bt709", "320x240"), ("bt601", "320x240"),
@@ -148,3 +149,24 @@ def test_the_writer_refuses_a_frame_of_another_type_or_channel_count(tmp_path):
             w.write(np.zeros((8, 8, 4), np.uint8))
     finally:
         w.abort()
+
+
+def test_the_writer_takes_a_decimal_ntsc_rate_as_the_exact_one(tmp_path):
+    """One rule from numbers to rates (utils.video_formats.to_rate): before, the writer's
+    own rounding made 29.97 into 2997/100."""
+    w = VideoWriter(str(tmp_path / "o.mp4"), 29.97, (8, 8))
+    w.abort()
+    assert w.fps == Fraction(30000, 1001)
+
+
+def test_the_depth_of_images_is_the_first_frames(tmp_path):
+    folder = _folder(tmp_path / "in", [np.full((8, 8, 3), 1000, np.uint16)] * 2)
+    src = open_source([folder])
+    first = next(read_frames(src))
+    assert src.depth(first) == 16
+
+
+def test_last_line_of_ffmpegs_words_or_an_exception():
+    assert last_line("header\n\n  Invalid data found  \n") == "Invalid data found"
+    assert last_line("") == "ffmpeg gave no reason"
+    assert last_line(ValueError()) == "ValueError"
