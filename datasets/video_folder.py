@@ -25,6 +25,7 @@ from datasets.common import (DatasetError, LayoutError, check_crop, probability,
                              require, sample_rng, to_sample)
 from datasets.sources import FileSource, VideoSource, frame_windows, window_specs
 from utils import video_io
+from utils.video_probe import last_line
 from utils.images import list_images, natural_key
 from utils.optical_flow import dis_flow
 from utils.video_formats import VIDEO_EXTS
@@ -55,7 +56,7 @@ def read_video(path: str, frame_range: Optional[Sequence[int]] = None) -> List[n
     except video_io.VideoIOError as e:
         raise DatasetError(str(e)) from None
     except (OSError, RuntimeError) as e:  # ffmpeg stopping part way
-        raise DatasetError(f"cannot decode video {path}: {video_io.last_line(e)}") from None
+        raise DatasetError(f"cannot decode video {path}: {last_line(e)}") from None
     finally:
         frames.close()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import re
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,19 +28,20 @@ from tqdm import tqdm
 from utils.evaluation.core import EvaluationError, Predictor, Protocol
 from utils.evaluation.predictors import baseline_method, model_method
 from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_overwriting,
-                          same_file, temp_name)
+                          temp_name)
 from utils.checkpoint import CheckpointError
 from utils.config import ConfigError
-from utils.images import image_size
+from utils.images import full_scale, image_size, to_depth, write_image
 from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_divisor,
                              is_out_of_memory, load_model)
 from utils.names import DEFAULT_IMAGE_FPS, DEFAULT_SCENE_THRESHOLD
 from utils.scene_cuts import is_scene_cut
 from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS, VIDEO_EXTS,
-                                 parse_rate, rate_text, snap_rate)
+                                 parse_rate, rate_text, to_rate)
 from utils.video_io import (ImageSequenceWriter, OutputFormat, Source, VideoIOError, VideoWriter,
-                            check_writable_ext, choose_output, copy_audio, ended_early, last_line,
-                            open_source, read_frames, to_8bit, write_frame_image)
+                            check_writable_ext, choose_output, copy_audio, ended_early,
+                            open_source, read_frames)
+from utils.video_probe import last_line
 from utils.runtimes import BackendError, check_backend, load_network
 
 MAX_FRAMES_PER_PAIR = 256   # what -n 8 gives; more is a typo, not a slow-motion request
@@ -98,7 +100,8 @@ class InterpolationOptions:
     (utils.runtimes).
     """
     inputs: Sequence[str]             # a video, a glob, a folder, or 2+ images (kept as a tuple)
-    output: str                       # .mp4, .m4v, .mkv, .mov or .avi
+    output: str                       # a video (.mp4, .m4v, .mkv, .mov, .avi) or, for --codec
+                                      # png/tiff, the folder of images
     n_iter: int = 1
     fps: Optional[Union[float, Fraction, str]] = None
     factor: Optional[int] = None
@@ -312,20 +315,25 @@ def _background(items: Iterable, maxsize: int = 4) -> Iterator:
     done = object()
     stop = threading.Event()
 
+    def put(item: object) -> bool:
+        """Queue `item` unless the consumer has left (then False): a blocking put would wait
+        for ever on a full queue nobody reads."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def fill() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
-            q.put(done)
+            put(done)
         except BaseException as e:  # handed to the consumer
-            q.put(e)
+            put(e)
 
     thread = threading.Thread(target=fill, daemon=True)
     thread.start()
@@ -371,9 +379,9 @@ class _Output:
             try:
                 if self.images_tmp:  # at the frames' own depth (16 bits from deeper sources)
                     png = os.path.join(self.images_tmp, f"{self.writer.frames:07d}.png")
-                    write_frame_image(png, frame)
+                    write_image(png, frame, atomic=False)
                 self.writer.write(frame)
-            except OSError as e:
+            except BaseException as e:  # any kind: a dead thread would leave put() blocked
                 self.error = e
 
     def put(self, frame: np.ndarray) -> None:
@@ -430,7 +438,7 @@ def run(options: InterpolationOptions, progress: Optional[Progress] = None) -> R
 def _finite_rate(value: Union[float, Fraction, str], flag: str,
                  allow_zero: bool = False) -> Fraction:
     """The exact rate a flag names: a Fraction as given, a string parsed ('24000/1001'), a
-    float to the nearest ratio (29.97 is 30000/1001, see utils.video_formats.snap_rate)."""
+    float to the nearest ratio (29.97 is 30000/1001, see utils.video_formats.to_rate)."""
     if isinstance(value, str):
         try:
             value = parse_rate(value)
@@ -441,9 +449,7 @@ def _finite_rate(value: Union[float, Fraction, str], flag: str,
     if not (math.isfinite(number) and low_ok and number <= MAX_FPS):
         raise DemoError(f"{flag} must be {'0 or ' if allow_zero else ''}between 0 and "
                         f"{MAX_FPS:g} fps, got {number:g}")
-    if isinstance(value, Fraction):
-        return value
-    return snap_rate(Fraction(number).limit_denominator(1001))
+    return to_rate(value)
 
 
 def _check_per_pair(made: int, what: str, per_pair: int) -> None:
@@ -513,10 +519,8 @@ def _check_output(output: str, src: Source, paths: dict, options: InterpolationO
     refuse_overwriting(list(paths.values()), src.paths)
     folders = ("images", "partial_images") + (("video", "partial") if images else ())
     for role in folders:
-        if role in paths and any(same_file(os.path.dirname(os.path.abspath(p)), paths[role])
-                                 for p in src.paths):
-            raise OutputError(0, f"the output is the input: the frames folder {paths[role]} "
-                                 "holds the input images; choose another -o")
+        if role in paths:
+            _check_frames_folder(paths[role], src)
     out_dir = os.path.dirname(output)
     if not os.path.isdir(out_dir):
         try:
@@ -525,6 +529,33 @@ def _check_output(output: str, src: Source, paths: dict, options: InterpolationO
             raise DemoError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     if not os.access(out_dir, os.W_OK):
         raise DemoError(f"output folder {out_dir} is not writable")
+
+
+# The names ImageSequenceWriter and the frames folder give their files
+_FRAME_FILE = re.compile(r"\d{7}\.(png|tif)")
+
+
+def _check_frames_folder(folder: str, src: Source) -> None:
+    """Refuse an existing image folder output that holds anything but frames of an earlier
+    run, or holds an input: the new folder replaces it as a whole (utils.atomic.commit)."""
+    try:
+        names = os.listdir(folder)
+    except OSError:  # not there (or a file, refused elsewhere): nothing to replace
+        return
+    inside = [p for p in src.paths if _is_within(p, folder)]
+    if inside:
+        raise OutputError(0, f"the output is the input: {folder} holds the input {inside[0]}; "
+                             "choose another -o")
+    other = sorted(n for n in names if not _FRAME_FILE.fullmatch(n))
+    if other:
+        raise OutputError(0, f"the output folder {folder} holds files this tool did not write "
+                             f"({other[0]}{', ...' if len(other) > 1 else ''}); it would be "
+                             "replaced as a whole: empty it or choose another -o")
+
+
+def _is_within(path: str, folder: str) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, top]) == top
 
 
 def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSummary:
@@ -566,7 +597,7 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
     except StopIteration:
         raise DemoError("the input has no frames") from None
     _check_pixels(first.shape[:2], limits, "the input")
-    depth = src.depth if src.video else (16 if first.dtype == np.uint16 else 8)
+    depth = src.depth(first)
     fmt = choose_output(_output_ext(output, options.codec), options.codec, depth,
                         src.alpha or first.shape[2] == 4, src.colour, options.crf,
                         options.lossless, options.colorspace, options.keep_alpha)
@@ -701,7 +732,7 @@ class Uploads:
 
     def tensor(self, index: int, frame: np.ndarray) -> torch.Tensor:
         """(1, C, H, W) float32 in [0, 1] on the device for input frame number `index`:
-        (H, W, C) uint8 over 255 or uint16 over 65535."""
+        (H, W, C) uint8 or uint16 over its `full_scale`."""
         if index not in self.cached:
             if not frame.flags.writeable:  # decoded video buffers; torch wants writable memory
                 frame = frame.copy()
@@ -713,19 +744,18 @@ class Uploads:
             # frames before the pair's first are not needed again
             self.cached = {i: t for i, t in self.cached.items() if i >= index - 1}
             x = x.permute(2, 0, 1).unsqueeze(0)
-            self.cached[index] = ((x.to(torch.int32) & 0xFFFF).float().div_(65535) if wide
-                                  else x.float().div_(255))
+            x = (x.to(torch.int32) & 0xFFFF) if wide else x
+            self.cached[index] = x.float().div_(full_scale(frame.dtype))
         return self.cached[index]
 
 
 def to_frames(out: torch.Tensor, dtype=np.uint8) -> List[np.ndarray]:
     """(T, 1, C, H, W) floats in [0, 1] -> T (H, W, C) uint8 (or uint16) frames, rounded on
     the device so that one integer batch, not T float frames, is downloaded."""
-    if np.dtype(dtype) == np.uint16:
-        x = (out[:, 0].clamp(0, 1) * 65535).round_().to(torch.int32).permute(0, 2, 3, 1)
-        return list(x.cpu().numpy().astype(np.uint16))
-    x = (out[:, 0].clamp(0, 1) * 255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return list(x)
+    x = (out[:, 0].clamp(0, 1) * full_scale(dtype)).round_()
+    if np.dtype(dtype) == np.uint16:  # torch has no general uint16: through int32
+        return list(x.to(torch.int32).permute(0, 2, 3, 1).cpu().numpy().astype(np.uint16))
+    return list(x.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
 
 
 def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], *, ip: Frames,
@@ -777,7 +807,7 @@ def _audio_plan(src: Source, summary: RunSummary, play_fps: Fraction,
     src_fps = Fraction(src.fps or DEFAULT_IMAGE_FPS)
     if src.times:
         source_s, last, offset = src.times.duration, src.times.last_duration, \
-            max(0.0, float(src.times.first) - src.info.start)
+            max(0.0, float(src.times.first))
     else:
         source_s, last, offset = Fraction(src.frames or 0) / src_fps, 1 / src_fps, 0.0
     output_s = Fraction(summary.frames) / play_fps
@@ -798,7 +828,8 @@ def _finish(src: Source, sink: _Output, paths: dict, summary: RunSummary,
         audio, offset = _audio_plan(src, summary, play_fps, fmt)
         if audio:
             muxed = temp_name(output)
-            why = copy_audio(sink.tmp, src.video, muxed, offset)
+            why = copy_audio(sink.tmp, src.video, muxed, float(summary.frames / play_fps),
+                             offset)
             if why is None:
                 commit(muxed, output)
                 summary.audio = True
@@ -818,7 +849,7 @@ def _finish(src: Source, sink: _Output, paths: dict, summary: RunSummary,
 
 def _write_gif(output: str, gif_path: str, summary: RunSummary) -> None:
     import imageio.v3 as iio
-    frames = [to_8bit(f[..., :3]) for f in read_frames(open_source([output]))]
+    frames = [to_depth(f[..., :3], np.uint8)[0] for f in read_frames(open_source([output]))]
     with atomic_path(gif_path) as tmp:
         iio.imwrite(tmp, np.stack(frames), duration=1000 / max(summary.fps, 1), loop=0)
     summary.notes.append(f"GIF written to {gif_path}")

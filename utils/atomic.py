@@ -81,8 +81,9 @@ def _fsync(path: str) -> None:
 def commit(tmp: str, target: PathLike) -> None:
     """Flush `tmp` to disk and rename it over `target` in one step.
 
-    A temporary folder whose target folder already exists is moved in file by file (each
-    file replaced in one step), so files of the user's that the run did not write stay."""
+    A temporary folder replaces an existing target folder as a whole (the old one is renamed
+    aside, the new one into place, then the old one deleted), so no file of an earlier
+    output stays beside the new ones; callers refuse a folder that holds files of the user's."""
     target = os.path.abspath(os.fspath(target))
     try:
         if os.path.isdir(tmp):
@@ -90,17 +91,34 @@ def commit(tmp: str, target: PathLike) -> None:
                 for f in files:
                     _fsync(os.path.join(root, f))
             if os.path.isdir(target):
-                for name in sorted(os.listdir(tmp)):
-                    os.replace(os.path.join(tmp, name), os.path.join(target, name))
-                os.rmdir(tmp)
-            else:
-                os.replace(tmp, target)
+                _replace_folder(tmp, target)
+                return
         else:
             _fsync(tmp)
-            os.replace(tmp, target)
+        os.replace(tmp, target)
     except OSError as e:
+        if isinstance(e, OutputError):
+            raise
         raise OutputError(e.errno, f"cannot write {target}: {describe_os_error(e)}") from e
     _fsync(os.path.dirname(target))
+
+
+def _replace_folder(tmp: str, target: str) -> None:
+    """Folder `tmp` in place of folder `target`: two renames (a folder cannot be renamed over
+    a non-empty one), the old one put back if the second fails, deleted once it succeeded."""
+    old = temp_name(target, directory=True)
+    try:
+        os.replace(target, old)  # onto the empty folder temp_name made
+    except OSError:
+        discard(old)
+        raise
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        os.replace(old, target)
+        raise
+    _fsync(os.path.dirname(target))
+    discard(old)
 
 
 def discard(tmp: Optional[str]) -> None:

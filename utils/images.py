@@ -147,7 +147,7 @@ def to_rgb(img: np.ndarray) -> Tuple[np.ndarray, List[str]]:
     stored (other depths to 16 bits), and the notes of what changed."""
     notes = []
     if img.dtype not in (np.uint8, np.uint16):
-        img, note = _to_depth(img, np.uint16)
+        img, note = to_depth(img, np.uint16)
         notes.append(note)
     if img.ndim == 2 or img.shape[2] == 1:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
@@ -163,7 +163,7 @@ def to_rgb8(img: np.ndarray) -> Tuple[np.ndarray, str]:
     """OpenCV's BGR(A)/grey, any depth -> (H, W, 3) uint8 RGB and a note of what changed."""
     notes = []
     if img.dtype != np.uint8:
-        img, note = _to_depth(img, np.uint8)
+        img, note = to_depth(img, np.uint8)
         notes.append(note)
     if img.ndim == 3 and img.shape[2] in (2, 4):
         img = img[..., :-1]
@@ -172,9 +172,12 @@ def to_rgb8(img: np.ndarray) -> Tuple[np.ndarray, str]:
     return img, ", ".join(notes + converted)
 
 
-def _to_depth(img: np.ndarray, dtype: type) -> Tuple[np.ndarray, str]:
-    """img at another depth, rounded, and the note saying so: integers by `full_scale`,
-    floats taken as [0, 1] (or as 0..255 when their maximum says so)."""
+def to_depth(img: np.ndarray, dtype: type) -> Tuple[np.ndarray, str]:
+    """The one depth conversion: img as `dtype` (uint8 or uint16), rounded, and the note
+    saying so ('' when it already is): integers by `full_scale`, floats taken as [0, 1] (or
+    as 0..255 when their maximum says so)."""
+    if img.dtype == np.dtype(dtype):
+        return img, ""
     top = full_scale(dtype)
     bits = f"{8 * np.dtype(dtype).itemsize}-bit"
     if img.dtype in (np.uint8, np.uint16):
@@ -190,11 +193,14 @@ def _to_depth(img: np.ndarray, dtype: type) -> Tuple[np.ndarray, str]:
 DEEP_EXTS = (".png", ".tif", ".tiff")
 
 
-def write_image(path: str, img: np.ndarray) -> None:
+def write_image(path: str, img: np.ndarray, atomic: bool = True) -> None:
     """Write (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16, to `path` (format from the
     extension: PNG or TIFF keep 16 bits and alpha; JPEG, BMP and WebP take 8-bit RGB),
-    through a temporary beside it renamed over it. Raises OutputError (one line)."""
-    from utils.atomic import OutputError, write_bytes
+    through a temporary beside it renamed over it. atomic=False writes `path` directly: for
+    files inside a temporary folder that is itself renamed into place once complete (a
+    rename and fsync per frame there doubled the time per frame). Raises OutputError (one
+    line)."""
+    from utils.atomic import OutputError, describe_os_error, write_bytes
     ext = os.path.splitext(path)[1].lower()
     img = np.asarray(img)
     problem = None
@@ -219,7 +225,14 @@ def write_image(path: str, img: np.ndarray) -> None:
     data = data.tobytes()
     if ext in (".tif", ".tiff") and img.shape[2] == 4:
         data = _tiff_alpha(data)
-    write_bytes(path, data)
+    if atomic:
+        write_bytes(path, data)
+        return
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise OutputError(e.errno, f"cannot write {path}: {describe_os_error(e)}") from e
 
 
 _EXTRA_SAMPLES = 338  # TIFF tag: what the channels after the colour are (2: straight alpha)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 # a rate this close (relatively) to a whole number or an NTSC rate k * 1000/1001 is that rate
 NTSC_TOLERANCE = 2e-4
@@ -52,6 +52,14 @@ def snap_rate(rate: Fraction) -> Fraction:
             if k > 0 and abs(rate - exact) <= exact * NTSC_TOLERANCE:
                 return exact
     return rate
+
+
+def to_rate(value: Union[int, float, Fraction]) -> Fraction:
+    """The one rule from a number to an exact rate: a Fraction as it is, any other number
+    the nearest ratio with a denominator up to 1001, snapped (29.97 is 30000/1001)."""
+    if isinstance(value, Fraction):
+        return value
+    return snap_rate(Fraction(value).limit_denominator(1001))
 
 
 def parse_rate(text: str) -> Fraction:

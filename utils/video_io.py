@@ -23,14 +23,13 @@ import imageio_ffmpeg
 import numpy as np
 
 from utils.atomic import OutputError, describe_os_error
-from utils.images import IMAGE_EXTS, ImageReadError, list_images, natural_key, read_image
+from utils.images import (IMAGE_EXTS, ImageReadError, full_scale, list_images, natural_key,
+                          read_image, to_depth, write_image)
 from utils.video_formats import (CODEC_TABLE, IMAGE_CODECS, VIDEO_CONTAINERS, Codec,
-                                 default_codec)
+                                 default_codec, to_rate)
 from utils.video_probe import (Colour, FrameTimes, ProbeError, VideoInfo, frame_times, probe,
                                with_colour)
 
-# Containers that hold at least one of the writer's codecs (see utils.video_formats).
-WRITABLE_EXTS = VIDEO_CONTAINERS
 # A video whose decoded frames fall short of its header's duration by more than this (and
 # one frame) ended early: a cut-off download or copy.
 SHORT_TOLERANCE = 0.02
@@ -72,10 +71,12 @@ class Source:
     def colour(self) -> Colour:
         return self.info.colour if self.info else IMAGE_COLOUR
 
-    @property
-    def depth(self) -> int:
-        """Bits per sample of the source (images: known once the first is read)."""
-        return self.info.depth if self.info else 8
+    def depth(self, first: np.ndarray) -> int:
+        """Bits per sample of the source: a video's from its header (a 10-bit one decodes to
+        uint16 frames), images' from the type of `first`, the first frame read."""
+        if self.info:
+            return self.info.depth
+        return 16 if first.dtype == np.uint16 else 8
 
     @property
     def alpha(self) -> bool:
@@ -124,13 +125,15 @@ def _expected_frames(info: VideoInfo, times: Optional[FrameTimes],
     """How many frames a whole file holds: from the header's duration, not a full decode, so
     that a file that decodes to fewer can be told apart as cut short. The duration is the
     longest stream's; when the audio runs on to the end (the file is whole) and the video
-    stops earlier or starts later, the video's own packets are the count."""
+    stops earlier or starts later, the video's own packets are the count. The listing's times
+    and the header's duration both count from the file's start (ffmpeg shifts packet times
+    by the container's start time, e.g. ~1.4 s in MPEG-TS)."""
     header_fps = info.fps or fps
     if not (header_fps and info.duration and info.duration > 0):
         return None
     if times is None:
         return int(round(info.duration * header_fps))
-    end = info.start + info.duration
+    end = info.duration
     if times.others_end is not None and float(times.others_end) >= end * (1 - SHORT_TOLERANCE):
         return len(times.times)
     return int(round((end - float(times.first)) * header_fps))
@@ -143,25 +146,41 @@ def ended_early(src: Source, decoded: int) -> Optional[str]:
     return None
 
 
-def last_line(e: BaseException) -> str:
-    """FFmpeg's errors end with the line that says what is wrong."""
-    lines = str(e).strip().splitlines()
-    return lines[-1][:200] if lines else type(e).__name__
-
-
 def read_frames(src: Source, keep_alpha: bool = False) -> Iterator[np.ndarray]:
-    """Frames as (H, W, C) RGB(A), uint8 or uint16 (see video_frames), each resized to the
-    first one's size. Images are as utils.images.read_image gives them."""
-    first_size = None
+    """Frames as (H, W, C) RGB(A), uint8 or uint16 (see video_frames), each brought to the
+    first one's size, depth and channel count (an image folder may mix them; the writer
+    takes one kind), with a warning for each kind of change. Images are as
+    utils.images.read_image gives them."""
+    first = None
+    noted = set()
+
+    def note(text: str) -> None:
+        if text not in noted:
+            noted.add(text)
+            warnings.warn(text)
+
     frames = (video_frames(src.video, src.info, keep_alpha=keep_alpha) if src.video
               else _image_frames(src.images))
     for frame in frames:
-        if first_size is None:
-            first_size = frame.shape[:2]
-        elif frame.shape[:2] != first_size:
-            warnings.warn(f"frame of size {frame.shape[1]}x{frame.shape[0]} resized to the first "
-                          f"frame's {first_size[1]}x{first_size[0]}")
-            frame = cv2.resize(frame, (first_size[1], first_size[0]), interpolation=cv2.INTER_AREA)
+        if first is None:
+            first = frame
+            yield frame
+            continue
+        h, w, c = first.shape
+        if frame.shape[:2] != (h, w):
+            note(f"frame of size {frame.shape[1]}x{frame.shape[0]} resized to the first "
+                 f"frame's {w}x{h}")
+            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        frame, changed = to_depth(frame, first.dtype)
+        if changed:
+            note(f"a frame's {changed} (the first frame's depth)")
+        if frame.shape[2] > c:
+            note("a frame's alpha channel was dropped (the first frame has none)")
+            frame = frame[..., :c]
+        elif frame.shape[2] < c:
+            note("a frame without alpha was given an opaque one (the first frame has alpha)")
+            opaque = np.full(frame.shape[:2] + (1,), full_scale(frame.dtype), frame.dtype)
+            frame = np.concatenate([frame, opaque], axis=2)
         yield frame
 
 
@@ -212,7 +231,7 @@ def video_frames(path: str, info: Optional[VideoInfo] = None, eight_bit: bool = 
                 break
             count += 1
             frame = np.frombuffer(buf, dtype).reshape(info.height, info.width, channels)
-            yield to_8bit(frame) if eight_bit else frame
+            yield to_depth(frame, np.uint8)[0] if eight_bit else frame
         proc.wait()
         reader.join(timeout=5)
         if proc.returncode:
@@ -250,9 +269,9 @@ def _image_frames(paths: Sequence[str]) -> Iterator[np.ndarray]:
 def check_writable_ext(path: str) -> None:
     """Raise OutputError unless `path`'s extension names a container the writer makes."""
     ext = os.path.splitext(path)[1].lower()
-    if ext not in WRITABLE_EXTS:
+    if ext not in VIDEO_CONTAINERS:
         raise OutputError(0, f"cannot write {ext or 'extension-less'} videos ({path}); "
-                             f"use {', '.join(WRITABLE_EXTS)}")
+                             f"use {', '.join(VIDEO_CONTAINERS)}")
 
 
 @dataclass(frozen=True)
@@ -356,7 +375,8 @@ def choose_output(ext: str, codec: Optional[str], source_depth: int, source_alph
 
 class VideoWriter:
     """A video written frame by frame by an ffmpeg process, as `fmt` says (default: H.264
-    8-bit, BT.709); odd sizes are padded to even by edge pixels for the subsampled formats.
+    8-bit, BT.709); odd sides are padded to even by edge pixels where the chroma is
+    subsampled (the width for 4:2:2, both for 4:2:0).
     Frames are (H, W, C) uint8 or uint16 RGB(A), C as `fmt.alpha` says. close() raises
     OutputError unless ffmpeg exited cleanly and wrote a non-empty file, so a full disk
     (even one that only shows when the trailer is written) never passes for a finished video."""
@@ -364,12 +384,15 @@ class VideoWriter:
     def __init__(self, path: str, fps, size_hw: tuple, fmt: Optional[OutputFormat] = None,
                  frame_dtype=np.uint8) -> None:
         self.path = path
-        self.fps = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1001)
+        self.fps = to_rate(fps)
         self.fmt = fmt or choose_output(os.path.splitext(path)[1] or ".mp4", "libx264", 8,
                                         False, IMAGE_COLOUR)
         self.h, self.w = size_hw
-        even = not self.fmt.rgb and not self.fmt.images
-        self.h2, self.w2 = (self.h + self.h % 2, self.w + self.w % 2) if even else (self.h, self.w)
+        # chroma at half width (4:2:2), or half width and height (4:2:0), needs those sides
+        # even; 4:4:4 and RGB keep any size
+        pix = self.fmt.pix_fmt
+        even_w, even_h = "420" in pix or "422" in pix, "420" in pix
+        self.h2, self.w2 = self.h + self.h % 2 * even_h, self.w + self.w % 2 * even_w
         self.dtype = np.dtype("<u2" if np.dtype(frame_dtype) == np.uint16 else np.uint8)
         raw = RAW_FORMATS[(self.dtype.itemsize == 2, self.fmt.alpha)]
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo",
@@ -395,11 +418,17 @@ class VideoWriter:
     def write(self, frame: np.ndarray) -> None:
         if self._proc is None:
             raise OutputError(0, f"cannot write {self.path}: the encoder is closed")
+        channels = 4 if self.fmt.alpha else 3
+        if frame.dtype != self.dtype or frame.shape[2:] != (channels,):
+            # a cast would wrap 16-bit values modulo 256: refused, not written as garbage
+            raise OutputError(0, f"cannot write {self.path}: a {frame.dtype} frame with "
+                                 f"{frame.shape[2] if frame.ndim == 3 else 1} channels, "
+                                 f"where the video takes {self.dtype.name} with {channels}")
         if (self.h2, self.w2) != (self.h, self.w):
             pad = ((0, self.h2 - self.h), (0, self.w2 - self.w), (0, 0))
             frame = np.pad(frame, pad, mode="edge")
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frame, self.dtype).tobytes())
+            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
         except OSError:  # the encoder died (a full disk, mostly): its own words say why
             self._finish(expect_ok=False)
         self.frames += 1
@@ -463,8 +492,9 @@ def codec_args(fmt: OutputFormat) -> List[str]:
 
 
 class ImageSequenceWriter:
-    """The same interface as VideoWriter for a folder of PNG or TIFF files, 0000000.png on;
-    8 or 16 bits, RGB or RGBA as the frames are."""
+    """The same interface as VideoWriter for a folder of PNG or TIFF files, 0000000.png on,
+    at `fmt`'s depth, RGB or RGBA as the frames are, by utils.images.write_image. The folder
+    is a temporary renamed into place as a whole, so each file is written directly."""
 
     def __init__(self, folder: str, fmt: OutputFormat) -> None:
         self.path, self.fmt, self.frames = folder, fmt, 0
@@ -472,7 +502,8 @@ class ImageSequenceWriter:
 
     def write(self, frame: np.ndarray) -> None:
         path = os.path.join(self.path, f"{self.frames:07d}{self.ext}")
-        write_frame_image(path, frame, self.fmt.depth)
+        write_image(path, to_depth(frame, np.uint16 if self.fmt.depth > 8 else np.uint8)[0],
+                    atomic=False)
         self.frames += 1
 
     def close(self) -> None:
@@ -480,26 +511,6 @@ class ImageSequenceWriter:
 
     def abort(self) -> None:
         """Nothing runs in the background."""
-
-
-def write_frame_image(path: str, frame: np.ndarray, depth: int = 0) -> None:
-    """One (H, W, 3|4) RGB(A) frame as PNG/TIFF at 16 bits when `depth` > 8 (or the frame is
-    uint16 and depth is 0), else 8. OutputError if it cannot be written.
-    (At the merge: utils.images.write_image does this for the whole project.)"""
-    if depth > 8 and frame.dtype == np.uint8:
-        frame = frame.astype(np.uint16) * 257
-    elif 0 < depth <= 8 and frame.dtype == np.uint16:
-        frame = to_8bit(frame)
-    code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    if not cv2.imwrite(path, cv2.cvtColor(np.ascontiguousarray(frame), code)):
-        raise OutputError(0, f"cannot write {path} (is the disk full?)")
-
-
-def to_8bit(frame: np.ndarray) -> np.ndarray:
-    """uint16 -> uint8, rounded (uint8 passes through)."""
-    if frame.dtype == np.uint8:
-        return frame
-    return ((frame.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _size(path: str) -> int:
@@ -522,18 +533,20 @@ def _encoder_cause(errors: List[str], code: Optional[int]) -> str:
     return f"the encoder exited with status {code}"
 
 
-def copy_audio(video_only: str, audio_source: str, output: str,
+def copy_audio(video_only: str, audio_source: str, output: str, video_s: float,
                offset: float = 0.0) -> Optional[str]:
     """Mux `audio_source`'s audio into `video_only` (video stream copied) as `output`; the
     video starts `offset` seconds after the source file's start (where the source's first
-    frame was), so the two stay in sync. The audio stream is copied where the container
-    takes it, else encoded (AAC). Returns None on success, else why not (one line)."""
+    frame was), so the two stay in sync, and lasts `video_s` seconds: longer audio is cut
+    there, shorter audio ends early (-shortest would cut the video instead). The audio
+    stream is copied where the container takes it, else encoded (AAC). Returns None on
+    success, else why not (one line)."""
     why = None
     for audio in (["-c:a", "copy"], ["-c:a", "aac"]):
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
                *(["-itsoffset", f"{offset:.6f}"] if offset > 0 else []), "-i", video_only,
                "-i", audio_source, "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy", *audio,
-               "-shortest", output]
+               "-t", f"{max(offset, 0.0) + video_s:.6f}", output]
         res = subprocess.run(cmd, capture_output=True, text=True, start_new_session=True)
         errors = [ln.strip() for ln in res.stderr.splitlines() if ln.strip()]
         if not (res.returncode or errors):

@@ -14,9 +14,9 @@ import re
 import subprocess
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
-from utils.video_formats import snap_rate
+from utils.video_formats import snap_rate, to_rate
 
 # ffmpeg prints one name instead of space/primaries/transfer when the three are the same
 # word; these are the words that can stand for all three.
@@ -87,7 +87,6 @@ class VideoInfo:
     colour: Colour
     fps: Optional[Fraction]    # the header's rate (rounded by ffmpeg; frame_times is exact)
     duration: Optional[float]  # the container's, seconds
-    start: float               # the container's start time, seconds
     has_audio: bool
     audio_codec: Optional[str] = None
 
@@ -99,7 +98,9 @@ class FrameTimes:
     times: Tuple[Fraction, ...]
     fps: Fraction
     constant: bool
-    first: Fraction            # the first frame's time in the file (seconds)
+    # the first frame's time from the file's start (seconds): ffmpeg's listing subtracts the
+    # container's start time, the earliest of all streams' first packets
+    first: Fraction
     last_duration: Fraction    # how long the last frame is shown
     others_end: Optional[Fraction] = None  # where the audio ends in the file (None: no audio)
 
@@ -223,9 +224,13 @@ def _run(cmd: List[str]) -> subprocess.CompletedProcess:
                           start_new_session=True)
 
 
-def last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else "ffmpeg gave no reason"
+def last_line(said: Union[str, BaseException]) -> str:
+    """The last non-empty line of ffmpeg's (or an exception's) words, at most 200 characters:
+    their errors end with the line that says what is wrong."""
+    lines = [ln.strip() for ln in str(said).strip().splitlines() if ln.strip()]
+    if lines:
+        return lines[-1][:200]
+    return type(said).__name__ if isinstance(said, BaseException) else "ffmpeg gave no reason"
 
 
 def probe(path: str) -> VideoInfo:
@@ -237,14 +242,11 @@ def probe(path: str) -> VideoInfo:
 def parse_probe(path: str, text: str) -> VideoInfo:
     """VideoInfo from `ffmpeg -hide_banner -i FILE`'s output."""
     stream, rotation, audio = None, 0.0, None
-    duration, start = None, 0.0
+    duration = None
     for line in text.splitlines():
         dm = re.search(r"Duration: (\d+):(\d+):([\d.]+)", line)
         if dm and duration is None:
             duration = int(dm.group(1)) * 3600 + int(dm.group(2)) * 60 + float(dm.group(3))
-        sm = re.search(r"start: (-?[\d.]+)", line)
-        if sm and "Duration" in line:
-            start = float(sm.group(1))
         if stream is None:
             stream = parse_stream(line)
         elif re.search(r"rotation of (-?[\d.]+) degrees", line) and not rotation:
@@ -258,15 +260,17 @@ def parse_probe(path: str, text: str) -> VideoInfo:
     if round(abs(rotation)) % 180 == 90:  # ffmpeg turns the frames upright when decoding
         w, h = h, w
     pix_fmt = stream["pix_fmt"] or "yuv420p"
-    fps = snap_rate(Fraction(stream["fps"]).limit_denominator(1001)) if stream["fps"] else None
+    fps = to_rate(float(stream["fps"])) if stream["fps"] else None
     return VideoInfo(path, stream["codec"], pix_fmt, w, h, pix_fmt_depth(pix_fmt),
                      pix_fmt_alpha(pix_fmt), resolve_colour(pix_fmt, h, stream["tags"]), fps,
-                     duration, start, audio is not None, audio)
+                     duration, audio is not None, audio)
 
 
 def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]], Optional[Fraction]]:
     """(stream 0's time base, its [(pts, duration)] in stream order, where the other streams'
-    packets end in seconds or None) from `-f framecrc` output."""
+    packets end in seconds or None) from `-f framecrc` output. Packets without a time
+    (printed as AV_NOPTS_VALUE, hugely negative) or before zero (pre-roll, which the decoder
+    drops) are left out."""
     bases = {}
     packets = []
     others_end = None
@@ -279,6 +283,8 @@ def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]], Optional
             fields = [f.strip() for f in line.split(",")]
             if len(fields) < 5:
                 continue
+            if int(fields[2]) < 0:
+                continue
             if fields[0] == "0":
                 packets.append((int(fields[2]), int(fields[3])))
             elif fields[0] in bases:
@@ -290,10 +296,13 @@ def parse_framecrc(text: str) -> Tuple[Fraction, List[Tuple[int, int]], Optional
 
 
 def frame_times(path: str, header_fps: Optional[Fraction] = None) -> Optional[FrameTimes]:
-    """The frames' presentation times from a packet listing; None when it gives none (then
-    the header's rate is all there is)."""
+    """The frames' presentation times from a packet listing; None when it gives none or
+    ffmpeg failed part way (then the header's rate is all there is). The listing reads the
+    whole file once, before the first frame is decoded."""
     res = _run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", path, "-map", "0:V:0",
                 "-map", "0:a?", "-c", "copy", "-f", "framecrc", "-"])
+    if res.returncode != 0:
+        return None
     try:
         tb, packets, others_end = parse_framecrc(res.stdout)
     except ValueError:
@@ -306,7 +315,9 @@ def times_from_packets(tb: Fraction, packets: Sequence[Tuple[int, int]],
                        header_fps: Optional[Fraction] = None) -> Optional[FrameTimes]:
     """FrameTimes of packets (pts, duration) in time base `tb`. Steps that differ by at most
     one tick (a millisecond time base rounding 1/30 s to 33 or 34) are a constant rate, and
-    its frames are put on the exact grid i / fps."""
+    its frames are put on the exact grid i / fps: the header's rate when every frame lies
+    within a tick of its grid (the mean of a few rounded steps is no NTSC rate), else the
+    rate of the steps."""
     pts = sorted(p for p, _ in packets)
     if not pts:
         return None
@@ -319,7 +330,13 @@ def times_from_packets(tb: Fraction, packets: Sequence[Tuple[int, int]],
     fallback = header_fps or Fraction(25)
     mean_fps = snap_rate(Fraction(len(pts) - 1) / span) if span > 0 else fallback
     if max(steps) - min(steps) <= 1 and min(steps) > 0:
-        fps = snap_rate(1 / (steps[0] * tb)) if max(steps) == min(steps) else mean_fps
+        if header_fps and all(abs((p - pts[0]) * tb - i / header_fps) <= tb
+                              for i, p in enumerate(pts)):
+            fps = header_fps
+        elif max(steps) == min(steps):
+            fps = snap_rate(1 / (steps[0] * tb))
+        else:
+            fps = mean_fps
         times = tuple(Fraction(i) / fps for i in range(len(pts)))
         return FrameTimes(times, fps, True, first, 1 / fps)
     last = dict(packets).get(pts[-1], 0)

@@ -16,7 +16,7 @@ from demos.demo_8x import main as demo_8x
 from demos.pipeline import DemoError, InterpolationOptions, timeline
 from utils.scene_cuts import is_scene_cut
 from utils.inference import PROJECT_ROOT
-from utils.video_io import open_source, read_frames
+from utils.video_io import IMAGE_COLOUR, choose_output, open_source, read_frames
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -321,3 +321,88 @@ def test_the_arbitrary_time_flag_reaches_the_model(tmp_path, flag, recursive):
     args = script.parse_args(["-i", "a.png", "b.png", "-o", str(tmp_path), *flag])
     frames, _ = pipeline.load_interpolator(script.options(args))
     assert frames.recursive is recursive
+
+
+@pytest.mark.parametrize("codec, role", [("png", "video"), (None, "images")])
+def test_a_rerun_into_an_image_folder_replaces_the_previous_runs_frames(tmp_path, blend, codec,
+                                                                          role):
+    """A second run that makes fewer frames leaves only its own (before: the first run's
+    extra frames stayed, moved in file by file)."""
+    paths = _pngs(tmp_path / "in", _frames(3))
+    out = str(tmp_path / ("seq" if codec else "out.mp4"))
+    folder = tmp_path / ("seq" if codec else "out_frames")
+    run(paths, out, n_iter=2, codec=codec, save_images=True)
+    assert len(os.listdir(folder)) == 9
+    run(paths[:2], out, n_iter=1, codec=codec, save_images=True)
+    assert sorted(os.listdir(folder)) == [f"{i:07d}.png" for i in range(3)]
+    assert not [n for n in os.listdir(tmp_path) if ".amt-tmp" in n]
+
+
+def test_an_image_folder_output_holding_other_files_is_refused(tmp_path, blend):
+    paths = _pngs(tmp_path / "in", _frames(2))
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(DemoError, match="holds files this tool did not write"):
+        run(paths, str(folder), codec="png")
+    assert os.listdir(folder) == ["notes.txt"]
+
+
+class _Breaks:
+    """A writer whose first frame raises something other than OSError."""
+    frames = 0
+
+    def write(self, frame):
+        raise ValueError("broken writer")
+
+    def abort(self):
+        pass
+
+
+def _within(seconds, fn):
+    """fn()'s exception (or None), failing the test if it has not returned in time."""
+    import threading
+    raised = []
+
+    def call():
+        try:
+            fn()
+        except BaseException as e:  # handed to the test
+            raised.append(e)
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "hung"
+    return raised[0] if raised else None
+
+
+def test_a_writer_error_of_any_kind_ends_the_run(tmp_path):
+    """Before: only OSError was kept; a ValueError killed the writer thread and put() then
+    blocked for ever once the queue was full."""
+    fmt = choose_output("", "png", 8, False, IMAGE_COLOUR)
+    sink = pipeline._Output(str(tmp_path / "seq"), Fraction(10), (4, 4), None, fmt)
+    sink.writer = _Breaks()
+    frame = np.zeros((4, 4, 3), np.uint8)
+
+    def feed():
+        for _ in range(50):
+            sink.put(frame)
+        sink.close()
+    error = _within(5, feed)
+    sink.discard()
+    assert isinstance(error, ValueError)
+
+
+def test_the_reader_thread_ends_when_the_consumer_leaves_a_full_queue():
+    """The items all fit but the end marker does not: before, its put() waited for ever."""
+    import threading
+    import time
+    before = set(threading.enumerate())
+    frames = pipeline._background(iter(range(3)), maxsize=2)
+    assert next(frames) == 0
+    time.sleep(0.3)  # the reader has queued 1 and 2 and waits to queue the end
+    frames.close()
+    deadline = time.monotonic() + 5
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not set(threading.enumerate()) - before

@@ -1,6 +1,7 @@
 """Colour, depth, timing and codecs through the whole tool (issue 25), on clips made with the
 bundled ffmpeg and decoded by tests.utils.video_clips (not by the project's reader)."""
 import os
+import re
 import subprocess
 from fractions import Fraction
 
@@ -280,3 +281,59 @@ def test_audio_stays_in_sync_with_a_video_that_starts_late(tmp_path, capsys):
     assert demo_2x(["-i", str(late), "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
     assert "audio copied" in capsys.readouterr().out
     assert frame_times(out)[0] == pytest.approx(0.5, abs=0.01)
+
+
+@pytest.mark.parametrize("audio", [False, True])
+def test_an_mpeg_ts_clip_runs_whole_with_its_audio_in_sync(tmp_path, capsys, audio):
+    """MPEG-TS starts its clock at about 1.4 s: the packet listing counts from the file's
+    start, so the header's duration is compared from there too (before: 'ended early')."""
+    clip = str(tmp_path / "in.ts")
+    cmd = [FFMPEG, "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"]
+    subprocess.run(cmd + ["-frames:v", "10", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip],
+                   check=True)
+    out = tmp_path / "out.mp4"
+    assert demo_2x(["-i", clip, "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert len(frame_times(out)) == 19
+    if audio:  # the video starts after the audio by as much as in the source
+        assert "audio copied" in text
+        starts = [float(m) for m in re.findall(r"Stream #0:\d.*start (\d+\.\d+)",
+                                                info_text(clip))]
+        assert frame_times(out)[0] == pytest.approx(starts[0] - starts[1], abs=0.005)
+
+
+def test_audio_shorter_than_the_video_keeps_every_frame(tmp_path, capsys):
+    clip = make_clip(tmp_path / "short.mp4", size="64x48", rate="10", frames=10, audio_s=0.4)
+    out = tmp_path / "out.mp4"
+    assert demo_2x(["-i", clip, "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
+    assert "audio copied" in capsys.readouterr().out
+    assert len(frame_times(out)) == 19
+
+
+def test_audio_longer_than_the_video_is_cut_at_its_end(tmp_path, capsys):
+    video = make_clip(tmp_path / "v.mp4", size="64x48", rate="10", frames=10)
+    long = tmp_path / "long.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-i", video, "-f", "lavfi", "-i", "sine=duration=5",
+                    "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(long)],
+                   check=True)
+    out = tmp_path / "out.mp4"
+    assert demo_2x(["-i", str(long), "-n", "1", "-o", str(out), *AVERAGE]) == EXIT_OK
+    assert len(frame_times(out)) == 19
+    assert duration(out) == pytest.approx(0.95, abs=0.06)
+
+
+def test_an_rgba_tiff_sequence_says_its_fourth_channel_is_alpha(tmp_path, capsys):
+    """Written by utils.images.write_image, the project's one image writer: its TIFFs carry
+    ExtraSamples (tag 338) = 2, straight alpha (OpenCV's own writer leaves it out)."""
+    from PIL import Image
+    clip, _ = _rgba_clip(tmp_path / "rgba.mkv")
+    out = tmp_path / "seq"
+    assert demo_2x(["-i", clip, "-o", str(out), "--codec", "tiff", *AVERAGE]) == EXIT_OK
+    folder = out / "rgba_2x"
+    files = sorted(os.listdir(folder))
+    assert len(files) == 5
+    for name in files:
+        with Image.open(folder / name) as im:
+            assert im.mode == "RGBA" and im.tag_v2.get(338) in (2, (2,))

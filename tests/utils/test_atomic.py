@@ -31,15 +31,17 @@ def test_a_complete_write_replaces_the_target_and_keeps_the_extension(tmp_path):
     assert os.listdir(tmp_path) == ["clip.mp4"]
 
 
-def test_a_folder_moves_in_file_by_file_keeping_the_users_other_files(tmp_path):
+def test_a_folder_replaces_an_existing_one_as_a_whole(tmp_path):
+    """No file of the earlier folder stays beside the new ones (before: moved in file by
+    file, an earlier run's extra frames stayed)."""
     target = tmp_path / "frames"
     target.mkdir()
-    (target / "notes.txt").write_text("mine")
     (target / "0000.png").write_bytes(b"old")
+    (target / "0001.png").write_bytes(b"old")
     with atomic.atomic_path(target, directory=True) as tmp:
         with open(os.path.join(tmp, "0000.png"), "wb") as f:
             f.write(b"new")
-    assert (target / "notes.txt").read_text() == "mine"
+    assert os.listdir(target) == ["0000.png"]
     assert (target / "0000.png").read_bytes() == b"new"
     assert sorted(os.listdir(tmp_path)) == ["frames"]
 

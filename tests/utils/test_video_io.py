@@ -1,13 +1,14 @@
 import os
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from tests.utils.video_clips import decode_as_tagged, make_clip, psnr, video_line
 from utils.atomic import OutputError
-from utils.video_io import (IMAGE_COLOUR, VideoWriter, choose_output, open_source, read_frames,
-                            video_frames, write_frame_image)
-from utils.video_probe import Colour
+from utils.video_io import (IMAGE_COLOUR, ImageSequenceWriter, VideoWriter, choose_output,
+                            open_source, read_frames, video_frames)
+from utils.video_probe import Colour, last_line
 
 
 @pytest.mark.parametrize("tags, size", [("bt709", "320x240"), ("bt601", "320x240"),
@@ -74,23 +75,98 @@ def test_the_writer_tags_and_stores_the_depth(tmp_path, codec, ext, pix):
     assert psnr(back, ramp, 65535) > 40
 
 
-def test_odd_sizes_are_padded_for_subsampled_codecs_only(tmp_path):
-    frame = np.full((33, 47, 3), 128, np.uint8)
-    for codec, ext in (("libx264", ".mp4"), ("ffv1", ".mkv")):
-        path = str(tmp_path / f"o{ext}")
-        w = VideoWriter(path, 25, (33, 47), choose_output(ext, codec, 8, False, IMAGE_COLOUR))
-        w.write(frame)
-        w.close()
-        assert ("48x34" if codec == "libx264" else "47x33") in video_line(path)
+@pytest.mark.parametrize("codec, ext, lossless, alpha, size", [
+    ("libx264", ".mp4", False, False, "48x34"),   # 4:2:0: both even
+    ("prores", ".mov", False, False, "48x33"),    # 4:2:2: even width
+    ("libx264", ".mkv", True, False, "47x33"),    # lossless 4:4:4: as it is
+    ("libx265", ".mkv", True, False, "47x33"),
+    ("prores", ".mov", False, True, "47x33"),     # ProRes 4444
+    ("ffv1", ".mkv", False, False, "47x33")])     # RGB
+def test_odd_sizes_are_padded_for_subsampled_chroma_only(tmp_path, codec, ext, lossless, alpha,
+                                                         size):
+    frame = np.full((33, 47, 4 if alpha else 3), 128, np.uint8)
+    path = str(tmp_path / f"o{ext}")
+    fmt = choose_output(ext, codec, 8, alpha, IMAGE_COLOUR, lossless=lossless)
+    w = VideoWriter(path, 25, (33, 47), fmt)
+    w.write(frame)
+    w.close()
+    assert size in video_line(path)
 
 
-def test_frame_images_at_16_bits_and_with_alpha(tmp_path):
+def test_image_sequences_are_written_at_the_formats_depth_with_alpha(tmp_path):
     import cv2
-    rgba = np.zeros((8, 8, 4), np.uint16)
-    rgba[..., 0], rgba[..., 3] = 1000, 65535
-    write_frame_image(str(tmp_path / "a.png"), rgba)
-    back = cv2.imread(str(tmp_path / "a.png"), cv2.IMREAD_UNCHANGED)
-    assert back.dtype == np.uint16 and back[0, 0].tolist() == [0, 0, 1000, 65535]  # BGRA
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 100, 255
+    fmt = choose_output("", "png", 16, True, IMAGE_COLOUR)
+    ImageSequenceWriter(str(tmp_path), fmt).write(rgba)
+    back = cv2.imread(str(tmp_path / "0000000.png"), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.uint16 and back[0, 0].tolist() == [0, 0, 100 * 257, 65535]  # BGRA
     with pytest.raises(OutputError, match="cannot write"):
-        write_frame_image(str(tmp_path / "missing" / "b.png"), rgba)
+        ImageSequenceWriter(str(tmp_path / "missing"), fmt).write(rgba)
     assert not os.path.exists(tmp_path / "missing")
+
+
+def _folder(path, frames) -> str:
+    """PNGs written by OpenCV itself (RGB(A) frames given, BGR(A) stored)."""
+    import cv2
+    os.makedirs(path)
+    for i, f in enumerate(frames):
+        code = cv2.COLOR_RGBA2BGRA if f.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        cv2.imwrite(os.path.join(path, f"{i}.png"), cv2.cvtColor(f, code))
+    return str(path)
+
+
+def test_frames_of_another_depth_come_at_the_first_frames_depth(tmp_path):
+    """An 8-bit then a 16-bit PNG: the second is rounded to 8 bits (before: passed as
+    uint16, and the writer cast it modulo 256)."""
+    deep = np.full((8, 8, 3), 250 * 257 + 100, np.uint16)  # 64350: 250.4 at 8 bits
+    folder = _folder(tmp_path / "in", [np.full((8, 8, 3), 10, np.uint8), deep])
+    with pytest.warns(UserWarning, match="16-bit converted to 8-bit"):
+        frames = list(read_frames(open_source([folder])))
+    assert [f.dtype for f in frames] == [np.uint8, np.uint8]
+    assert frames[1][0, 0].tolist() == [250, 250, 250]
+
+
+@pytest.mark.parametrize("first, second", [(3, 4), (4, 3)])
+def test_frames_with_other_channels_come_with_the_first_frames_channels(tmp_path, first,
+                                                                         second):
+    """RGB then RGBA drops the alpha; RGBA then RGB gets an opaque one."""
+    frames = [np.full((8, 8, c), 100, np.uint8) for c in (first, second)]
+    with pytest.warns(UserWarning, match="alpha"):
+        got = list(read_frames(open_source([_folder(tmp_path / "in", frames)])))
+    assert [f.shape[2] for f in got] == [first, first]
+    if first == 4:
+        assert (got[1][..., 3] == 255).all() and (got[1][..., :3] == 100).all()
+
+
+def test_the_writer_refuses_a_frame_of_another_type_or_channel_count(tmp_path):
+    path = str(tmp_path / "o.mp4")
+    w = VideoWriter(path, 25, (8, 8), choose_output(".mp4", "libx264", 8, False, IMAGE_COLOUR))
+    try:
+        with pytest.raises(OutputError, match="uint16"):
+            w.write(np.zeros((8, 8, 3), np.uint16))
+        with pytest.raises(OutputError, match="4 channels"):
+            w.write(np.zeros((8, 8, 4), np.uint8))
+    finally:
+        w.abort()
+
+
+def test_the_writer_takes_a_decimal_ntsc_rate_as_the_exact_one(tmp_path):
+    """One rule from numbers to rates (utils.video_formats.to_rate): before, the writer's
+    own rounding made 29.97 into 2997/100."""
+    w = VideoWriter(str(tmp_path / "o.mp4"), 29.97, (8, 8))
+    w.abort()
+    assert w.fps == Fraction(30000, 1001)
+
+
+def test_the_depth_of_images_is_the_first_frames(tmp_path):
+    folder = _folder(tmp_path / "in", [np.full((8, 8, 3), 1000, np.uint16)] * 2)
+    src = open_source([folder])
+    first = next(read_frames(src))
+    assert src.depth(first) == 16
+
+
+def test_last_line_of_ffmpegs_words_or_an_exception():
+    assert last_line("header\n\n  Invalid data found  \n") == "Invalid data found"
+    assert last_line("") == "ffmpeg gave no reason"
+    assert last_line(ValueError()) == "ValueError"

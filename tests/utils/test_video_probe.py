@@ -4,7 +4,8 @@ import pytest
 
 from utils.video_formats import parse_rate, rate_text, snap_rate
 from utils.video_probe import (ProbeError, parse_colour_tags, parse_probe, parse_stream,
-                               pix_fmt_alpha, pix_fmt_depth, resolve_colour, times_from_packets)
+                               parse_framecrc, pix_fmt_alpha, pix_fmt_depth, resolve_colour,
+                               times_from_packets)
 from tests.utils.video_clips import make_clip, make_vfr_clip
 from utils.video_probe import frame_times, probe
 
@@ -97,3 +98,34 @@ def test_probe_and_frame_times_of_real_clips(tmp_path):
     t = frame_times(vfr)
     assert not t.constant and [float(x) for x in t.times] == pytest.approx(
         [0, 0.06, 0.08, 0.14, 0.16, 0.22])
+
+
+@pytest.mark.parametrize("frames", [3, 30, 90])
+def test_a_short_ntsc_clip_in_a_millisecond_time_base_has_the_headers_rate(tmp_path, frames):
+    """Steps of 33 and 34 ms: the mean over a short clip is no NTSC rate (2000/67 for three
+    frames, 3625/121 for thirty); the header's 30000/1001 agrees within a tick a frame."""
+    clip = make_clip(tmp_path / "c.mkv", size="64x48", rate="30000/1001", frames=frames)
+    t = frame_times(clip, probe(clip).fps)
+    assert t.constant and t.fps == Fraction(30000, 1001)
+
+
+NOPTS = -9223372036854775808
+
+
+def test_packets_without_a_time_or_before_zero_are_left_out():
+    """ffmpeg prints AV_NOPTS_VALUE for a packet without a time; negative times are
+    pre-roll the decoder drops."""
+    text = "\n".join(["#tb 0: 1/1000", f"0, {NOPTS}, {NOPTS}, 40, 10, 0x1",
+                      "0, -80, -40, 40, 10, 0x1"] +
+                     [f"0, {i * 40}, {i * 40}, 40, 10, 0x1" for i in range(3)])
+    tb, packets, _ = parse_framecrc(text)
+    assert packets == [(0, 40), (40, 40), (80, 40)]
+
+
+def test_a_listing_that_failed_gives_way_to_the_header(tmp_path, monkeypatch):
+    import subprocess
+    import utils.video_probe as video_probe
+    broken = subprocess.CompletedProcess([], 1, "#tb 0: 1/1000\n0, 0, 0, 40, 10, 0x1\n"
+                                         "0, 7, 7, 40, 10, 0x1\n", "Invalid data found")
+    monkeypatch.setattr(video_probe, "_run", lambda cmd: broken)
+    assert frame_times("x.mkv", Fraction(25)) is None
