@@ -521,14 +521,28 @@ def _check_output(output: str, src: Source, paths: dict, options: InterpolationO
     for role in folders:
         if role in paths:
             _check_frames_folder(paths[role], src)
-    out_dir = os.path.dirname(output)
-    if not os.path.isdir(out_dir):
-        try:
-            os.makedirs(out_dir, exist_ok=True)
-        except OSError as e:
-            raise DemoError(f"cannot create output folder {out_dir}: {e.strerror}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise DemoError(f"output folder {out_dir} is not writable")
+    _check_output_folder(os.path.dirname(output))
+
+
+def _check_output_folder(out_dir: str) -> None:
+    """The outputs' folder exists and is writable, or can be made: its nearest existing
+    ancestor is a writable folder. It is made only once the first frame is in hand
+    (_make_output_folder), so a run refused before then leaves nothing behind."""
+    parent = out_dir
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise DemoError(f"cannot create output folder {out_dir}: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DemoError(f"output folder {out_dir} is not writable" if parent == out_dir else
+                        f"cannot create output folder {out_dir}: {parent} is not writable")
+
+
+def _make_output_folder(out_dir: str) -> None:
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise DemoError(f"cannot create output folder {out_dir}: {e.strerror}") from None
 
 
 # The names ImageSequenceWriter and the frames folder give their files
@@ -605,6 +619,7 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
         first, frames = first[..., :3], _without_alpha(frames)
     summary.notes += fmt.notes
     summary.video = fmt.describe()
+    _make_output_folder(os.path.dirname(output))
     sink = _Output(output, play_fps, first.shape[:2], paths.get("images"), fmt, first.dtype)
     # disable=None: no bar when stderr is not a terminal (logs, pipes), so the outcome line is
     # the only one there

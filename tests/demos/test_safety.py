@@ -504,3 +504,22 @@ def test_help_documents_the_exit_statuses(capsys):
         demo_2x(["--help"])
     out = capsys.readouterr().out
     assert "exit status" in out and "3" in out and "partial" in out
+
+
+def test_a_run_refused_after_the_checks_leaves_no_output_folder(tmp_path, capsys):
+    """A checkpoint that is not there is found only when the model loads, after the output
+    checks: the output folder that would have held the video is not made for nothing."""
+    paths = _pngs(tmp_path / "in", _frames(2))
+    assert demo_2x(["-i", *paths, "-o", str(tmp_path / "new" / "deeper"),
+                    "-p", str(tmp_path / "amt-s.pth")]) == EXIT_ERROR
+    assert "not found" in _one_line(capsys.readouterr().err)
+    assert sorted(os.listdir(tmp_path)) == ["in"]
+
+
+def test_an_output_folder_under_a_file_is_one_line(tmp_path, capsys):
+    paths = _pngs(tmp_path / "in", _frames(2))
+    (tmp_path / "afile").write_bytes(b"not a folder")
+    assert demo_2x(["-i", *paths, "-o", str(tmp_path / "afile" / "out.mp4"),
+                    "--baseline", "average"]) == EXIT_ERROR
+    assert "is a file" in _one_line(capsys.readouterr().err)
+    assert (tmp_path / "afile").read_bytes() == b"not a folder"
