@@ -83,8 +83,9 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    device = torch.device(check_device(args.device))
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    # the ONNX rows run on the CPU: with them, 'auto' puts the torch rows there too
+    device = torch.device(check_device(args.device, backend=next(iter(backends), "torch")))
     for backend in backends:
         check_backend(backend, device=device.type)
     model = load_model(args.checkpoint, args.config, args.variant, device)

@@ -227,7 +227,8 @@ def setup(options: BenchmarkOptions) -> BenchmarkOptions:
     import torch
     from utils.devices import check_device
     from utils.evaluation.core import EvaluationError
-    options = dataclasses.replace(options, device=check_device(options.device))
+    options = dataclasses.replace(options, device=check_device(options.device,
+                                                                 backend=options.backend))
     if options.threads:
         torch.set_num_threads(options.threads)
         cv2.setNumThreads(options.threads)

@@ -85,7 +85,7 @@ def options(a: argparse.Namespace) -> InterpolationOptions:
     return InterpolationOptions(
         a.input, output_path(a.out_path, a.input, label, a.codec), n_iter=a.n_iter, fps=a.fps,
         factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
-        device=check_device(a.device), dtype=a.dtype, scale=a.scale, baseline=a.baseline,
+        device=check_device(a.device, backend=a.backend), dtype=a.dtype, scale=a.scale, baseline=a.baseline,
         backend=a.backend,
         keep_still=a.keep_still, arbitrary_time=a.arbitrary_time,
         save_images=a.save_images, gif=a.gif,

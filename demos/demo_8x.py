@@ -28,7 +28,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # 2^3 = 8 intervals: frames 1..7 are the in-between ones, saved as 0000001.png ... 0000007.png
     return guarded(lambda: run(InterpolationOptions(
         (a.img0, a.img1), os.path.join(a.out_path, "8x.mp4"), n_iter=3, frame_rate=a.frame_rate,
-        checkpoint=a.checkpoint, config=a.config, device=check_device(a.device),
+        checkpoint=a.checkpoint, config=a.config, device=check_device(a.device, backend=a.backend),
         save_images=True, scene_detect=False, arbitrary_time=a.arbitrary_time,
         backend=a.backend)))
 
