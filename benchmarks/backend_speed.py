@@ -16,7 +16,10 @@ import json
 import os
 import platform
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
+
+from benchmarks.cli import hw_size
+from utils.cli_options import add_device
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(REPO, "demos", "samples", "bikes.mp4")
@@ -30,7 +33,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--variant", help="AMT-S | AMT-L | AMT-G with random weights")
     p.add_argument("--sizes", help=f"comma-separated HxW sizes (default {SIZES}; --quick: 256x448)")
     p.add_argument("--frames", default=SAMPLE, help="video whose first two frames are used")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    add_device(p)
     p.add_argument("--repeats", type=int, default=None, help="timed runs per row (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs per row (at least 1)")
     p.add_argument("--quick", action="store_true", help="256x448 only, 2 repeats")
@@ -45,17 +48,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _sizes(text: str) -> List[tuple]:
-    sizes = []
-    for part in text.split(","):
-        try:
-            h, w = (int(v) for v in part.strip().lower().split("x"))
-        except ValueError:
-            raise ValueError(f"--sizes must look like 256x448,1080x1920, got {text!r}") from None
-        if h < 1 or w < 1:
-            raise ValueError(f"--sizes must be positive, got {part!r}")
-        sizes.append((h, w))
-    return sizes
+def _sizes(text: str) -> List[Tuple[int, int]]:
+    return [hw_size(part, "--sizes") for part in text.split(",")]
 
 
 def _read_pair(path: str):

@@ -8,7 +8,8 @@ import argparse
 import os
 from typing import List, Optional
 
-from demos.cli import EPILOG, add_arbitrary_time, add_backend_option, add_device, guarded
+from demos.cli import EPILOG, guarded
+from utils.cli_options import add_arbitrary_time, add_backend, add_device
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -21,7 +22,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("-r", "--frame_rate", type=float, default=None, help="playback fps")
     add_device(p)
     add_arbitrary_time(p)
-    add_backend_option(p)
+    add_backend(p)
     a = p.parse_args(argv)
     from demos.pipeline import InterpolationOptions, run  # after parsing: --help is instant
     from utils.devices import check_device

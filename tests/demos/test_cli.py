@@ -30,7 +30,7 @@ def test_a_device_this_machine_lacks_is_one_line_and_nothing_is_read(
         code = demo_8x(["-x", missing, "-y", missing, "-o", str(out), "--device", device])
     err = capsys.readouterr().err
     assert code == EXIT_ERROR
-    assert err.startswith(f"error: --device") and err.count("\n") == 1, err
+    assert err.startswith("error: --device") and err.count("\n") == 1, err
     assert not os.path.exists(out)
 
 
