@@ -16,7 +16,7 @@ import json
 import os
 import platform
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 from benchmarks.cli import hw_size
 from utils.cli_options import add_device
@@ -48,10 +48,6 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _sizes(text: str) -> List[Tuple[int, int]]:
-    return [hw_size(part, "--sizes") for part in text.split(",")]
-
-
 def _read_pair(path: str):
     """The video's first two frames as (1, 3, H, W) floats, through the project's reader."""
     import itertools
@@ -71,7 +67,8 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
     from utils.inference import load_model
     from utils.runtimes import check_backend
 
-    sizes = _sizes(args.sizes or ("256x448" if args.quick else SIZES))
+    sizes = [hw_size(part, "--sizes")
+             for part in (args.sizes or ("256x448" if args.quick else SIZES)).split(",")]
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 3)
     if args.threads is not None:
         if args.threads < 1:

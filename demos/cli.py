@@ -12,7 +12,6 @@ import warnings
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator
 
-
 if TYPE_CHECKING:
     from demos.pipeline import RunSummary
 
