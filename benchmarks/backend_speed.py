@@ -18,6 +18,9 @@ import platform
 import sys
 from typing import Dict, List, Optional
 
+from benchmarks.cli import hw_size
+from utils.cli_options import add_device
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(REPO, "demos", "samples", "bikes.mp4")
 SIZES = "256x448,720x1280,1080x1920"
@@ -30,7 +33,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--variant", help="AMT-S | AMT-L | AMT-G with random weights")
     p.add_argument("--sizes", help=f"comma-separated HxW sizes (default {SIZES}; --quick: 256x448)")
     p.add_argument("--frames", default=SAMPLE, help="video whose first two frames are used")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    add_device(p)
     p.add_argument("--repeats", type=int, default=None, help="timed runs per row (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs per row (at least 1)")
     p.add_argument("--quick", action="store_true", help="256x448 only, 2 repeats")
@@ -43,19 +46,6 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         "(CPU; the model is exported once into the ONNX cache, docs/onnx.md)")
     p.add_argument("--json", help="also write the report to this JSON file")
     return p.parse_args(argv)
-
-
-def _sizes(text: str) -> List[tuple]:
-    sizes = []
-    for part in text.split(","):
-        try:
-            h, w = (int(v) for v in part.strip().lower().split("x"))
-        except ValueError:
-            raise ValueError(f"--sizes must look like 256x448,1080x1920, got {text!r}") from None
-        if h < 1 or w < 1:
-            raise ValueError(f"--sizes must be positive, got {part!r}")
-        sizes.append((h, w))
-    return sizes
 
 
 def _read_pair(path: str):
@@ -77,14 +67,16 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
     from utils.inference import load_model
     from utils.runtimes import check_backend
 
-    sizes = _sizes(args.sizes or ("256x448" if args.quick else SIZES))
+    sizes = [hw_size(part, "--sizes")
+             for part in (args.sizes or ("256x448" if args.quick else SIZES)).split(",")]
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 3)
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    device = torch.device(check_device(args.device))
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    # the ONNX rows run on the CPU: with them, 'auto' puts the torch rows there too
+    device = torch.device(check_device(args.device, backend=next(iter(backends), "torch")))
     for backend in backends:
         check_backend(backend, device=device.type)
     model = load_model(args.checkpoint, args.config, args.variant, device)

@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from utils.devices import DEFAULT_DEVICE
-from utils.names import BACKEND_NAMES, DIS_PRESET_NAMES, DTYPE_NAMES, METRIC_VARIANTS
+from utils.cli_options import add_arbitrary_time, add_backend, add_device
+from utils.names import DEFAULT_DEVICE, DIS_PRESET_NAMES, DTYPE_NAMES, METRIC_VARIANTS
 
 if TYPE_CHECKING:
     from utils.evaluation.core import Protocol
@@ -160,9 +160,7 @@ def report_error(e: Exception) -> int:
 
 def add_execution_arguments(g: Any) -> None:
     """--device, --dtype, --tf32, --compile: how the network runs (every benchmark script)."""
-    g.add_argument("--device", default=DEFAULT_DEVICE,
-                   help="auto (CUDA when available, else the CPU; the default), cpu, cuda, "
-                        "cuda:N or mps")
+    add_device(g)
     g.add_argument("--dtype", default="fp32", choices=DTYPE_NAMES,
                    help="fp16/bf16: autocast (fp32, the default, gives the published numbers)")
     g.add_argument("--tf32", action="store_true",
@@ -171,21 +169,12 @@ def add_execution_arguments(g: Any) -> None:
                    help="torch.compile the network's encode and decode (first call is slow)")
 
 
-def add_backend_argument(g: Any) -> None:
-    """--backend: where a scored model's network runs (utils.runtimes.BACKENDS)."""
-    g.add_argument("--backend", choices=BACKEND_NAMES, default="torch",
-                   help="run the network in PyTorch (default) or exported to ONNX in ONNX "
-                        "Runtime or OpenVINO (CPU, float32, scale 1; see docs/onnx.md)")
-
-
 def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = False) -> None:
     g = p.add_argument_group("what is scored")
     g.add_argument("-c", "--config", help="config whose network section builds the model")
     g.add_argument("-p", "--checkpoint", help="model weights (.pth)")
     g.add_argument("--variant", help="AMT-S | AMT-L | AMT-G (random weights without -p)")
-    g.add_argument("--arbitrary-time", action="store_const", const=True, default=None,
-                   help="the weights take any t (GoPro-trained); default: from the checkpoint "
-                        "or -c, else t = 0.5 only")
+    add_arbitrary_time(g)
     if several_baselines:
         g.add_argument("--baseline", choices=["average", "dis"], action="append", default=[],
                        help="also score this model-free baseline (repeatable)")
@@ -198,7 +187,7 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
                         "recursive 2x")
     g.add_argument("--max-batch", type=int, default=8, help="frame pairs per network call")
     add_execution_arguments(g)
-    add_backend_argument(g)
+    add_backend(g)
     g = p.add_argument_group("protocol overrides")
     g.add_argument("--metric", default="float", choices=METRIC_VARIANTS,
                    help="float: the published protocol; uint8: score the 8-bit-rounded prediction")
@@ -220,6 +209,18 @@ def add_common_arguments(p: argparse.ArgumentParser, several_baselines: bool = F
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def hw_size(text: str, flag: str) -> Tuple[int, int]:
+    """'256x448' -> (256, 448): a frame size as the scripts' size options give it; ValueError
+    (one line, naming `flag`) otherwise."""
+    try:
+        h, w = (int(v) for v in text.strip().lower().split("x"))
+    except ValueError:
+        raise ValueError(f"{flag} must look like 256x448, got {text!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"{flag} must be positive, got {text!r}")
+    return h, w
+
+
 def setup(options: BenchmarkOptions) -> BenchmarkOptions:
     """The options checked, with the device resolved ('auto' -> cuda or cpu); DeviceError or
     EvaluationError (one line) for a bad one."""
@@ -227,7 +228,8 @@ def setup(options: BenchmarkOptions) -> BenchmarkOptions:
     import torch
     from utils.devices import check_device
     from utils.evaluation.core import EvaluationError
-    options = dataclasses.replace(options, device=check_device(options.device))
+    options = dataclasses.replace(options, device=check_device(options.device,
+                                                                 backend=options.backend))
     if options.threads:
         torch.set_num_threads(options.threads)
         cv2.setNumThreads(options.threads)

@@ -75,12 +75,6 @@ class Skip(Exception):
 
 # --------------------------------------------------------------------------- helpers
 
-def _sync(ctx: Context) -> None:
-    import torch
-    if ctx.cuda:
-        torch.cuda.synchronize(ctx.device)
-
-
 def _psnr(a, b) -> float:
     mse = float(((a.float() - b.float()) ** 2).mean())
     return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
@@ -100,14 +94,15 @@ def _real_pair(size: Tuple[int, int]):
 
 
 def _timed(fn: Callable[[], object], ctx: Context, repeats: int, warmup: int) -> List[float]:
+    from utils.memory import sync
     for _ in range(warmup):
         fn()
-    _sync(ctx)
+    sync(ctx.device)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        _sync(ctx)
+        sync(ctx.device)
         times.append(time.perf_counter() - start)
     return times
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Dict, List, Optional
 
-from benchmarks.cli import add_execution_arguments
+from benchmarks.cli import add_execution_arguments, hw_size
 
 if TYPE_CHECKING:  # imported where used, after parsing: --help answers at once
     import torch
@@ -41,28 +41,22 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _sync(device: torch.device) -> None:
-    import torch
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def measure(ip: Interpolator, size: tuple, repeats: int, warmup: int) -> Dict[str, float]:
     """Median latency and peak memory of interpolating one random pair of the given size."""
     import torch
-    from utils.memory import peak_bytes, reset_peak
+    from utils.memory import peak_bytes, reset_peak, sync
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(1, 3, *size, generator=g).to(ip.device)
     x1 = torch.rand(1, 3, *size, generator=g).to(ip.device)
     for _ in range(warmup):
         ip.interpolate(x0, x1, 0.5)
-    _sync(ip.device)
+    sync(ip.device)
     reset_peak(ip.device)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         ip.interpolate(x0, x1, 0.5)
-        _sync(ip.device)
+        sync(ip.device)
         times.append(time.perf_counter() - start)
     return {"median_s": statistics.median(times), "min_s": min(times),
             "peak_mem_gb": peak_bytes(ip.device) / 1e9, "repeats": repeats}
@@ -71,17 +65,14 @@ def measure(ip: Interpolator, size: tuple, repeats: int, warmup: int) -> Dict[st
 def run(args: argparse.Namespace) -> Dict[str, object]:
     import torch
     from utils.devices import check_device
-    from utils.inference import DTYPES, InputError, Interpolator, load_model
+    from utils.inference import DTYPES, Interpolator, load_model
     device = torch.device(check_device(args.device))
     if args.threads:
         torch.set_num_threads(args.threads)
     if not (args.config or args.checkpoint or args.variant):
         args.variant = "AMT-S"
     model = load_model(args.checkpoint, args.config, args.variant, device)
-    try:
-        h, w = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--size must look like 1080x1920, got {args.size!r}") from None
+    h, w = hw_size(args.size, "--size")
     modes = ["auto", "dense", "ondemand", "tiled"] if args.corr_mode == "all" else [args.corr_mode]
     rows = []
     for mode in modes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import List, Optional, Sequence
 
-from benchmarks.cli import Benchmark, Run
+from benchmarks.cli import Benchmark, Run, hw_size
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,10 +28,9 @@ def _crop(text: Optional[str]):
     if not text:
         return None
     try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise EvaluationError(f"--crop must look like 512x512, got {text!r}") from None
-    return h, w
+        return hw_size(text, "--crop")
+    except ValueError as e:
+        raise EvaluationError(str(e)) from None
 
 
 def runs(args: argparse.Namespace) -> List[Run]:

@@ -23,12 +23,12 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
-import torch
+from utils.video_formats import CODEC_TABLE
 
-from demos.pipeline import DemoError, InterpolationOptions, Interrupted, Limits, run
-from utils.inference import PROJECT_ROOT
+if TYPE_CHECKING:  # imported where used, after parsing: --help answers without torch
+    from demos.pipeline import Limits
 
 AVERAGE, DIS = "frame averaging (no network)", "DIS optical flow (no network)"
 RANDOM = "random AMT-S (no checkpoint found: for testing only)"
@@ -49,8 +49,12 @@ _running = [0]                 # requests interpolating now, guarded by _idle
 _idle = threading.Condition()
 
 
-def weight_choices(folder: str = os.path.join(PROJECT_ROOT, "pretrained")) -> Dict[str, Optional[str]]:
-    """Label -> checkpoint path (None: the default model); then the two baselines."""
+def weight_choices(folder: Optional[str] = None) -> Dict[str, Optional[str]]:
+    """Label -> checkpoint path (None: the default model); then the two baselines.
+    folder: where to look (default the project's pretrained/)."""
+    if folder is None:
+        from utils.inference import PROJECT_ROOT
+        folder = os.path.join(PROJECT_ROOT, "pretrained")
     found = sorted(glob.glob(os.path.join(folder, "*.pth")))
     choices: Dict[str, Optional[str]] = {os.path.basename(p): p for p in found}
     if not choices:
@@ -58,6 +62,13 @@ def weight_choices(folder: str = os.path.join(PROJECT_ROOT, "pretrained")) -> Di
     choices[DIS] = None
     choices[AVERAGE] = None
     return choices
+
+
+def default_crf(output: str) -> Optional[int]:
+    """The CRF the codec of `output` (a key of OUTPUTS) uses when none is given (None: it has
+    no quality scale), so the page's slider starts where the command line would."""
+    spec = CODEC_TABLE[OUTPUTS[output][0]].crf
+    return spec[2] if spec else None
 
 
 def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[str], weights: str,
@@ -70,6 +81,8 @@ def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[st
 
     Raises DemoError (one line) for a request that is refused or does not finish; nothing of
     it is left in `workdir` then."""
+    from demos.pipeline import DemoError, InterpolationOptions, Interrupted, Limits, run
+    from utils.devices import check_device
     if video:
         inputs: List[str] = [video]
     elif image0 and image1:
@@ -86,13 +99,13 @@ def interpolate(image0: Optional[str], image1: Optional[str], video: Optional[st
     if output not in OUTPUTS:
         raise DemoError(f"unknown output {output!r}")
     codec, ext = OUTPUTS[output]
-    quality = dict(crf=int(crf)) if crf is not None and codec in ("libx264", "libx265") else {}
+    quality = dict(crf=int(crf)) if crf is not None and default_crf(output) is not None else {}
     rate = dict(fps=float(fps)) if mode == MODES[1] else dict(n_iter=int(n_iter))
     # refused here, before any work; the output goes in a folder of its own made below
     options = InterpolationOptions(
         inputs, f"interpolated{ext}", codec=codec, **quality, checkpoint=choices[weights],
         baseline={AVERAGE: "average", DIS: "dis"}.get(weights),
-        device="cuda" if torch.cuda.is_available() else "cpu",
+        device=check_device("auto"),
         limits=limits or Limits(MAX_PIXELS, MAX_FRAMES), oom_hint=OOM_HINT, **rate)
     prune(workdir)
     out = tempfile.mkdtemp(prefix="run-", dir=workdir)
@@ -146,6 +159,8 @@ def build_app(choices: Dict[str, Optional[str]], workdir: str, limits: Optional[
               max_upload_mb: float = MAX_UPLOAD_MB):
     import gradio as gr
 
+    from demos.pipeline import DemoError
+
     def on_click(image0, image1, video, weights, mode, n_iter, fps, output, crf,
                  progress=gr.Progress()):
         def report(done: int, total: int) -> None:
@@ -175,8 +190,11 @@ def build_app(choices: Dict[str, Optional[str]], workdir: str, limits: Optional[
         with gr.Row():
             output = gr.Dropdown(list(OUTPUTS), value=DEFAULT_OUTPUT, label="output",
                                  elem_id="output")
-            crf = gr.Slider(0, 51, value=10, step=1, label="quality (CRF, H.264/H.265; lower "
-                            "is better)", elem_id="crf")
+            crf = gr.Slider(0, 51, value=default_crf(DEFAULT_OUTPUT), step=1,
+                            label="quality (CRF, H.264/H.265; lower is better)", elem_id="crf")
+        # each codec's own default (H.264 10, H.265 12) unless the user moves the slider
+        output.change(lambda o: gr.update(value=default_crf(o)) if default_crf(o) is not None
+                      else gr.update(), output, crf)
         go = gr.Button("Interpolate", variant="primary", elem_id="run")
         result = gr.Video(label="result", elem_id="result", autoplay=True)
         download = gr.File(label="download", elem_id="download")
@@ -220,6 +238,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     workdir = tempfile.mkdtemp(prefix="amt-web-")
     # gradio's uploads go inside our folder, so that removing it on exit removes them too
     os.environ["GRADIO_TEMP_DIR"] = os.path.join(workdir, "uploads")
+    from demos.pipeline import Limits
     limits = Limits(max_pixels=args.max_pixels, max_frames=args.max_frames)
     try:
         app = build_app(weight_choices(), workdir, limits, args.max_upload_mb)

@@ -10,11 +10,7 @@ import sys
 import threading
 import warnings
 from contextlib import contextmanager
-from argparse import ArgumentParser
 from typing import TYPE_CHECKING, Callable, Iterator
-
-from utils.devices import DEFAULT_DEVICE
-from utils.names import BACKEND_NAMES
 
 if TYPE_CHECKING:
     from demos.pipeline import RunSummary
@@ -25,25 +21,6 @@ EPILOG = (f"exit status: {EXIT_OK} complete; {EXIT_ERROR} error (nothing written
           f"output left as it was); {EXIT_PARTIAL} partial (stopped early by Ctrl-C, SIGTERM, "
           "input that broke off or ended early, out of memory, ...: the finished frames are "
           "kept in <name>.partial<ext>). See docs/interpolation.md.")
-
-
-def add_arbitrary_time(p: ArgumentParser) -> None:
-    """--arbitrary-time: the published files do not say whether they take any t."""
-    p.add_argument("--arbitrary-time", action="store_const", const=True, default=None,
-                   help="the weights take any t (GoPro-trained); default: from the checkpoint "
-                        "or -c, else t = 0.5 only")
-
-
-def add_device(p: ArgumentParser) -> None:
-    """--device, resolved and checked once the run starts (utils.devices.check_device)."""
-    p.add_argument("--device", default=DEFAULT_DEVICE,
-                   help="auto (CUDA when available, else the CPU; the default), cpu, cuda, "
-                        "cuda:N or mps")
-def add_backend_option(p: ArgumentParser) -> None:
-    """--backend: where the network runs (utils.runtimes.BACKENDS; docs/onnx.md)."""
-    p.add_argument("--backend", choices=BACKEND_NAMES, default="torch",
-                   help="run the network in PyTorch (default) or exported to ONNX in ONNX "
-                        "Runtime or OpenVINO (CPU, float32; the export is cached)")
 
 
 def report(summary: RunSummary) -> None:

@@ -10,9 +10,10 @@ import argparse
 import os
 from typing import TYPE_CHECKING, List, Optional
 
-from demos.cli import EPILOG, add_arbitrary_time, add_backend_option, add_device, guarded
+from demos.cli import EPILOG, guarded
 from demos.video_options import (add_video_output_options, output_name, rate, rate_label,
                                  video_output_kwargs)
+from utils.cli_options import add_arbitrary_time, add_backend, add_device
 from utils.names import DEFAULT_SCENE_THRESHOLD, DTYPE_NAMES
 from utils.video_formats import VIDEO_EXTS
 
@@ -49,7 +50,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="a model-free method instead of AMT (frame averaging or DIS flow)")
     add_device(p)
     add_arbitrary_time(p)
-    add_backend_option(p)
+    add_backend(p)
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--dtype", choices=DTYPE_NAMES, default="fp32",
                       help="network precision: fp16 (GPU) or bf16 autocast (default fp32)")
@@ -85,7 +86,7 @@ def options(a: argparse.Namespace) -> InterpolationOptions:
     return InterpolationOptions(
         a.input, output_path(a.out_path, a.input, label, a.codec), n_iter=a.n_iter, fps=a.fps,
         factor=a.factor, frame_rate=a.frame_rate, checkpoint=a.checkpoint, config=a.config,
-        device=check_device(a.device), dtype=a.dtype, scale=a.scale, baseline=a.baseline,
+        device=check_device(a.device, backend=a.backend), dtype=a.dtype, scale=a.scale, baseline=a.baseline,
         backend=a.backend,
         keep_still=a.keep_still, arbitrary_time=a.arbitrary_time,
         save_images=a.save_images, gif=a.gif,

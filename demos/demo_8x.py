@@ -8,7 +8,8 @@ import argparse
 import os
 from typing import List, Optional
 
-from demos.cli import EPILOG, add_arbitrary_time, add_backend_option, add_device, guarded
+from demos.cli import EPILOG, guarded
+from utils.cli_options import add_arbitrary_time, add_backend, add_device
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -21,14 +22,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("-r", "--frame_rate", type=float, default=None, help="playback fps")
     add_device(p)
     add_arbitrary_time(p)
-    add_backend_option(p)
+    add_backend(p)
     a = p.parse_args(argv)
     from demos.pipeline import InterpolationOptions, run  # after parsing: --help is instant
     from utils.devices import check_device
     # 2^3 = 8 intervals: frames 1..7 are the in-between ones, saved as 0000001.png ... 0000007.png
     return guarded(lambda: run(InterpolationOptions(
         (a.img0, a.img1), os.path.join(a.out_path, "8x.mp4"), n_iter=3, frame_rate=a.frame_rate,
-        checkpoint=a.checkpoint, config=a.config, device=check_device(a.device),
+        checkpoint=a.checkpoint, config=a.config, device=check_device(a.device, backend=a.backend),
         save_images=True, scene_detect=False, arbitrary_time=a.arbitrary_time,
         backend=a.backend)))
 

@@ -592,19 +592,6 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
     if limits.max_frames and total and total > limits.max_frames:
         raise DemoError(f"this makes {total:,} output frames, over the limit of "
                         f"{limits.max_frames:,} output frames")
-    ip, weights = load_interpolator(options)
-    summary = RunSummary(output, fps=float(play_fps), weights=weights,
-                         times="recursive 2x (fixed-time model)" if ip.recursive else "direct t")
-    if options.baseline and (options.checkpoint or options.config):
-        summary.notes.append(f"--baseline {options.baseline}: the checkpoint/config were not used")
-    if options.keep_still:
-        summary.notes.append("--keep-still: pixels identical in both frames of a pair are copied")
-    if src.colour.assumed:
-        summary.notes.append(f"input colour {src.colour.assumed}")
-    if times and options.fps is None:
-        summary.notes.append(f"variable frame rate input: written at a constant "
-                             f"{rate_text(out_fps)} fps from its mean rate; --fps sets the rate")
-    summary.rate = play_fps
     frames = _background(read_frames(src, keep_alpha=_keeps_alpha(src, options)))
     try:
         first = next(frames)
@@ -617,6 +604,26 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
                         options.lossless, options.colorspace, options.keep_alpha)
     if first.shape[2] == 4 and not fmt.alpha:
         first, frames = first[..., :3], _without_alpha(frames)
+    try:
+        _check_backend_alpha(options, fmt)
+        # after the first frame: an ONNX backend's export takes minutes, and it must not run
+        # for an input refused above
+        ip, weights = load_interpolator(options)
+    except BaseException:
+        frames.close()
+        raise
+    summary = RunSummary(output, fps=float(play_fps), weights=weights,
+                         times="recursive 2x (fixed-time model)" if ip.recursive else "direct t")
+    if options.baseline and (options.checkpoint or options.config):
+        summary.notes.append(f"--baseline {options.baseline}: the checkpoint/config were not used")
+    if options.keep_still:
+        summary.notes.append("--keep-still: pixels identical in both frames of a pair are copied")
+    if src.colour.assumed:
+        summary.notes.append(f"input colour {src.colour.assumed}")
+    if times and options.fps is None:
+        summary.notes.append(f"variable frame rate input: written at a constant "
+                             f"{rate_text(out_fps)} fps from its mean rate; --fps sets the rate")
+    summary.rate = play_fps
     summary.notes += fmt.notes
     summary.video = fmt.describe()
     _make_output_folder(os.path.dirname(output))
@@ -668,6 +675,15 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
     finally:
         CLOSING.clear()
     return summary
+
+
+def _check_backend_alpha(options: InterpolationOptions, fmt: OutputFormat) -> None:
+    """DemoError when the output keeps an alpha channel that an ONNX backend cannot take: it
+    does only for a codec the user named, so the choice (drop it, or run in torch) is theirs."""
+    if fmt.alpha and options.backend != "torch" and not options.baseline:
+        raise DemoError(f"--backend {options.backend} takes RGB frames only, and --codec "
+                        f"{fmt.codec} would keep this input's alpha: add --no-alpha to drop "
+                        "it, or use --backend torch")
 
 
 def _keeps_alpha(src: Source, options: InterpolationOptions) -> bool:

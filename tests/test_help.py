@@ -10,7 +10,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEAVY = ("torch", "cv2", "imageio_ffmpeg", "imageio", "numpy", "gradio")
-SCRIPTS = ["demos/demo_2x.py", "demos/demo_8x.py", "train.py",
+SCRIPTS = ["demos/demo_2x.py", "demos/demo_8x.py", "demos/app.py", "train.py",
            *sorted(f"benchmarks/{n}" for n in os.listdir(os.path.join(REPO, "benchmarks"))
                    if n.endswith(".py") and n not in ("__init__.py", "cli.py"))]
 # run as a script (python path/to/x.py --help), printing the heavy modules it loaded

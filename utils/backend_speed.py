@@ -18,7 +18,7 @@ import torch
 
 from networks.amt import AMT
 from utils.inference import Interpolator
-from utils.memory import peak_bytes, reset_peak
+from utils.memory import peak_bytes, reset_peak, sync
 
 Row = Tuple[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 # The published algorithm: the dense all-pairs volume, float32.
@@ -57,11 +57,6 @@ def backend_rows(model: AMT, backends: Sequence[str], threads: Optional[int] = N
     return rows
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def measure_rows(rows: Sequence[Row], img0: torch.Tensor, img1: torch.Tensor, repeats: int = 5,
                  warmup: int = 1, device: torch.device = torch.device("cpu"),
                  reference: str = REFERENCE) -> List[Dict[str, object]]:
@@ -85,11 +80,11 @@ def measure_rows(rows: Sequence[Row], img0: torch.Tensor, img1: torch.Tensor, re
     peaks: Dict[str, int] = {name: 0 for name in names}
     for _ in range(repeats):
         for name, fn in rows:
-            _sync(device)
+            sync(device)
             reset_peak(device)
             start = time.perf_counter()
             fn(img0, img1)
-            _sync(device)
+            sync(device)
             times[name].append(time.perf_counter() - start)
             peaks[name] = max(peaks[name], peak_bytes(device))
     ref_median = statistics.median(times[reference]) if reference in times else None

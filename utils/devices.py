@@ -12,14 +12,15 @@ class DeviceError(ValueError):
     """A device this machine does not have, or a name that is no device (one line)."""
 
 
-def check_device(name: str, flag: str = "--device") -> str:
-    """'auto' -> 'cuda' when CUDA is available, else 'cpu'; any other name (cpu, cuda,
-    cuda:1, mps, ...) is returned as given when this machine has that device. DeviceError
-    (naming `flag`) otherwise."""
+def check_device(name: str, flag: str = "--device", backend: str = "torch") -> str:
+    """'auto' -> 'cuda' when CUDA is available and `backend` is 'torch', else 'cpu' (the
+    ONNX backends run on the CPU only: utils.runtimes.check_backend refuses a GPU named for
+    them); any other name (cpu, cuda, cuda:1, mps, ...) is returned as given when this
+    machine has that device. DeviceError (naming `flag`) otherwise."""
     import torch  # here, not at import: the command lines' --help must not load torch
 
     if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cuda" if backend == "torch" and torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError, TypeError):

@@ -19,13 +19,12 @@ from networks import AMT, build_model, canonical_variant, variant_of_config
 from utils.checkpoint import CheckpointError, extract_state_dict, infer_variant, read_checkpoint
 from utils.config import ConfigError, load_config, moved_key
 from utils.images import InputError, range_problem, to_tensor, to_uint8
-from utils.names import DTYPE_NAMES
+from utils.names import DTYPE_NAMES, MIN_NET_SIZE, NET_MULTIPLE
 from utils.padding import InputPadder
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The bundled, openly trained checkpoint: used when none is given (if present).
 DEFAULT_CHECKPOINT = os.path.join(PROJECT_ROOT, "pretrained", "amt-s-open.pth")
-MIN_NET_SIZE = 128  # below this the coarsest correlation level collapses to one pixel
 Times = Union[float, Sequence[float]]
 # the public API; the image conversions live in utils.images and are offered here too
 __all__ = ["Interpolator", "load_model", "to_tensor", "to_uint8", "InputError"]
@@ -160,11 +159,11 @@ def load_model(checkpoint: Optional[str] = None, config: Union[str, Mapping[str,
 
 
 def _pad_divisor(scale_factor: float) -> int:
-    """Smallest divisor d with d * scale a multiple of 16 (e.g. 0.5 -> 32, 0.8 -> 20)."""
-    d = 16 / scale_factor
+    """Smallest divisor d with d * scale a multiple of NET_MULTIPLE (16: 0.5 -> 32, 0.8 -> 20)."""
+    d = NET_MULTIPLE / scale_factor
     if d < 1 or abs(d - round(d)) > 1e-6:
-        raise InputError(f"scale_factor {scale_factor} must divide 16 into a whole number "
-                         "(e.g. 1, 0.5, 0.25, 0.8, 0.4, 2)")
+        raise InputError(f"scale_factor {scale_factor} must divide {NET_MULTIPLE} into a whole "
+                         "number (e.g. 1, 0.5, 0.25, 0.8, 0.4, 2)")
     return int(round(d))
 
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 import torch
 
 
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so a timer read after it covers that work (CUDA
+    runs asynchronously; the CPU needs no wait)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def reset_peak(device: torch.device) -> None:
     """Start a new peak window (CPU: resets VmHWM through /proc/self/clear_refs on Linux)."""
     if device.type == "cuda":

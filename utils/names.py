@@ -22,6 +22,11 @@ DEFAULT_IMAGE_FPS = 30.0
 # stays at or below 0.52 and hard cuts at or above 0.72 (tests/utils/test_scene_cuts.py);
 # a pan of 6% of the frame between two frames scores about 0.2, one of 8% about 0.6.
 DEFAULT_SCENE_THRESHOLD = 0.65
+# The network's input sides: multiples of NET_MULTIPLE (its coarsest level is 1/16 of the
+# frame) and at least MIN_NET_SIZE (below it the coarsest correlation level collapses to one
+# pixel). utils.inference's Interpolator pads to them; the ONNX graph takes only such sides.
+NET_MULTIPLE = 16
+MIN_NET_SIZE = 128
 # "auto": CUDA when it is available, else the CPU (utils.devices.check_device).
 DEFAULT_DEVICE = "auto"
 

@@ -17,12 +17,13 @@ import sys
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
+from utils.cli_options import add_arbitrary_time
+from utils.names import MIN_NET_SIZE, NET_MULTIPLE
+
 # This module's command line imports torch only after parsing (`--help` stays fast), so
 # nothing here imports it at module level.
 INPUT_NAMES = ("img0", "img1", "embt")
 OUTPUT_NAME = "imgt_pred"
-PAD_MULTIPLE = 16        # H and W of the graph's inputs are multiples of this
-MIN_SIZE = 128           # ... and at least this (utils.inference.MIN_NET_SIZE)
 MIN_OPSET, DEFAULT_OPSET = 16, 18  # GridSample needs opset 16
 PIP_EXTRA = "pip install 'amt-vfi[onnx]'"
 # The frames torch.export traces with: N = 2 and H != W keep the batch and the two sides
@@ -43,9 +44,9 @@ def check_size(height: Optional[int], width: Optional[int]) -> Optional[Tuple[in
         raise ExportError("give both --height and --width for a fixed size, or neither for "
                           "a dynamic one")
     for name, v in (("--height", height), ("--width", width)):
-        if v < MIN_SIZE or v % PAD_MULTIPLE:
-            raise ExportError(f"{name} must be a multiple of {PAD_MULTIPLE} and at least "
-                              f"{MIN_SIZE}, got {v}")
+        if v < MIN_NET_SIZE or v % NET_MULTIPLE:
+            raise ExportError(f"{name} must be a multiple of {NET_MULTIPLE} and at least "
+                              f"{MIN_NET_SIZE}, got {v}")
     return int(height), int(width)
 
 
@@ -65,9 +66,9 @@ def metadata(model: Any, size: Optional[Tuple[int, int]]) -> Dict[str, str]:
         "inputs": "img0, img1: (N, 3, H, W) float32 RGB in [0, 1]; embt: (N, 1, 1, 1) float32 "
                   "target time in (0, 1)",
         "outputs": "imgt_pred: (N, 3, H, W) float32 RGB in [0, 1]",
-        "pad_multiple": str(PAD_MULTIPLE),
-        "min_size": str(MIN_SIZE),
-        "padding": f"pad H and W up to multiples of {PAD_MULTIPLE} (and at least {MIN_SIZE}) "
+        "pad_multiple": str(NET_MULTIPLE),
+        "min_size": str(MIN_NET_SIZE),
+        "padding": f"pad H and W up to multiples of {NET_MULTIPLE} (and at least {MIN_NET_SIZE}) "
                    "with edge replication, crop the output back",
         "time": ("any t in (0, 1)" if model.arbitrary_time else
                  "trained for t = 0.5 only: reach other times by recursive halving"),
@@ -114,8 +115,8 @@ def export_model(model: Any, path: str, size: Optional[Tuple[int, int]] = None,
     n = torch.export.Dim("N", min=1)
     dims: Dict[int, Any] = {0: n}
     if size is None:
-        dims.update({2: PAD_MULTIPLE * torch.export.Dim("H16", min=MIN_SIZE // PAD_MULTIPLE),
-                     3: PAD_MULTIPLE * torch.export.Dim("W16", min=MIN_SIZE // PAD_MULTIPLE)})
+        dims.update({2: NET_MULTIPLE * torch.export.Dim("H16", min=MIN_NET_SIZE // NET_MULTIPLE),
+                     3: NET_MULTIPLE * torch.export.Dim("W16", min=MIN_NET_SIZE // NET_MULTIPLE)})
     dynamic = {"img0": dims, "img1": dims, "embt": {0: n}}
     # encode builds the dense volume (which AMTGraph leaves unused): 'auto' would compare
     # its size with a budget, a condition on the symbolic H and W. optimize=False:
@@ -147,9 +148,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("-c", "--config", help="config whose network section names the variant")
     p.add_argument("--variant", choices=("AMT-S", "AMT-L", "AMT-G"),
                    help="the architecture (random weights without -p)")
-    p.add_argument("--arbitrary-time", action="store_const", const=True, default=None,
-                   help="the weights take any t (GoPro-trained); default: from the checkpoint "
-                        "or -c, else t = 0.5 only")
+    add_arbitrary_time(p)
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     p.add_argument("--height", type=int, help="a fixed input height (default: dynamic)")
     p.add_argument("--width", type=int, help="a fixed input width (default: dynamic)")

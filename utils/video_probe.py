@@ -347,8 +347,10 @@ def times_from_packets(tb: Fraction, packets: Sequence[Tuple[int, int]],
 
 def with_colour(colour: Colour, name: Optional[str]) -> Colour:
     """`colour` with the matrix, primaries and transfer of a --colorspace name (None or
-    'input': unchanged); the range is kept."""
+    'input': unchanged); the range is kept, and so is an HDR (PQ/HLG) transfer: the code
+    values stay PQ/HLG (no tone mapping), and an SDR tag would show them washed out."""
     if not name or name == "input":
         return colour
     matrix, primaries, transfer = NAMED[name]
-    return replace(colour, matrix=matrix, primaries=primaries, transfer=transfer, assumed="")
+    return replace(colour, matrix=matrix, primaries=primaries, assumed="",
+                   transfer=colour.transfer if colour.hdr else transfer)

@@ -1,5 +1,6 @@
 import json
 import math
+import sys
 
 import pytest
 import torch
@@ -69,3 +70,13 @@ def test_the_onnx_rows_run_behind_the_same_interpolator(onnx_export, monkeypatch
     results = {r["name"]: r for r in measure_rows(rows, x0, x1, repeats=1, warmup=1)}
     assert list(results) == [REFERENCE, "onnxruntime fp32", "openvino fp32"]
     assert all(results[name]["max_abs_diff"] <= 1e-4 for name in results)
+
+
+def test_auto_runs_the_onnx_rows_on_the_cpu_when_a_gpu_is_there(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+    assert main(["--variant", "AMT-S", "--sizes", "64x64", "--device", "auto",
+                 "--backends", "onnxruntime"]) == 2
+    # past the device check: the next refusal is the missing runtime
+    assert "needs the onnxruntime package" in capsys.readouterr().err

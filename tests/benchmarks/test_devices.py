@@ -35,3 +35,11 @@ def test_the_default_device_is_resolved_after_parsing():
     args = vimeo90k.BENCHMARK.parser().parse_args(["-r", "x"])
     options = BenchmarkOptions.from_args(args)
     assert options.device == "auto" and setup(options).device == "cpu"
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_auto_is_the_cpu_for_an_onnx_backend_when_a_gpu_is_there(monkeypatch, backend):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert setup(BenchmarkOptions(backend=backend)).device == "cpu"
+    assert setup(BenchmarkOptions()).device == "cuda"

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from benchmarks.speed_parameters import main
 
 
@@ -62,3 +64,16 @@ def test_a_report_that_cannot_be_written_is_one_line(tmp_path, capsys):
                  "--repeats", "1", "--warmup", "0", "--json", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot write") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("text, flag, words", [
+    ("256x448", "--size", None), (" 72X80 ", "--sizes", None),
+    ("big", "--size", "--size must look like 256x448, got 'big'"),
+    ("0x16", "--crop", "--crop must be positive, got '0x16'")])
+def test_one_hxw_parser(text, flag, words):
+    from benchmarks.cli import hw_size
+    if words is None:
+        assert hw_size(text, flag) in ((256, 448), (72, 80))
+    else:
+        with pytest.raises(ValueError, match=words):
+            hw_size(text, flag)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from demos.demo_2x import main as demo_2x
-from demos.pipeline import DemoError, InterpolationOptions
+from demos.pipeline import DemoError, InterpolationOptions, run
 
 
 def _clip(folder, n=3, h=120, w=150):
@@ -69,3 +69,53 @@ def test_a_missing_runtime_is_one_line(tmp_path, monkeypatch, capsys):
 def test_backend_options_are_checked_when_made(changes, words):
     with pytest.raises(DemoError, match=words):
         InterpolationOptions(["a.png", "b.png"], "o.mp4", **changes)
+
+
+def _rgba_pair(folder):
+    """Two 40x48 RGBA PNGs with a graded alpha."""
+    paths = _clip(folder, n=2, h=40, w=48)
+    for path in paths:
+        bgr = cv2.imread(path)
+        alpha = np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (40, 1))[..., None]
+        cv2.imwrite(path, np.concatenate([bgr, alpha], axis=2))
+    return paths
+
+
+@pytest.fixture
+def runtime(monkeypatch):
+    """The ONNX backend without an export: a graph that averages the pair. Returns the
+    channel counts it was given."""
+    import demos.pipeline
+    from utils.runtimes import GraphNetwork
+    seen = []
+
+    def load(backend, model, threads=None, onnx_path=None):
+        def run(img0, img1, embt):
+            seen.append(img0.shape[1])
+            return (img0 + img1) / 2
+        return GraphNetwork(run, backend)
+    monkeypatch.setattr(demos.pipeline, "load_network", load)
+    return seen
+
+
+def test_rgba_kept_by_the_codec_asked_for_is_refused_before_the_export(tmp_path, monkeypatch):
+    import demos.pipeline
+    monkeypatch.setattr(demos.pipeline, "load_network", lambda *a, **k: pytest.fail("exported"))
+    paths = _rgba_pair(str(tmp_path / "in"))
+    out = str(tmp_path / "o.mkv")
+    with pytest.raises(DemoError) as e:
+        run(InterpolationOptions(paths, out, codec="ffv1", backend="onnxruntime"))
+    assert str(e.value) == ("--backend onnxruntime takes RGB frames only, and --codec ffv1 "
+                            "would keep this input's alpha: add --no-alpha to drop it, or use "
+                            "--backend torch")
+    assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize("changes", [{}, {"codec": "ffv1", "keep_alpha": False}])
+def test_rgba_to_an_output_without_alpha_runs_rgb_in_an_onnx_backend(tmp_path, runtime, changes):
+    paths = _rgba_pair(str(tmp_path / "in"))
+    out = str(tmp_path / ("o.mkv" if changes else "o.mp4"))
+    summary = run(InterpolationOptions(paths, out, backend="onnxruntime", device="cpu",
+                                       scene_detect=False, **changes))
+    assert summary.frames == 3 and runtime == [3]
+    assert any("alpha channel was dropped" in note for note in summary.notes)

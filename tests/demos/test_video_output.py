@@ -337,3 +337,16 @@ def test_an_rgba_tiff_sequence_says_its_fourth_channel_is_alpha(tmp_path, capsys
     for name in files:
         with Image.open(folder / name) as im:
             assert im.mode == "RGBA" and im.tag_v2.get(338) in (2, (2,))
+
+
+def test_colorspace_on_hdr_changes_the_matrix_and_keeps_the_transfer(tmp_path, capsys):
+    """--colorspace names a matrix and primaries; a PQ/HLG source keeps its transfer (the
+    code values are PQ: a BT.709 transfer tag would show them washed out), and the 8-bit
+    output still says that HDR bands there."""
+    clip = make_clip(tmp_path / "pq.mkv", size="64x48", frames=2, tags="pq",
+                     pix_fmt="yuv420p10le", codec=("libx265", "-x265-params", "log-level=error"))
+    out = tmp_path / "out.mp4"
+    assert demo_2x(["-i", clip, "-o", str(out), "--codec", "libx264", "--colorspace", "bt709",
+                    *AVERAGE]) == EXIT_OK
+    assert "bt709/bt709/smpte2084" in video_line(out)
+    assert "an HDR (smpte2084) source written at 8 bits" in capsys.readouterr().out

@@ -247,3 +247,21 @@ def test_the_page_offers_the_output_codecs(tmp_path):
     assert path.endswith(".mp4") and "crf 30" in info
     with pytest.raises(DemoError, match="unknown output"):
         interpolate(a, b, None, AVERAGE, MODES[0], 1, 60, choices, str(tmp_path), output="x")
+
+
+def test_the_crf_slider_starts_at_each_codecs_default(tmp_path):
+    from demos.app import DEFAULT_OUTPUT, OUTPUTS, build_app, default_crf
+    from utils.video_formats import CODEC_TABLE
+    assert {label: default_crf(label) for label in OUTPUTS} == {
+        label: CODEC_TABLE[codec].crf and CODEC_TABLE[codec].crf[2]
+        for label, (codec, _) in OUTPUTS.items()}
+    h265 = next(k for k, (codec, _) in OUTPUTS.items() if codec == "libx265")
+    assert default_crf(h265) == 12 and default_crf(DEFAULT_OUTPUT) == 10
+    app = build_app(weight_choices(str(tmp_path)), str(tmp_path))
+    ids = {block.elem_id: block for block in app.blocks.values()}
+    assert ids["crf"].value == 10
+    # choosing another output moves the slider to that codec's default
+    follow = next(fn for fn in app.fns.values()
+                  if [b.elem_id for b in fn.inputs] == ["output"]
+                  and [b.elem_id for b in fn.outputs] == ["crf"])
+    assert follow.fn(h265)["value"] == 12

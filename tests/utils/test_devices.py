@@ -46,3 +46,10 @@ def test_mps_without_apple_silicon(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(DeviceError, match="MPS is not available"):
         check_device("mps")
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_auto_is_the_cpu_for_a_backend_that_runs_only_there(cuda, backend):
+    cuda(1)
+    assert check_device("auto", backend=backend) == "cpu"
+    assert check_device("auto", backend="torch") == "cuda"

@@ -132,3 +132,15 @@ def test_the_command_writes_a_fixed_size_graph(tmp_path, capsys):
     run = onnxruntime_run(path)
     img0, img1, embt = _frames(2, 128, 160, 0)
     assert run(img0.numpy(), img1.numpy(), embt.numpy()).shape == (2, 3, 128, 160)
+
+
+def test_the_graphs_size_rule_is_the_interpolators():
+    """One definition of the sides the network takes: the Interpolator pads to them and the
+    exporter checks --height/--width against them."""
+    from utils import inference, names
+    from utils.onnx_export import ExportError, check_size
+    assert inference.MIN_NET_SIZE == names.MIN_NET_SIZE
+    assert check_size(names.MIN_NET_SIZE, names.MIN_NET_SIZE + names.NET_MULTIPLE)
+    with pytest.raises(ExportError, match=f"multiple of {names.NET_MULTIPLE} and at least "
+                                          f"{names.MIN_NET_SIZE}"):
+        check_size(names.MIN_NET_SIZE - names.NET_MULTIPLE, names.MIN_NET_SIZE)
