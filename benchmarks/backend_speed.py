@@ -12,13 +12,11 @@ of demos/samples/bikes.mp4 (or --frames VIDEO) resized to each size.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import sys
 from typing import Dict, List, Optional
 
-from benchmarks.cli import hw_size
+from benchmarks.cli import hw_size, timing_outcome
 from utils.cli_options import add_device
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,30 +93,16 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
             "sections": sections}
 
 
+def _table(report: Dict[str, object]) -> str:
+    from utils.backend_speed import format_table
+    return (f"{report['model']} ({report['checkpoint'] or 'random weights'}), {report['device']} "
+            f"({report['machine']}), {report['threads']} threads, torch {report['torch']}, "
+            f"{report['repeats']} alternating runs per row\n" + format_table(report["sections"]))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    from utils.atomic import OutputError, write_text
-    from utils.backend_speed import format_table
-    from utils.checkpoint import CheckpointError
-    from utils.config import ConfigError
-    from utils.inference import InputError
-    try:
-        report = run(args)
-    except (InputError, CheckpointError, ConfigError, ValueError) as e:  # devices, backends,
-        # unreadable frames: ValueErrors with one line each
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"{report['model']} ({report['checkpoint'] or 'random weights'}), {report['device']} "
-          f"({report['machine']}), {report['threads']} threads, torch {report['torch']}, "
-          f"{report['repeats']} alternating runs per row")
-    print(format_table(report["sections"]))
-    if args.json:
-        try:
-            write_text(args.json, json.dumps(report, indent=2))
-        except OutputError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    return 0
+    return timing_outcome(lambda: run(args), _table, args.json)
 
 
 if __name__ == "__main__":

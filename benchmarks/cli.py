@@ -146,16 +146,39 @@ def score(options: BenchmarkOptions, jobs: Callable[[], Sequence[Job]],
     return 0
 
 
-def report_error(e: Exception) -> int:
+def report_error(e: Exception, oom_hint: str = OUT_OF_MEMORY_HINT) -> int:
     """One line on stderr (torch's out-of-memory message alone runs to several), exit code 2."""
     lines = str(e).strip().splitlines()
     message = lines[0] if lines else type(e).__name__
     import torch
     from utils.inference import out_of_memory_message
     if isinstance(e, torch.OutOfMemoryError):
-        message = out_of_memory_message(e, OUT_OF_MEMORY_HINT)
+        message = out_of_memory_message(e, oom_hint)
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def timing_outcome(run: Callable[[], Dict[str, Any]], table: Callable[[Dict[str, Any]], str],
+                   json_path: Optional[str], oom_hint: str = OUT_OF_MEMORY_HINT) -> int:
+    """A timing script's end: `run()`'s report as a table on stdout (and as JSON at
+    `json_path`, written atomically), or one error line; the exit code."""
+    import json
+    import torch
+    from utils.atomic import OutputError, write_text
+    from utils.checkpoint import CheckpointError
+    from utils.config import ConfigError
+    from utils.inference import InputError
+    try:  # devices, backends, sizes and unreadable frames are ValueErrors of one line
+        report = run()
+    except (InputError, CheckpointError, ConfigError, ValueError, torch.OutOfMemoryError) as e:
+        return report_error(e, oom_hint)
+    print(table(report))
+    if json_path:
+        try:
+            write_text(json_path, json.dumps(report, indent=2))
+        except OutputError as e:
+            return report_error(e, oom_hint)
+    return 0
 
 
 def add_execution_arguments(g: Any) -> None:

@@ -15,7 +15,7 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Dict, List, Optional
 
-from benchmarks.cli import add_execution_arguments, hw_size
+from benchmarks.cli import add_execution_arguments, hw_size, timing_outcome
 
 if TYPE_CHECKING:  # imported where used, after parsing: --help answers at once
     import torch
@@ -130,27 +130,7 @@ def format_table(report: Dict[str, object]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    import torch
-    from utils.atomic import OutputError, write_text
-    from utils.checkpoint import CheckpointError
-    from utils.config import ConfigError
-    from utils.inference import InputError, out_of_memory_message
-    try:
-        report = run(args)
-    except torch.OutOfMemoryError as e:
-        print(f"error: {out_of_memory_message(e, OUT_OF_MEMORY_HINT)}", file=sys.stderr)
-        return 2
-    except (InputError, CheckpointError, ConfigError, ValueError) as e:  # DeviceError too
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(format_table(report))
-    if args.json:
-        try:
-            write_text(args.json, json.dumps(report, indent=2))
-        except OutputError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    return 0
+    return timing_outcome(lambda: run(args), format_table, args.json, OUT_OF_MEMORY_HINT)
 
 
 if __name__ == "__main__":
