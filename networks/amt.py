@@ -10,7 +10,9 @@ import torch.nn as nn
 from networks.blocks.corr import CORR_MODES, CorrMode, build_corr
 from networks.blocks.decoders import FirstDecoder, IntermediateDecoder, MultiFieldDecoder
 from networks.blocks.encoders import ContextPyramid, CorrEncoder
-from networks.blocks.ops import coords_grid, resize, resize_rows, row_bands, source_rows, warp
+from networks.blocks.layers import Conv2d, PReLU, channels_last
+from networks.blocks.ops import (capturing_a_graph, coords_grid, resize, resize_rows, row_bands,
+                                 source_rows, warp)
 from networks.blocks.update import UpdateBlock
 from networks.plan import CPU_PLAN, ExecutionPlan, free_memory_bytes, plan_for
 
@@ -119,8 +121,8 @@ class AMT(nn.Module):
         else:
             self.update3, self.update2 = update(c2, 2), update(c1, 4)
         n, k = v.num_flows, v.comb_kernel
-        self.comb_block = nn.Sequential(nn.Conv2d(3 * n, 6 * n, k, 1, k // 2), nn.PReLU(6 * n),
-                                        nn.Conv2d(6 * n, 3, k, 1, k // 2))
+        self.comb_block = nn.Sequential(Conv2d(3 * n, 6 * n, k, 1, k // 2), PReLU(6 * n),
+                                        Conv2d(6 * n, 3, k, 1, k // 2))
 
     @property
     def corr_mode(self) -> str:
@@ -192,13 +194,20 @@ class AMT(nn.Module):
         net0, net1 = (img0, img1) if scale_factor == 1 else (resize(img0, scale_factor),
                                                              resize(img1, scale_factor))
         self._check_trainable_size(net0.shape[-2:])
-        # Instance norm is per sample, so encoding the frames one by one gives the same
-        # features as a stacked batch with half the peak memory.
-        fmap0, fmap1 = self.feat_encoder(net0), self.feat_encoder(net1)
-        corr_fn = build_corr(fmap0, fmap1, self.levels, self.radius, self.corr_mode, plan)
-        coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device)
-        return PairFeatures(img0, img1, mean, self.encoder(net0), self.encoder(net1), corr_fn,
-                            coord, scale_factor, plan, extra0, extra1)
+        with self._layout(plan):
+            # Instance norm is per sample, so encoding the frames one by one gives the same
+            # features as a stacked batch with half the peak memory.
+            fmap0, fmap1 = self.feat_encoder(net0), self.feat_encoder(net1)
+            corr_fn = build_corr(fmap0, fmap1, self.levels, self.radius, self.corr_mode, plan)
+            coord = coords_grid(b, fmap0.shape[2], fmap0.shape[3], fmap0.device)
+            return PairFeatures(img0, img1, mean, self.encoder(net0), self.encoder(net1),
+                                corr_fn, coord, scale_factor, plan, extra0, extra1)
+
+    @staticmethod
+    def _layout(plan: ExecutionPlan):
+        """The plan's layer layout; NCHW in a graph being captured (a trace, an export,
+        torch.compile), whose kernels choose their own layouts."""
+        return channels_last(plan.channels_last and not capturing_a_graph())
 
     def _check_trainable_size(self, size: Sequence[int]) -> None:
         """Smaller frames leave a 1-pixel coarsest correlation level: the forward pass runs
@@ -215,6 +224,11 @@ class AMT(nn.Module):
         read); None: in training mode only. It changes what is returned, not how the
         frame is computed."""
         fields = self.training if fields is None else fields
+        with self._layout(feats.plan):
+            return self._decode(feats, embt, fields)
+
+    def _decode(self, feats: PairFeatures, embt: Union[torch.Tensor, float], fields: bool
+                ) -> Dict[str, object]:
         img0 = feats.img0
         b, _, full_h, full_w = img0.shape
         embt = torch.as_tensor(embt, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)

@@ -10,7 +10,7 @@ the device, and it never touches CUDA for a CPU device.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
 import torch
@@ -29,11 +29,17 @@ class ExecutionPlan:
     on the whole frame at once. lookup: what 'auto' runs when the dense volume exceeds its
     budget: 'ondemand' (a gathered window and dot products per pixel: few, uniform kernels)
     or 'tiled' (batched matrix products per tile of pixels, with host-side choices: the
-    fastest on a CPU)."""
+    fastest on a CPU). channels_last: convolutions on NHWC activations with NHWC copies of
+    the weights (networks/blocks/layers.py), outside autograd only. pooled_features: the
+    dense pyramid's coarser levels as products with pooled features (pooling is linear)
+    rather than by pooling the volume as published, and the second direction as its own
+    product rather than a transposed copy. Both change speed only, to float32 rounding."""
     dense_budget_bytes: int = 256 * MiB
     gather_chunk_bytes: int = 32 * MiB
     band_pixels: Optional[int] = 2 ** 18
     lookup: str = "ondemand"
+    channels_last: bool = False
+    pooled_features: bool = False
 
     def __post_init__(self) -> None:
         if self.band_pixels is not None and self.band_pixels < 1:
@@ -47,11 +53,13 @@ class ExecutionPlan:
 # The CPU figures (docs/performance.md): the dense volume up to about one 256x448 pair (where
 # it and the tiled lookup take the same time; the volume's cost grows with (h*w)^2, the tiled
 # lookup's with h*w), the tiled lookup beyond (5-6x faster than the per-pixel on-demand
-# lookup at 1080p), 32 MiB of lookup scratch, 2**18-pixel tail bands.
-CPU_PLAN = ExecutionPlan(dense_budget_bytes=64 * MiB, lookup="tiled")
+# lookup at 1080p), 32 MiB of lookup scratch, 2**18-pixel tail bands, NHWC convolutions
+# (oneDNN's fast layout) and the dense pyramid from pooled features.
+CPU_PLAN = ExecutionPlan(dense_budget_bytes=64 * MiB, lookup="tiled", channels_last=True,
+                         pooled_features=True)
 # CPU under fp16/bf16 autocast: the tiled lookup at every size (its products run on the
 # CPU's bf16 units, where the dense volume's low-precision reads are gathers).
-CPU_LOW_PRECISION_PLAN = ExecutionPlan(dense_budget_bytes=0, lookup="tiled")
+CPU_LOW_PRECISION_PLAN = replace(CPU_PLAN, dense_budget_bytes=0)
 # CUDA whose free memory is unknown: the fixed figures, with the device-side lookup.
 UNKNOWN_CUDA_PLAN = ExecutionPlan()
 
@@ -85,7 +93,7 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
     kind with `free_bytes` free; itemsize is the correlation dtype's (4 fp32, 2 fp16/bf16).
 
     CPU (and any device that is not CUDA): CPU_PLAN, or CPU_LOW_PRECISION_PLAN for a
-    2-byte correlation dtype. CUDA with unknown free memory:
+    2-byte correlation dtype; in training, that plan `as_published`. CUDA with unknown free memory:
     UNKNOWN_CUDA_PLAN. CUDA keeps the per-pixel on-demand lookup beyond the dense budget:
     the tiled one decides its boxes on the host (a device sync per chunk).
     CUDA: the rest of the network (encoder, whole-frame tail; three times that in training,
@@ -96,7 +104,8 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
     memory, between 32 MiB and MAX_GATHER_CHUNK_BYTES.
     """
     if device_type != "cuda":
-        return CPU_PLAN if itemsize >= 4 else CPU_LOW_PRECISION_PLAN
+        plan = CPU_PLAN if itemsize >= 4 else CPU_LOW_PRECISION_PLAN
+        return as_published(plan) if training else plan
     if free_bytes is None:
         return UNKNOWN_CUDA_PLAN
     h, w = size
@@ -119,6 +128,13 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
         band_pixels = max(CPU_PLAN.band_pixels, band_share // (batch * per_pixel))
     chunk = min(MAX_GATHER_CHUNK_BYTES, max(CPU_PLAN.gather_chunk_bytes, free_bytes // 16))
     return ExecutionPlan(dense_budget, chunk, band_pixels)
+
+
+def as_published(plan: ExecutionPlan) -> ExecutionPlan:
+    """`plan` with the published code's execution: the volume pooled into its pyramid and
+    NCHW layers. Training runs it (it computes what it always has, and autograd needs the
+    real weights), and so does the speed tables' reference row."""
+    return replace(plan, channels_last=False, pooled_features=False)
 
 
 def free_memory_bytes(device: torch.device) -> Optional[int]:

@@ -17,6 +17,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from networks.amt import AMT
+from networks.plan import as_published
 from utils.inference import Interpolator
 from utils.memory import peak_bytes, reset_peak, sync
 
@@ -28,16 +29,28 @@ REFERENCE = "dense fp32"
 def torch_rows(model: AMT, device: torch.device, bf16: bool = True, compiled: bool = False
                ) -> List[Row]:
     """The PyTorch rows for `model` (its weights; each row gets its own copy): the dense fp32
-    path (REFERENCE), the default plan in fp32 (corr_mode 'auto': what the demos run), the
+    path executed as published (REFERENCE: the volume pooled into its pyramid, NCHW layers),
+    the default plan in fp32 (corr_mode 'auto': what the demos run), the
     default plan under bf16 autocast, and with `compiled` the default fp32 plan through
     torch.compile (its first call, the compile, happens in the warm-up)."""
-    def row(name: str, corr_mode: str, dtype: torch.dtype, compile: bool = False) -> Row:
+    def row(name: str, corr_mode: str, dtype: torch.dtype, compile: bool = False,
+            published: bool = False) -> Row:
         m = copy.deepcopy(model)
         m.corr_mode = corr_mode
         ip = Interpolator(m, device, dtype, compile=compile)
-        return name, lambda x0, x1: ip.interpolate(x0, x1, 0.5)
+        if not published:
+            return name, lambda x0, x1: ip.interpolate(x0, x1, 0.5)
 
-    rows = [row(REFERENCE, "dense", torch.float32), row("default fp32", "auto", torch.float32)]
+        def run(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+            # The device's own plan for these frames (bands, chunks), executed as the
+            # published code does.
+            m.plan = None
+            m.plan = as_published(m.execution_plan(x0))
+            return ip.interpolate(x0, x1, 0.5)
+        return name, run
+
+    rows = [row(REFERENCE, "dense", torch.float32, published=True),
+            row("default fp32", "auto", torch.float32)]
     if bf16:
         rows.append(row("default bf16", "auto", torch.bfloat16))
     if compiled:

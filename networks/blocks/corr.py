@@ -19,6 +19,7 @@ from typing import List, Literal, Tuple
 import torch
 import torch.nn.functional as F
 
+from networks.blocks.ops import capturing_a_graph
 from networks.plan import CPU_PLAN, ExecutionPlan, dense_volume_bytes
 
 CorrMode = Literal["auto", "dense", "ondemand", "tiled"]
@@ -32,6 +33,19 @@ def _pool_pyramid(x: torch.Tensor, levels: int) -> List[torch.Tensor]:
     return out
 
 
+def _product_pyramid(query: torch.Tensor, target: torch.Tensor, levels: int) -> List[torch.Tensor]:
+    """Level l: <query(p), avg_pool^l(target)(q)> / sqrt(D), each (B*h*w, 1, h_l, w_l)."""
+    b, d, h, w = query.shape
+    # Scaled once here, not every product: a pass over the queries, not over the volumes.
+    q = (query * (1.0 / math.sqrt(d))).reshape(b, d, h * w).transpose(1, 2)  # (B, hw, D)
+    out = []
+    for pooled in _pool_pyramid(target, levels):
+        hl, wl = pooled.shape[-2:]
+        corr = torch.matmul(q, pooled.reshape(b, d, hl * wl))
+        out.append(corr.reshape(b * h * w, 1, hl, wl))
+    return out
+
+
 def _window_offsets(radius: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     d = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
     ox, oy = torch.meshgrid(d, d, indexing="ij")  # x-offset is the outer index (checkpoint quirk)
@@ -39,11 +53,21 @@ def _window_offsets(radius: int, device: torch.device, dtype: torch.dtype) -> to
 
 
 class DenseCorr:
-    """Builds the full correlation volumes and their pyramids once per frame pair."""
+    """Builds the full correlation volumes and their pyramids once per frame pair.
 
-    def __init__(self, fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int) -> None:
+    pooled_features: each level of each pyramid is one matrix product of the full-resolution
+    queries with pooled features (pooling is linear), where the published code pools the
+    volume and copies its transpose: the same numbers to float32 rounding, without the
+    passes over the (h*w)^2 volume."""
+
+    def __init__(self, fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int,
+                 pooled_features: bool = False) -> None:
         b, d, h, w = fmap0.shape
         self.radius, self.shape = radius, (b, h, w)
+        if pooled_features:
+            self.pyramid0 = _product_pyramid(fmap0, fmap1, levels)
+            self.pyramid1 = _product_pyramid(fmap1, fmap0, levels)
+            return
         corr = torch.matmul(fmap0.reshape(b, d, h * w).transpose(1, 2), fmap1.reshape(b, d, h * w))
         corr = corr / math.sqrt(d)  # (B, hw[p], hw[q])
         self.pyramid0 = _pool_pyramid(corr.reshape(b * h * w, 1, h, w), levels)
@@ -394,18 +418,14 @@ def build_corr(fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: in
     """Pick the correlation implementation for this pair of (B, D, h, w) feature maps."""
     b, _, h, w = fmap0.shape
     mode = resolve_mode(mode, b, h, w, fmap0.element_size(), plan)
-    if mode == "tiled" and _capturing_a_graph():
+    if mode == "tiled" and capturing_a_graph():
         # The tiled lookup sizes its work from the data on the host: a traced, exported or
         # compiled graph would freeze one frame's choices. The on-demand lookup has the
         # same numbers and no data-dependent shapes.
         mode = "ondemand"
     if mode == "dense":
-        return DenseCorr(fmap0, fmap1, levels, radius)
+        return DenseCorr(fmap0, fmap1, levels, radius, plan.pooled_features)
     if mode == "tiled":
         return TiledCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)
     return OnDemandCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)
 
-
-def _capturing_a_graph() -> bool:
-    return (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-            or torch.compiler.is_compiling())

@@ -7,10 +7,17 @@ import torch
 import torch.nn as nn
 
 from networks.blocks.encoders import conv_prelu
+from networks.blocks.layers import Conv2d, ConvTranspose2d, PReLU
 from networks.blocks.ops import resize, warp
 
 # Rows of context each band of a decoder needs: six 3x3 convs and the 4x4 transposed conv.
 DECODER_HALO = 8
+
+
+def _nchw(out: torch.Tensor) -> torch.Tensor:
+    """A decoder's output in NCHW: its flows, masks and residuals are read channel by channel
+    (warp grids, blends), which is slow on the slices of a channels-last tensor."""
+    return out.contiguous()
 
 
 class ResBlock(nn.Module):
@@ -23,8 +30,8 @@ class ResBlock(nn.Module):
         self.conv2 = conv_prelu(skip, skip)
         self.conv3 = conv_prelu(c, c)
         self.conv4 = conv_prelu(skip, skip)
-        self.conv5 = nn.Conv2d(c, c, 3, 1, 1)
-        self.prelu = nn.PReLU(c)
+        self.conv5 = Conv2d(c, c, 3, 1, 1)
+        self.prelu = PReLU(c)
 
     def _refine_tail(self, y: torch.Tensor, conv: nn.Module) -> torch.Tensor:
         s = self.skip
@@ -38,7 +45,7 @@ class ResBlock(nn.Module):
 
 def decoder_block(cin: int, c: int, cout: int, skip: int) -> nn.Sequential:
     """conv3x3+PReLU -> ResBlock -> 2x transposed conv (keys convblock.0/1/2)."""
-    return nn.Sequential(conv_prelu(cin, c), ResBlock(c, skip), nn.ConvTranspose2d(c, cout, 4, 2, 1))
+    return nn.Sequential(conv_prelu(cin, c), ResBlock(c, skip), ConvTranspose2d(c, cout, 4, 2, 1))
 
 
 class FirstDecoder(nn.Module):
@@ -52,7 +59,7 @@ class FirstDecoder(nn.Module):
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b, _, h, w = f0.shape
         t = embt.expand(b, 1, h, w).to(f0.dtype)
-        out = self.convblock(torch.cat([f0, f1, t], dim=1))
+        out = _nchw(self.convblock(torch.cat([f0, f1, t], dim=1)))
         # Flows are float32 even under autocast; every later flow inherits it by promotion.
         return out[:, 0:2].float(), out[:, 2:4].float(), out[:, 4:]  # (B, 2, 2h, 2w) x2, ft
 
@@ -67,7 +74,8 @@ class IntermediateDecoder(nn.Module):
     def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor,
                 flow0: torch.Tensor, flow1: torch.Tensor
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = self.convblock(torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1], dim=1))
+        out = _nchw(self.convblock(torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1],
+                                             dim=1)))
         flow0 = out[:, 0:2] + 2.0 * resize(flow0, 2.0)
         flow1 = out[:, 2:4] + 2.0 * resize(flow1, 2.0)
         return flow0, flow1, out[:, 4:]
@@ -101,7 +109,7 @@ class MultiFieldDecoder(nn.Module):
         a, b = max(0, lo // 2 - DECODER_HALO - 1), min(h, (hi + 1) // 2 + DECODER_HALO + 1)
         rows = slice(a, b)
         fl0, fl1 = flow0[..., rows, :], flow1[..., rows, :]
-        out = self.convblock(self._features(ft[..., rows, :], f0, f1, fl0, fl1, top=a))
+        out = _nchw(self.convblock(self._features(ft[..., rows, :], f0, f1, fl0, fl1, top=a)))
         parts = self._head(out, fl0, fl1)
         return tuple(p[..., lo - 2 * a:hi - 2 * a, :] for p in parts)
 

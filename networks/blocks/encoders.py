@@ -6,9 +6,11 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 
+from networks.blocks.layers import Conv2d, PReLU
+
 
 def conv_prelu(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2), nn.PReLU(cout))
+    return nn.Sequential(Conv2d(cin, cout, k, stride, k // 2), PReLU(cout))
 
 
 def _norm(c: int) -> nn.Module:
@@ -18,7 +20,7 @@ def _norm(c: int) -> nn.Module:
 
 def _shortcut(cin: int, cout: int, stride: int) -> Optional[nn.Module]:
     """A 1x1 strided conv and norm where the block downsamples; identity (None) otherwise."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride), _norm(cout)) if stride != 1 else None
+    return nn.Sequential(Conv2d(cin, cout, 1, stride), _norm(cout)) if stride != 1 else None
 
 
 class ResidualBlock(nn.Module):
@@ -26,8 +28,8 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        self.conv1 = Conv2d(cin, cout, 3, stride, 1)
+        self.conv2 = Conv2d(cout, cout, 3, 1, 1)
         self.norm1, self.norm2 = _norm(cout), _norm(cout)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(cin, cout, stride)
@@ -45,9 +47,9 @@ class BottleneckBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
         mid = cout // 4
-        self.conv1 = nn.Conv2d(cin, mid, 1)
-        self.conv2 = nn.Conv2d(mid, mid, 3, stride, 1)
-        self.conv3 = nn.Conv2d(mid, cout, 1)
+        self.conv1 = Conv2d(cin, mid, 1)
+        self.conv2 = Conv2d(mid, mid, 3, stride, 1)
+        self.conv3 = Conv2d(mid, cout, 1)
         self.norm1, self.norm2, self.norm3 = _norm(mid), _norm(mid), _norm(cout)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(cin, cout, stride)
@@ -75,7 +77,7 @@ class CorrEncoder(nn.Module):
     def __init__(self, kind: str, out_dim: int) -> None:
         super().__init__()
         block, stem, stages = CORR_ENCODERS[kind]
-        self.conv1 = nn.Conv2d(3, stem, 7, 2, 3)
+        self.conv1 = Conv2d(3, stem, 7, 2, 3)
         self.norm1 = _norm(stem)
         self.relu1 = nn.ReLU(inplace=True)
         cin = stem
@@ -83,7 +85,7 @@ class CorrEncoder(nn.Module):
             setattr(self, key, nn.Sequential(block(cin, width, stride), block(width, width, 1)))
             cin = width
         self.stage_names = [key for key, _, _ in stages]
-        self.conv2 = nn.Conv2d(cin, out_dim, 1)
+        self.conv2 = Conv2d(cin, out_dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> (B, D, H/8, W/8)
         x = self.relu1(self.norm1(self.conv1(x)))

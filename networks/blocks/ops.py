@@ -79,7 +79,8 @@ def warp(img: torch.Tensor, flow: torch.Tensor, top: int = 0) -> torch.Tensor:
     fh = flow.shape[-2]
     # The grid is float32 whatever the autocast dtype: in bfloat16, x = 1000 + 0.3 would
     # round to 1000 and the normalised coordinates to steps of 2.5 pixels on a 1280-wide frame.
-    flow = flow.float()
+    # NCHW: the grid is built from the flow's channels, slow to read from channels-last.
+    flow = flow.float().contiguous()
     # Normalise with the (W-1)/2 convention of align_corners=True; a 1-pixel side stays at 0.
     half_w = max(w - 1, 1) / 2.0
     half_h = max(h - 1, 1) / 2.0
@@ -105,3 +106,10 @@ def row_bands(h: int, w: int, halo: int, band_pixels: Optional[int]
     for top in range(0, h, rows):
         bottom = min(h, top + rows)
         yield top, bottom, max(0, top - halo), min(h, bottom + halo)
+
+
+def capturing_a_graph() -> bool:
+    """A trace, an ONNX export or torch.compile is recording the calls: choices made from the
+    data on the host would be frozen into the graph."""
+    return (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_compiling())

@@ -6,12 +6,13 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 
+from networks.blocks.layers import Conv2d
 from networks.blocks.ops import resize
 
 
 def _conv_lrelu_conv(cin: int, hidden: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, hidden, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True),
-                         nn.Conv2d(hidden, cout, 3, 1, 1))
+    return nn.Sequential(Conv2d(cin, hidden, 3, 1, 1), nn.LeakyReLU(0.1, inplace=True),
+                         Conv2d(hidden, cout, 3, 1, 1))
 
 
 class UpdateBlock(nn.Module):
@@ -21,11 +22,11 @@ class UpdateBlock(nn.Module):
                  fc_dim: int, corr_channels: int, scale: Optional[int] = None) -> None:
         super().__init__()
         self.scale = scale
-        self.convc1 = nn.Conv2d(corr_channels, corr_dims[0], 1)
-        self.convc2 = nn.Conv2d(corr_dims[0], corr_dims[1], 3, 1, 1) if len(corr_dims) > 1 else None
-        self.convf1 = nn.Conv2d(4, 2 * flow_dim, 7, 1, 3)
-        self.convf2 = nn.Conv2d(2 * flow_dim, flow_dim, 3, 1, 1)
-        self.conv = nn.Conv2d(corr_dims[-1] + flow_dim, fc_dim, 3, 1, 1)
+        self.convc1 = Conv2d(corr_channels, corr_dims[0], 1)
+        self.convc2 = Conv2d(corr_dims[0], corr_dims[1], 3, 1, 1) if len(corr_dims) > 1 else None
+        self.convf1 = Conv2d(4, 2 * flow_dim, 7, 1, 3)
+        self.convf2 = Conv2d(2 * flow_dim, flow_dim, 3, 1, 1)
+        self.conv = Conv2d(corr_dims[-1] + flow_dim, fc_dim, 3, 1, 1)
         self.gru = _conv_lrelu_conv(fc_dim + 4 + cdim, hidden, hidden)
         self.feat_head = _conv_lrelu_conv(hidden, hidden, cdim)
         self.flow_head = _conv_lrelu_conv(hidden, hidden, 4)

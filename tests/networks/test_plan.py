@@ -6,7 +6,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from networks import build_model
 from networks.blocks.corr import resolve_mode
 from networks.plan import (CPU_LOW_PRECISION_PLAN, CPU_PLAN, UNKNOWN_CUDA_PLAN, GiB, MiB,
-                           ExecutionPlan, free_memory_bytes, plan_for)
+                           ExecutionPlan, as_published, free_memory_bytes, plan_for)
 
 H200 = 139 * GiB
 
@@ -47,21 +47,26 @@ def _mode(plan, size, batch, itemsize=4, scale=1.0):
 def test_plan_table(device, free, size, batch, itemsize, training, mode, whole_tail):
     plan = plan_for(device, free, size, batch, itemsize, training=training)
     if device == "cpu":
-        assert plan == (CPU_PLAN if itemsize == 4 else CPU_LOW_PRECISION_PLAN)
+        inference = CPU_PLAN if itemsize == 4 else CPU_LOW_PRECISION_PLAN
+        # training computes as published (and autograd needs the real weights)
+        assert plan == (as_published(inference) if training else inference)
     elif free is None:
         assert plan == UNKNOWN_CUDA_PLAN
     else:
         assert plan.lookup == "ondemand"  # no host-side choices inside a CUDA frame
     assert _mode(plan, size, batch, itemsize) == mode
     assert (plan.band_pixels is None) == whole_tail
+    # NHWC layers and the pooled-feature pyramid were measured on CPUs only
+    assert plan.channels_last == plan.pooled_features == (device == "cpu" and not training)
     if plan.band_pixels is not None:
         assert plan.band_pixels >= CPU_PLAN.band_pixels  # never smaller bands than the CPU's
     assert CPU_PLAN.gather_chunk_bytes <= plan.gather_chunk_bytes <= GiB
 
 
 def test_cpu_plan_figures():
-    assert CPU_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled")
-    assert CPU_LOW_PRECISION_PLAN == ExecutionPlan(0, 32 * MiB, 2 ** 18, "tiled")
+    assert CPU_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled", True, True)
+    assert CPU_LOW_PRECISION_PLAN == ExecutionPlan(0, 32 * MiB, 2 ** 18, "tiled", True, True)
+    assert as_published(CPU_PLAN) == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled")
     assert UNKNOWN_CUDA_PLAN == ExecutionPlan(256 * MiB, 32 * MiB, 2 ** 18, "ondemand")
     with pytest.raises(ValueError, match="band_pixels"):
         ExecutionPlan(band_pixels=0)

@@ -1,0 +1,104 @@
+"""Channels-last layers: the NCHW numbers to float32 rounding, the real weights untouched,
+the switch off wherever autograd records, and per thread."""
+import threading
+
+import pytest
+import torch
+
+from networks import build_model
+from networks.amt import VARIANTS
+from networks.blocks.layers import Conv2d, ConvTranspose2d, PReLU, channels_last
+from networks.plan import CPU_PLAN, as_published
+
+CL = torch.channels_last
+
+
+def _is_nhwc(x: torch.Tensor) -> bool:
+    return x.is_contiguous(memory_format=CL) and not x.is_contiguous()
+
+
+@pytest.mark.parametrize("layer", [Conv2d(6, 5, 3, 1, 1), Conv2d(6, 5, 1, 2),
+                                   ConvTranspose2d(6, 5, 4, 2, 1)])
+def test_layers_run_nhwc_with_the_nchw_numbers(layer):
+    x = torch.randn(2, 6, 17, 23)
+    with torch.no_grad():
+        ref = layer(x)
+        with channels_last():
+            out = layer(x)
+            # a 1x1 kernel is laid out alike either way: the input's layout decides
+            nhwc_in = layer(x.contiguous(memory_format=CL))
+    assert _is_nhwc(nhwc_in) and not _is_nhwc(ref)
+    assert _is_nhwc(out) == (layer.kernel_size != (1, 1))
+    assert (nhwc_in - ref).abs().max() <= 1e-5
+    assert (out - ref).abs().max() <= 1e-5
+    assert layer.weight.is_contiguous()  # the parameter itself is never changed
+
+
+def test_the_weight_copy_follows_the_weight():
+    layer = Conv2d(4, 4, 3, 1, 1)
+    x = torch.randn(1, 4, 9, 9)
+    with torch.no_grad(), channels_last():
+        before = layer(x)
+        layer.weight.mul_(2)  # an optimizer step changes the weight in place
+        after = layer(x)
+        layer.load_state_dict({"weight": torch.zeros_like(layer.weight), "bias": layer.bias})
+        zeroed = layer(x)
+    assert (after - layer.bias.view(1, -1, 1, 1) - 2 * (before - layer.bias.view(1, -1, 1, 1))
+            ).abs().max() <= 1e-5
+    assert (zeroed - layer.bias.view(1, -1, 1, 1)).abs().max() == 0
+
+
+def test_autograd_sees_the_real_weights():
+    layer = Conv2d(3, 4, 3, 1, 1)
+    x = torch.randn(1, 3, 8, 8)
+    with channels_last():  # a training step inside the switch: NCHW, gradients flow
+        out = layer(x)
+        out.sum().backward()
+    assert not _is_nhwc(out)
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+def test_the_switch_is_per_thread():
+    layer = Conv2d(3, 4, 3, 1, 1)
+    x = torch.randn(1, 3, 8, 8)
+    seen = []
+
+    def other() -> None:
+        with torch.no_grad():
+            seen.append(_is_nhwc(layer(x)))
+
+    with torch.no_grad(), channels_last():
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        assert _is_nhwc(layer(x))
+    assert seen == [False]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_prelu_gives_the_same_values_in_nhwc(dtype):
+    layer = PReLU(6)
+    with torch.no_grad():
+        layer.weight.uniform_(-0.5, 0.5)
+        x = torch.randn(1, 6, 10, 12, dtype=dtype).contiguous(memory_format=CL)
+        ref = torch.nn.functional.prelu(x.contiguous(), layer.weight.to(dtype))
+        with channels_last():
+            out = layer(x)
+    assert out.dtype == dtype
+    assert torch.equal(out.contiguous(), ref)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_cpu_plan_computes_the_published_plans_frames(variant):
+    # NHWC layers and the pooled-feature pyramid against the published execution, whole
+    # network, random weights (the bundled frames' check is the speed table's).
+    torch.manual_seed(0)
+    model = build_model(variant, corr_mode="dense").eval()
+    img0, img1 = torch.rand(2, 1, 3, 128, 160)
+    outs = {}
+    with torch.inference_mode():
+        for name, plan in (("fast", CPU_PLAN), ("published", as_published(CPU_PLAN))):
+            model.plan = plan
+            outs[name] = model(img0, img1, 0.5)["imgt_pred"]
+    assert (outs["fast"] - outs["published"]).abs().max() <= 2e-5
+    assert all(p.is_contiguous() for p in model.parameters())
