@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import contextvars
 from contextlib import contextmanager
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 _CHANNELS_LAST = contextvars.ContextVar("amt_channels_last", default=False)
-_COPY = "_channels_last_weight"  # instance attribute: (key of the weight, its NHWC copy)
+_COPY = "_channels_last_parameters"  # instance attribute: (key, NHWC weight, bias)
 
 
 @contextmanager
@@ -39,24 +39,32 @@ def _active() -> bool:
     return _CHANNELS_LAST.get() and not torch.is_grad_enabled()
 
 
-def _nhwc_weight(module: nn.Module) -> torch.Tensor:
-    weight = module.weight
-    key = (id(weight), weight.data_ptr(), weight._version, weight.device, weight.dtype)
+def _nhwc_parameters(module: nn.Module) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """(weight, bias) for a channels-last call: the weight channels-last, both in autocast's
+    dtype when autocast is on (the cast autocast would make at every call, made once)."""
+    weight, bias = module.weight, module.bias
+    dtype = weight.dtype
+    if weight.is_floating_point() and torch.is_autocast_enabled(weight.device.type):
+        dtype = torch.get_autocast_dtype(weight.device.type)
+    key = tuple((id(p), p.data_ptr(), p._version) for p in (weight, bias) if p is not None)
+    key += (weight.device, dtype)
     cached = module.__dict__.get(_COPY)
     if cached is None or cached[0] != key:
-        # A normal tensor even when made inside inference_mode, so that later no_grad
-        # calls may use it too.
+        # Normal tensors even when made inside inference_mode, so that later no_grad calls
+        # may use them too.
         with torch.inference_mode(False), torch.no_grad():
-            cached = (key, weight.detach().contiguous(memory_format=torch.channels_last))
+            w = weight.detach().to(dtype).contiguous(memory_format=torch.channels_last)
+            b = None if bias is None else bias.detach().to(dtype)
+        cached = (key, w, b)
         module.__dict__[_COPY] = cached
-    return cached[1]
+    return cached[1], cached[2]
 
 
 class Conv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _active():
             return super().forward(x)
-        return self._conv_forward(x, _nhwc_weight(self), self.bias)
+        return self._conv_forward(x, *_nhwc_parameters(self))
 
 
 class ConvTranspose2d(nn.ConvTranspose2d):
@@ -65,7 +73,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
             return super().forward(x, output_size)
         output_padding = self._output_padding(x, output_size, self.stride, self.padding,
                                               self.kernel_size, 2, self.dilation)
-        return F.conv_transpose2d(x, _nhwc_weight(self), self.bias, self.stride, self.padding,
+        return F.conv_transpose2d(x, *_nhwc_parameters(self), self.stride, self.padding,
                                   output_padding, self.groups, self.dilation)
 
 
@@ -74,6 +82,8 @@ class PReLU(nn.PReLU):
         if _active() and x.dtype in (torch.float16, torch.bfloat16):
             # PyTorch's float16/bfloat16 PReLU kernel is slow on NHWC tensors. max(x, 0) +
             # w * min(x, 0) gives the same values: one of the two terms is exactly zero.
+            # (In place on fresh tensors: no autograd records here. The NHWC operand first,
+            # so the product keeps its layout.)
             w = self.weight.to(x.dtype).view(1, -1, 1, 1)
-            return x.clamp(min=0) + w * x.clamp(max=0)
+            return torch.relu(x).add_(x.clamp(max=0).mul_(w))
         return super().forward(x)

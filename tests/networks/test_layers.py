@@ -102,3 +102,19 @@ def test_the_cpu_plan_computes_the_published_plans_frames(variant):
             outs[name] = model(img0, img1, 0.5)["imgt_pred"]
     assert (outs["fast"] - outs["published"]).abs().max() <= 2e-5
     assert all(p.is_contiguous() for p in model.parameters())
+
+
+def test_under_autocast_the_copies_are_made_once_in_its_dtype():
+    layer = Conv2d(6, 5, 3, 1, 1)
+    x = torch.randn(1, 6, 12, 12)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        ref = layer(x)
+        with channels_last():
+            out = layer(x)
+            again = layer(x)
+    assert out.dtype == ref.dtype == torch.bfloat16 and _is_nhwc(out)
+    # the same bf16 products as autocast's own casts, summed in another order
+    assert (out.float() - ref.float()).abs().max() <= 2e-2 * ref.float().abs().max()
+    assert torch.equal(out, again)
+    weight, bias = layer.__dict__["_channels_last_parameters"][1:]
+    assert weight.dtype == bias.dtype == torch.bfloat16
