@@ -11,6 +11,7 @@ from demos.demo_2x import options as cli_options, parse_args
 from demos.pipeline import DemoError, Frames, InterpolationOptions, RunSummary
 from networks.plan import GiB
 from tests.demos.test_pipeline import Blend, _decode, _frames, _video, run
+from tests.demos.test_safety import AMT_S
 from utils.pair_batching import pairs_per_call
 from utils.video_io import VideoIOError
 
@@ -128,6 +129,20 @@ def test_each_frame_is_converted_once_in_batches(monkeypatch):
     monkeypatch.setattr(pipeline.Uploads, "tensor", counting)
     out, _, error = _stream(_frames(9, 40, 48), 3, Batched())
     assert error is None and sorted(made) == list(range(9)) and len(out) == 17
+
+
+@pytest.mark.slow
+def test_the_model_takes_a_batch_of_pairs_through_the_demo_path(tmp_path):
+    # the real predictor chain (random AMT-S, the still-pixel copy) with 2 pairs at once: the
+    # network's float results may move in the last bits with the batch, the frames by a level
+    options = InterpolationOptions(["in.mp4"], str(tmp_path / "o.mp4"), keep_still=True,
+                                   config=AMT_S)
+    ip, _ = pipeline.load_interpolator(options)
+    frames = _frames(3, 64, 80)
+    one, two = _stream(frames, 1, ip)[0], _stream(frames, 2, ip)[0]
+    assert len(one) == len(two) == 5
+    diff = np.abs(np.stack(one).astype(int) - np.stack(two))
+    assert diff.max() <= 1 and np.mean(diff == 0) > 0.999
 
 
 # what stops a run keeps every frame finished before it -------------------------------------

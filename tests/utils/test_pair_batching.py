@@ -38,8 +38,8 @@ def test_pairs_per_call_table(device, free, size, itemsize, times, pairs):
     assert pairs_per_call(device, free, size, itemsize, times) == pairs
 
 
-@pytest.mark.parametrize("free,size,itemsize,times", itertools.product(
-    (2 * GiB, 8 * GiB, 24 * GiB, 80 * GiB, H200), (VIMEO, HD, FULL_HD, UHD), (4, 2), (1, 7)))
+@pytest.mark.parametrize("free,size,itemsize,times", list(itertools.product(
+    (2 * GiB, 8 * GiB, 24 * GiB, 80 * GiB, H200), (VIMEO, HD, FULL_HD, UHD), (4, 2), (1, 7))))
 def test_a_batch_keeps_the_plan_of_one_pair(free, size, itemsize, times):
     # Batching pays only while the network runs each pair as it would alone: the dense
     # volume stays dense, a whole-frame tail stays whole.
