@@ -1,7 +1,8 @@
 """The interpolation tool: frames in, more frames out, streaming.
 
-Frames are read in a background thread, interpolated pair by pair and written as they go,
-so memory does not grow with the length of the video. Output times are mapped onto the
+Frames are read in a background thread, interpolated pair by pair (on a GPU several
+consecutive pairs per network call: _Batches) and written as they go, so memory does not
+grow with the length of the video. Output times are mapped onto the
 source timeline: output frame k sits at source position p_k = k * src_fps / out_fps; frame
 k comes from the pair (floor(p_k), floor(p_k) + 1) at t = frac(p_k), and positions that land
 on a source frame copy it unchanged. The last output is the last position at or before the
@@ -979,8 +980,9 @@ class _Batches:
         the failed call's tensors alive while the pairs are done again)."""
         # consecutive pairs share their frames: B + 1 of them, each converted once
         frames = [p.a for p in pairs] + [pairs[-1].b]
-        x = torch.cat([self.uploads.tensor(pairs[0].index + i, f) for i, f in enumerate(frames)])
         try:
+            x = torch.cat([self.uploads.tensor(pairs[0].index + i, f)
+                           for i, f in enumerate(frames)])
             return self.ip.interpolate(x[:-1], x[1:], [float(t) for t in asked])
         except RuntimeError as e:  # torch.OutOfMemoryError is one
             if not is_out_of_memory(e):

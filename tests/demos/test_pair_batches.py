@@ -217,6 +217,22 @@ def test_out_of_memory_in_a_batch_falls_back_to_one_pair_per_call():
                              "call from input frame 0 on"]
 
 
+def test_out_of_memory_uploading_a_batch_falls_back_too(monkeypatch):
+    real, failed = pipeline.Uploads.tensor, []
+
+    def tensor(self, index, frame):
+        if index == 2 and not failed:
+            failed.append(index)
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 MiB")
+        return real(self, index, frame)
+    monkeypatch.setattr(pipeline.Uploads, "tensor", tensor)
+    frames, ip = _frames(6, 40, 48), Batched()
+    out, summary, error = _stream(frames, 3, ip)
+    assert error is None and failed == [2] and ip.sizes == [1] * 5
+    _same(out, _stream(frames, 1)[0])
+    assert len(summary.notes) == 1
+
+
 def test_out_of_memory_in_a_batch_is_a_note_not_a_partial_run(tmp_path, monkeypatch):
     ip = Batched(fail=_oom_on_batches)
     monkeypatch.setattr(pipeline, "load_interpolator", lambda *a, **k: (ip, "blend"))
