@@ -49,6 +49,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--baseline", choices=["average", "dis"],
                    help="a model-free method instead of AMT (frame averaging or DIS flow)")
     add_device(p)
+    p.add_argument("--pairs-per-call", type=int, default=None, metavar="N",
+                   help="consecutive frame pairs per network call (default: auto, 1 on the "
+                        "CPU, on CUDA as many as fit its free memory; the frames are the same)")
     add_arbitrary_time(p)
     add_backend(p)
     prec = p.add_mutually_exclusive_group()
@@ -91,6 +94,7 @@ def options(a: argparse.Namespace) -> InterpolationOptions:
         keep_still=a.keep_still, arbitrary_time=a.arbitrary_time,
         save_images=a.save_images, gif=a.gif,
         scene_detect=a.scene_detect, scene_threshold=a.scene_threshold,
+        pairs_per_call=a.pairs_per_call,
         **video_output_kwargs(a))
 
 

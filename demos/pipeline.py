@@ -1,7 +1,8 @@
 """The interpolation tool: frames in, more frames out, streaming.
 
-Frames are read in a background thread, interpolated pair by pair and written as they go,
-so memory does not grow with the length of the video. Output times are mapped onto the
+Frames are read in a background thread, interpolated pair by pair (on a GPU several
+consecutive pairs per network call: _Batches) and written as they go, so memory does not
+grow with the length of the video. Output times are mapped onto the
 source timeline: output frame k sits at source position p_k = k * src_fps / out_fps; frame
 k comes from the pair (floor(p_k), floor(p_k) + 1) at t = frac(p_k), and positions that land
 on a source frame copy it unchanged. The last output is the last position at or before the
@@ -19,12 +20,15 @@ import re
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from networks import VARIANTS
+from networks.plan import free_memory_bytes
 from utils.evaluation.core import EvaluationError, Predictor, Protocol
 from utils.evaluation.predictors import baseline_method, model_method
 from utils.atomic import (OutputError, atomic_path, commit, discard, refuse_overwriting,
@@ -35,6 +39,7 @@ from utils.images import full_scale, image_size, to_depth, write_image
 from utils.inference import (DEFAULT_CHECKPOINT, DTYPES, InputError, _pad_divisor,
                              is_out_of_memory, load_model)
 from utils.names import DEFAULT_IMAGE_FPS, DEFAULT_SCENE_THRESHOLD
+from utils.pair_batching import MAX_PAIRS_PER_CALL, pairs_per_call
 from utils.scene_cuts import is_scene_cut
 from utils.video_formats import (CODEC_TABLE, CODECS, COLORSPACES, IMAGE_CODECS, VIDEO_EXTS,
                                  parse_rate, rate_text, to_rate)
@@ -97,7 +102,8 @@ class InterpolationOptions:
     source's) choose the output (utils.video_formats); `keep_alpha` keeps a source's alpha
     where the codec stores it.
     `backend` runs the network in PyTorch or as ONNX in ONNX Runtime or OpenVINO
-    (utils.runtimes).
+    (utils.runtimes). `pairs_per_call` consecutive frame pairs go to the network in one call
+    (None: utils.pair_batching.pairs_per_call, 1 on the CPU); the frames are the same.
     """
     inputs: Sequence[str]             # a video, a glob, a folder, or 2+ images (kept as a tuple)
     output: str                       # a video (.mp4, .m4v, .mkv, .mov, .avi) or, for --codec
@@ -126,6 +132,7 @@ class InterpolationOptions:
     lossless: bool = False
     colorspace: Optional[str] = None  # one of COLORSPACES; None or 'input': the source's
     keep_alpha: bool = True
+    pairs_per_call: Optional[int] = None
 
     def __post_init__(self) -> None:
         # one path is one input, not its characters
@@ -141,6 +148,11 @@ class InterpolationOptions:
                             f"4K), got {self.scale:g}")
         if self.dtype not in DTYPES:
             raise DemoError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        batch = self.pairs_per_call
+        if batch is not None and not (isinstance(batch, int) and not isinstance(batch, bool)
+                                      and 1 <= batch <= MAX_PAIRS_PER_CALL):
+            raise DemoError(f"--pairs-per-call must be a whole number from 1 to "
+                            f"{MAX_PAIRS_PER_CALL}, got {batch!r}")
         if self.baseline:  # the model-free methods do not use the network's scale
             return
         try:
@@ -244,13 +256,17 @@ class Frames:
     """A predictor (utils.evaluation.predictors: the model and the baselines alike) behind the one
     call the stream makes. `recursive`: the method reaches times off the midpoint by
     recursive halving (all of a pair's times then go in one call); `device`: where the
-    predictor wants its input frames."""
+    predictor wants its input frames; `variant`: the AMT variant (networks.VARIANTS) whose
+    memory sizes a batch of pairs, None for a baseline."""
 
-    def __init__(self, predictor: Predictor, recursive: bool, device: str) -> None:
+    def __init__(self, predictor: Predictor, recursive: bool, device: str,
+                 variant: Optional[str] = None) -> None:
         self.predictor, self.recursive, self.device = predictor, recursive, device
+        self.variant = variant
 
     def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, ts: List[float]) -> torch.Tensor:
-        """img0, img1: (1, C, H, W) floats in [0, 1], C = 3 or 4 (RGBA) -> (T, 1, C, H, W)."""
+        """img0, img1: (B, C, H, W) floats in [0, 1], C = 3 or 4 (RGBA): B pairs ->
+        (T, B, C, H, W)."""
         return self.predictor(img0, img1, list(ts))
 
 
@@ -280,7 +296,8 @@ def load_interpolator(options: InterpolationOptions) -> Tuple[Frames, str]:
     network = load_network(options.backend, model)
     method = model_method(model, options.device, dtype=options.dtype, network=network,
                           backend=options.backend)
-    return Frames(method.predictor(protocol), method.recursive, options.device), label
+    return (Frames(method.predictor(protocol), method.recursive, options.device, model.variant),
+            label)
 
 
 def timeline(src_fps: Fraction, out_fps: Fraction) -> Iterator[Fraction]:
@@ -635,7 +652,8 @@ def _run(options: InterpolationOptions, progress: Optional[Progress]) -> RunSumm
         emit = _emitter(sink, bar, progress, total, limits.max_frames)
         positions = timed_positions(times, out_fps) if times else timeline(src_fps, out_fps)
         read = _interpolate_stream(first, frames, positions, ip=ip, emit=emit,
-                                   summary=summary, cut_threshold=options.cut_threshold)
+                                   summary=summary, cut_threshold=options.cut_threshold,
+                                   pairs_per_call=_batch_size(options, ip, first.shape[:2]))
         if read == 1:
             raise DemoError("the input has a single frame; interpolation needs at least two")
         summary.stopped = ended_early(src, read) or ""
@@ -728,24 +746,52 @@ def _emitter(sink: _Output, bar: tqdm, progress: Optional[Progress], total: Opti
     return emit
 
 
+def _batch_size(options: InterpolationOptions, ip: Frames,
+                size: Tuple[int, int]) -> Callable[[int], int]:
+    """Pairs per network call as a function of the times each pair asks in it: the option,
+    else utils.pair_batching.pairs_per_call for this device, its free memory now (the model
+    is loaded) and frames of `size` (H, W); 1 off CUDA and for a baseline."""
+    if options.pairs_per_call is not None:
+        return lambda times: options.pairs_per_call
+    device = torch.device(ip.device)
+    if device.type != "cuda" or ip.variant is None:
+        return lambda times: 1
+    variant, free = VARIANTS[ip.variant], free_memory_bytes(device)
+    itemsize = DTYPES[options.dtype].itemsize
+    return lru_cache()(lambda times: pairs_per_call(
+        device.type, free, size, itemsize, times, options.scale, variant.num_flows,
+        variant.channels[0]))
+
+
 def _interpolate_stream(first: np.ndarray, frames: Iterator[np.ndarray],
                         positions: Iterator[Fraction], *, ip: Frames,
                         emit: Callable[[np.ndarray], None], summary: RunSummary,
-                        cut_threshold: Optional[float]) -> int:
+                        cut_threshold: Optional[float],
+                        pairs_per_call: Callable[[int], int] = lambda times: 1) -> int:
     """Emits the output frames at the source `positions`; returns how many input frames
-    were read."""
+    were read. Consecutive pairs that ask the network the same times go to it together,
+    up to pairs_per_call(times asked per pair) at a time (_Batches); the frames and their
+    order are those of one pair per call."""
     prev, index = first, 0
-    uploads = Uploads(ip.device)
+    batches = _Batches(ip, emit, summary, Uploads(ip.device), cut_threshold, pairs_per_call)
     pos = next(positions)
-    for frame in frames:
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            break
+        except Exception:
+            # input that breaks off: the pairs read before it are finished first, as one
+            # pair per call would have finished them
+            batches.flush()
+            raise
         ts = []
         while pos < index + 1:
             ts.append(pos - index)
             pos = next(positions)
-        for out in _pair_frames(prev, frame, ts, ip=ip, summary=summary, uploads=uploads,
-                                index=index, cut_threshold=cut_threshold):
-            emit(out)
+        batches.add(prev, frame, ts, index)
         prev, index = frame, index + 1
+    batches.flush()
     if index > 0 and pos == index:  # the last output lands exactly on the last source frame
         emit(prev)
     return index + 1
@@ -780,49 +826,168 @@ class Uploads:
         return self.cached[index]
 
 
-def to_frames(out: torch.Tensor, dtype=np.uint8) -> List[np.ndarray]:
-    """(T, 1, C, H, W) floats in [0, 1] -> T (H, W, C) uint8 (or uint16) frames, rounded on
-    the device so that one integer batch, not T float frames, is downloaded."""
-    x = (out[:, 0].clamp(0, 1) * full_scale(dtype)).round_()
+def to_pair_frames(out: torch.Tensor, dtype=np.uint8) -> List[List[np.ndarray]]:
+    """(T, B, C, H, W) floats in [0, 1] -> for each of the B pairs its T (H, W, C) uint8 (or
+    uint16) frames, rounded on the device so that one integer batch, not T x B float frames,
+    is downloaded."""
+    x = (out.clamp(0, 1) * full_scale(dtype)).round_()
     if np.dtype(dtype) == np.uint16:  # torch has no general uint16: through int32
-        return list(x.to(torch.int32).permute(0, 2, 3, 1).cpu().numpy().astype(np.uint16))
-    return list(x.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+        x = x.to(torch.int32).permute(1, 0, 3, 4, 2).cpu().numpy().astype(np.uint16)
+    else:
+        x = x.to(torch.uint8).permute(1, 0, 3, 4, 2).cpu().numpy()
+    return [list(pair) for pair in x]
 
 
-def _pair_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], *, ip: Frames,
-                 summary: RunSummary, uploads: Uploads, index: int,
-                 cut_threshold: Optional[float]) -> Iterator[np.ndarray]:
-    """Output frames for the pair (a, b) = input frames (index, index + 1) at times ts
-    (t = 0 is `a` itself), in order; a pair over `cut_threshold` (None: no detection) is a
-    scene cut. A direct-time model is asked TIMES_PER_CALL times at a time, so that memory
-    does not grow with the frames per pair; each group is checked before any of its frames
-    is given out."""
-    inner = [t for t in ts if t != 0]
-    if not inner:
-        yield from (a for _ in ts)
-        return
+def to_frames(out: torch.Tensor, dtype=np.uint8) -> List[np.ndarray]:
+    """(T, 1, C, H, W) floats in [0, 1] -> T (H, W, C) uint8 (or uint16) frames."""
+    return to_pair_frames(out, dtype)[0]
+
+
+NON_FINITE = ("the network produced non-finite values (NaN or infinity); those frames were "
+              "not written (broken weights, or try --dtype fp32)")
+
+
+def _pair_kind(a: np.ndarray, b: np.ndarray, ts: List[Fraction],
+               cut_threshold: Optional[float]) -> str:
+    """How the pair (a, b) at times ts (t = 0 is `a` itself) is made: 'none' (no time inside
+    it), 'copy' (identical frames), 'cut' (over `cut_threshold`, None: no detection) or
+    'network'."""
+    if all(t == 0 for t in ts):
+        return "none"
     if np.array_equal(a, b):
-        summary.copies += 1
-        yield from (a for _ in ts)
-        return
+        return "copy"
     if cut_threshold is not None and is_scene_cut(a, b, cut_threshold):
+        return "cut"
+    return "network"
+
+
+def _copied_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], kind: str,
+                   summary: RunSummary) -> Iterator[np.ndarray]:
+    """Output frames of a pair the network is not asked for: a copy repeats `a`, a scene cut
+    repeats the frame before it (t < 0.5) or after it."""
+    if kind == "copy":
+        summary.copies += 1
+    if kind == "cut":
         summary.cuts += 1
         yield from (a if t < Fraction(1, 2) else b for t in ts)
         return
-    # recursive halving builds each midpoint once per call: all of a pair's times together
+    yield from (a for _ in ts)
+
+
+def _groups(ts: List[Fraction], ip: Frames) -> List[List[Fraction]]:
+    """A pair's times in the groups asked in one call each: a direct-time model
+    TIMES_PER_CALL at a time, so that memory does not grow with the frames per pair;
+    recursive halving all together (it builds each midpoint once per call)."""
     step = len(ts) if ip.recursive else TIMES_PER_CALL
-    for start in range(0, len(ts), step):
-        group = ts[start:start + step]
+    return [ts[start:start + step] for start in range(0, len(ts), step)]
+
+
+def _network_frames(a: np.ndarray, b: np.ndarray, ts: List[Fraction], *, ip: Frames,
+                    uploads: Uploads, index: int) -> Iterator[np.ndarray]:
+    """Output frames for the pair (a, b) = input frames (index, index + 1) at times ts, in
+    order, one call per group of times; each group is checked before any of its frames is
+    given out."""
+    for group in _groups(ts, ip):
         asked = [t for t in group if t != 0]
         made = {}
         if asked:
             out = ip.interpolate(uploads.tensor(index, a), uploads.tensor(index + 1, b),
                                  [float(t) for t in asked])
             if not torch.isfinite(out).all():  # would be written as black (NaN) frames
-                raise _Stop("the network produced non-finite values (NaN or infinity); those "
-                            "frames were not written (broken weights, or try --dtype fp32)")
+                raise _Stop(NON_FINITE)
             made = dict(zip(asked, to_frames(out, a.dtype)))
         yield from (a if t == 0 else made[t] for t in group)
+
+
+@dataclass
+class _Pair:
+    index: int            # input frames (index, index + 1)
+    a: np.ndarray
+    b: np.ndarray
+    ts: List[Fraction]
+
+
+class _Batches:
+    """Output frames pair by pair, in order: consecutive pairs that need the network, ask
+    it the same times and fit one call each are gathered (up to size(times asked) of them,
+    so B + 1 input frames are held) and go to it in one call; every other pair is handled
+    alone, after the gathered ones are given out. A batched call that runs out of memory is
+    done again one pair per call, and so is the rest of the run (one note says so)."""
+
+    def __init__(self, ip: Frames, emit: Callable[[np.ndarray], None], summary: RunSummary,
+                 uploads: Uploads, cut_threshold: Optional[float],
+                 size: Callable[[int], int]) -> None:
+        self.ip, self.emit, self.summary, self.uploads = ip, emit, summary, uploads
+        self.cut_threshold, self.size = cut_threshold, size
+        self.pending: List[_Pair] = []
+        self.single = False  # set by an out-of-memory in a batched call
+
+    def add(self, a: np.ndarray, b: np.ndarray, ts: List[Fraction], index: int) -> None:
+        """The pair (a, b) = input frames (index, index + 1) at times ts, the one after the
+        pair added last."""
+        kind = _pair_kind(a, b, ts, self.cut_threshold)
+        if kind != "network":
+            self.flush()
+            for out in _copied_frames(a, b, ts, kind, self.summary):
+                self.emit(out)
+            return
+        limit = 1
+        if not self.single and len(_groups(ts, self.ip)) == 1:
+            limit = self.size(sum(t != 0 for t in ts))
+        if self.pending and (limit == 1 or self.pending[0].ts != ts):
+            self.flush()
+        self.pending.append(_Pair(index, a, b, ts))
+        if len(self.pending) >= limit:
+            self.flush()
+
+    def flush(self) -> None:
+        """Give out the frames of the gathered pairs."""
+        pairs, self.pending = self.pending, []
+        if len(pairs) == 1:
+            self._one_by_one(pairs)
+        elif pairs:
+            self._together(pairs)
+
+    def _one_by_one(self, pairs: List[_Pair]) -> None:
+        for p in pairs:
+            for out in _network_frames(p.a, p.b, p.ts, ip=self.ip, uploads=self.uploads,
+                                       index=p.index):
+                self.emit(out)
+
+    def _together(self, pairs: List[_Pair]) -> None:
+        asked = [t for t in pairs[0].ts if t != 0]
+        out = self._call(pairs, asked)
+        if out is None:
+            self.single = True
+            self.summary.notes.append(
+                f"out of memory with {len(pairs)} frame pairs per call on {self.ip.device}; "
+                f"one pair per call from input frame {pairs[0].index} on")
+            self._one_by_one(pairs)
+            return
+        # the pairs before the first non-finite one are given out, as one by one they would be
+        finite = torch.isfinite(out).flatten(2).all(dim=2).all(dim=0).tolist()
+        good = finite.index(False) if False in finite else len(pairs)
+        for p, made in zip(pairs, to_pair_frames(out[:, :good], pairs[0].a.dtype)):
+            by_time = dict(zip(asked, made))
+            for t in p.ts:
+                self.emit(p.a if t == 0 else by_time[t])
+        if good < len(pairs):
+            raise _Stop(NON_FINITE)
+
+    def _call(self, pairs: List[_Pair], asked: List[Fraction]) -> Optional[torch.Tensor]:
+        """(T, B, C, H, W) for the B consecutive `pairs` at the times `asked`; None when the
+        device ran out of memory (returned, not raised: the handler's traceback would keep
+        the failed call's tensors alive while the pairs are done again)."""
+        # consecutive pairs share their frames: B + 1 of them, each converted once
+        frames = [p.a for p in pairs] + [pairs[-1].b]
+        try:
+            x = torch.cat([self.uploads.tensor(pairs[0].index + i, f)
+                           for i, f in enumerate(frames)])
+            return self.ip.interpolate(x[:-1], x[1:], [float(t) for t in asked])
+        except RuntimeError as e:  # torch.OutOfMemoryError is one
+            if not is_out_of_memory(e):
+                raise
+            return None
 
 
 def _audio_plan(src: Source, summary: RunSummary, play_fps: Fraction,
