@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from networks.blocks.layers import Conv2d, PReLU
+from networks.blocks.layers import Conv2d, InstanceNorm2d, PReLU
 
 
 def conv_prelu(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -15,7 +15,7 @@ def conv_prelu(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequentia
 
 def _norm(c: int) -> nn.Module:
     # The checkpoints hold no norm parameters: plain instance norm, PyTorch defaults.
-    return nn.InstanceNorm2d(c)
+    return InstanceNorm2d(c)
 
 
 def _shortcut(cin: int, cout: int, stride: int) -> Optional[nn.Module]:

@@ -1,4 +1,5 @@
-"""Conv2d, ConvTranspose2d and PReLU that can run channels-last (NHWC) at inference.
+"""Conv2d, ConvTranspose2d, PReLU and InstanceNorm2d that can run channels-last (NHWC) at
+inference.
 
 oneDNN's CPU convolutions run NHWC activations about twice as fast as NCHW ones, but a
 convolution keeps NHWC only when its weight is NHWC too, and the weights must stay as they
@@ -87,3 +88,20 @@ class PReLU(nn.PReLU):
             w = self.weight.to(x.dtype).view(1, -1, 1, 1)
             return torch.relu(x).add_(x.clamp(max=0).mul_(w))
         return super().forward(x)
+
+
+class InstanceNorm2d(nn.InstanceNorm2d):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (not _active() or self.affine or self.track_running_stats or x.dim() != 4
+                or x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last)):
+            return super().forward(x)
+        # PyTorch's instance norm turns NHWC input into NCHW output (a slow copy each way
+        # around the next convolution). Here: the (B, H*W, C) view of the NHWC memory, mean
+        # and variance in two passes in float32, as accurate as the NCHW kernel's.
+        b, c, h, w = x.shape
+        y = x.permute(0, 2, 3, 1).reshape(b, h * w, c).float()
+        mean = y.mean(dim=1, keepdim=True)
+        d = y - mean
+        var = (d * d).mean(dim=1, keepdim=True)
+        out = d.mul_(torch.rsqrt(var + self.eps)).to(x.dtype)
+        return out.reshape(b, h, w, c).permute(0, 3, 1, 2)  # NHWC memory again

@@ -118,3 +118,21 @@ def test_under_autocast_the_copies_are_made_once_in_its_dtype():
     assert torch.equal(out, again)
     weight, bias = layer.__dict__["_channels_last_parameters"][1:]
     assert weight.dtype == bias.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_instance_norm_keeps_nhwc_with_the_nchw_numbers(dtype):
+    from networks.blocks.layers import InstanceNorm2d
+    norm = InstanceNorm2d(5)
+    x = (torch.randn(2, 5, 33, 47) * 3 + 1).to(dtype)
+    exact = torch.nn.functional.instance_norm(x.double())
+    with torch.no_grad():
+        ref = norm(x)
+        with channels_last():
+            out = norm(x.contiguous(memory_format=CL))
+            as_is = norm(x)  # NCHW input: PyTorch's own kernel
+    assert _is_nhwc(out) and out.dtype == dtype
+    assert torch.equal(as_is, ref)
+    tolerance = 2e-6 if dtype == torch.float32 else 2e-2
+    assert (out.double() - exact).abs().max() <= tolerance
+    assert (ref.double() - exact).abs().max() <= tolerance
