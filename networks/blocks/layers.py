@@ -1,5 +1,4 @@
-"""Conv2d, ConvTranspose2d, PReLU and InstanceNorm2d that can run channels-last (NHWC) at
-inference.
+"""Conv2d, ConvTranspose2d and InstanceNorm2d that can run channels-last (NHWC) at inference.
 
 oneDNN's CPU convolutions run NHWC activations about twice as fast as NCHW ones, but a
 convolution keeps NHWC only when its weight is NHWC too, and the weights must stay as they
@@ -7,6 +6,7 @@ are for training, checkpoints and other devices. So inside `channels_last()`, an
 outside autograd, each layer runs with a channels-last copy of its weight, made once and
 made again when the weight changes (an optimizer step, load_state_dict, .to()). The
 numbers are those of NCHW to float32 rounding: the same products, summed in another order.
+InstanceNorm2d keeps float32 NHWC tensors NHWC (PyTorch's kernel returns NCHW for them).
 
 The switch is a context variable: threads (the web page's workers) and nested calls each see
 their own setting, and a model shared between them is never modified.
@@ -78,22 +78,11 @@ class ConvTranspose2d(nn.ConvTranspose2d):
                                   output_padding, self.groups, self.dilation)
 
 
-class PReLU(nn.PReLU):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _active() and x.dtype in (torch.float16, torch.bfloat16):
-            # PyTorch's float16/bfloat16 PReLU kernel is slow on NHWC tensors. max(x, 0) +
-            # w * min(x, 0) gives the same values: one of the two terms is exactly zero.
-            # (In place on fresh tensors: no autograd records here. The NHWC operand first,
-            # so the product keeps its layout.)
-            w = self.weight.to(x.dtype).view(1, -1, 1, 1)
-            return torch.relu(x).add_(x.clamp(max=0).mul_(w))
-        return super().forward(x)
-
-
 class InstanceNorm2d(nn.InstanceNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (not _active() or self.affine or self.track_running_stats or x.dim() != 4
-                or x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last)):
+                or x.dtype != torch.float32 or x.is_contiguous()
+                or not x.is_contiguous(memory_format=torch.channels_last)):
             return super().forward(x)
         # PyTorch's instance norm turns NHWC input into NCHW output (a slow copy each way
         # around the next convolution). Here: the (B, H*W, C) view of the NHWC memory, mean

@@ -7,7 +7,7 @@ import torch
 
 from networks import build_model
 from networks.amt import VARIANTS
-from networks.blocks.layers import Conv2d, ConvTranspose2d, PReLU, channels_last
+from networks.blocks.layers import Conv2d, ConvTranspose2d, channels_last
 from networks.plan import CPU_PLAN, as_published
 
 CL = torch.channels_last
@@ -75,19 +75,6 @@ def test_the_switch_is_per_thread():
     assert seen == [False]
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_prelu_gives_the_same_values_in_nhwc(dtype):
-    layer = PReLU(6)
-    with torch.no_grad():
-        layer.weight.uniform_(-0.5, 0.5)
-        x = torch.randn(1, 6, 10, 12, dtype=dtype).contiguous(memory_format=CL)
-        ref = torch.nn.functional.prelu(x.contiguous(), layer.weight.to(dtype))
-        with channels_last():
-            out = layer(x)
-    assert out.dtype == dtype
-    assert torch.equal(out.contiguous(), ref)
-
-
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_the_cpu_plan_computes_the_published_plans_frames(variant):
     # NHWC layers and the pooled-feature pyramid against the published execution, whole
@@ -120,19 +107,20 @@ def test_under_autocast_the_copies_are_made_once_in_its_dtype():
     assert weight.dtype == bias.dtype == torch.bfloat16
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_instance_norm_keeps_nhwc_with_the_nchw_numbers(dtype):
+def test_instance_norm_keeps_nhwc_with_the_nchw_numbers():
     from networks.blocks.layers import InstanceNorm2d
     norm = InstanceNorm2d(5)
-    x = (torch.randn(2, 5, 33, 47) * 3 + 1).to(dtype)
+    x = torch.randn(2, 5, 33, 47) * 3 + 1
     exact = torch.nn.functional.instance_norm(x.double())
     with torch.no_grad():
         ref = norm(x)
         with channels_last():
             out = norm(x.contiguous(memory_format=CL))
             as_is = norm(x)  # NCHW input: PyTorch's own kernel
-    assert _is_nhwc(out) and out.dtype == dtype
+            # bfloat16 too (a float32 detour measured slower there)
+            low = norm(x.bfloat16().contiguous(memory_format=CL))
+    assert _is_nhwc(out)
     assert torch.equal(as_is, ref)
-    tolerance = 2e-6 if dtype == torch.float32 else 2e-2
-    assert (out.double() - exact).abs().max() <= tolerance
-    assert (ref.double() - exact).abs().max() <= tolerance
+    assert (out.double() - exact).abs().max() <= 2e-6
+    assert (ref.double() - exact).abs().max() <= 2e-6
+    assert torch.equal(low, torch.nn.functional.instance_norm(x.bfloat16()))
