@@ -86,11 +86,11 @@ class InstanceNorm2d(nn.InstanceNorm2d):
             return super().forward(x)
         # PyTorch's instance norm turns NHWC input into NCHW output (a slow copy each way
         # around the next convolution). Here: the (B, H*W, C) view of the NHWC memory, mean
-        # and variance in two passes in float32, as accurate as the NCHW kernel's.
+        # and variance in two passes, as accurate as the NCHW kernel's.
         b, c, h, w = x.shape
-        y = x.permute(0, 2, 3, 1).reshape(b, h * w, c).float()
-        mean = y.mean(dim=1, keepdim=True)
+        y = x.permute(0, 2, 3, 1).reshape(b, h * w, c)
+        mean = y.mean(dim=1, keepdim=True)  # (B, 1, C)
         d = y - mean
         var = (d * d).mean(dim=1, keepdim=True)
-        out = d.mul_(torch.rsqrt(var + self.eps)).to(x.dtype)
+        out = d.mul_(torch.rsqrt(var + self.eps))
         return out.reshape(b, h, w, c).permute(0, 3, 1, 2)  # NHWC memory again
