@@ -51,7 +51,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     add_device(p)
     p.add_argument("--pairs-per-call", type=int, default=None, metavar="N",
                    help="consecutive frame pairs per network call (default: auto, 1 on the "
-                        "CPU, on CUDA as many as fit its free memory; the frames are the same)")
+                        "CPU, on CUDA as many as fit its free memory; the frames are those of "
+                        "one pair per call, to a level's rounding)")
     add_arbitrary_time(p)
     add_backend(p)
     prec = p.add_mutually_exclusive_group()

@@ -750,7 +750,8 @@ def _batch_size(options: InterpolationOptions, ip: Frames,
                 size: Tuple[int, int]) -> Callable[[int], int]:
     """Pairs per network call as a function of the times each pair asks in it: the option,
     else utils.pair_batching.pairs_per_call for this device, its free memory now (the model
-    is loaded) and frames of `size` (H, W); 1 off CUDA and for a baseline."""
+    is loaded: a snapshot, so jobs sharing the GPU rely on the out-of-memory fallback) and
+    frames of `size` (H, W); 1 off CUDA and for a baseline."""
     if options.pairs_per_call is not None:
         return lambda times: options.pairs_per_call
     device = torch.device(ip.device)
@@ -758,9 +759,12 @@ def _batch_size(options: InterpolationOptions, ip: Frames,
         return lambda times: 1
     variant, free = VARIANTS[ip.variant], free_memory_bytes(device)
     itemsize = DTYPES[options.dtype].itemsize
-    return lru_cache()(lambda times: pairs_per_call(
-        device.type, free, size, itemsize, times, options.scale, variant.num_flows,
-        variant.channels[0]))
+
+    @lru_cache()
+    def per_call(times: int) -> int:
+        return pairs_per_call(device.type, free, size, itemsize, times, options.scale,
+                              variant.num_flows, variant.channels[0])
+    return per_call
 
 
 def _interpolate_stream(first: np.ndarray, frames: Iterator[np.ndarray],
@@ -826,7 +830,7 @@ class Uploads:
         return self.cached[index]
 
 
-def to_pair_frames(out: torch.Tensor, dtype=np.uint8) -> List[List[np.ndarray]]:
+def to_pair_frames(out: torch.Tensor, dtype: np.dtype = np.uint8) -> List[List[np.ndarray]]:
     """(T, B, C, H, W) floats in [0, 1] -> for each of the B pairs its T (H, W, C) uint8 (or
     uint16) frames, rounded on the device so that one integer batch, not T x B float frames,
     is downloaded."""

@@ -1,8 +1,9 @@
 """AMT: All-Pairs Multi-Field Transforms for frame interpolation; S, L and G are settings of one class."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, ContextManager, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -204,10 +205,11 @@ class AMT(nn.Module):
                                 corr_fn, coord, scale_factor, plan, extra0, extra1)
 
     @staticmethod
-    def _layout(plan: ExecutionPlan):
-        """The plan's layer layout; NCHW in a graph being captured (a trace, an export,
-        torch.compile), whose kernels choose their own layouts."""
-        return channels_last(plan.channels_last and not capturing_a_graph())
+    def _layout(plan: ExecutionPlan) -> ContextManager[None]:
+        """The plan's layer layout. Nothing is entered while a graph is captured (a trace, an
+        export, torch.compile): the layers then run NCHW (the switch's default), and a
+        context manager that sets the switch would break torch.compile's graph."""
+        return nullcontext() if capturing_a_graph() else channels_last(plan.channels_last)
 
     def _check_trainable_size(self, size: Sequence[int]) -> None:
         """Smaller frames leave a 1-pixel coarsest correlation level: the forward pass runs

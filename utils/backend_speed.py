@@ -37,17 +37,14 @@ def torch_rows(model: AMT, device: torch.device, bf16: bool = True, compiled: bo
             published: bool = False) -> Row:
         m = copy.deepcopy(model)
         m.corr_mode = corr_mode
-        ip = Interpolator(m, device, dtype, compile=compile)
-        if not published:
-            return name, lambda x0, x1: ip.interpolate(x0, x1, 0.5)
-
-        def run(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-            # The device's own plan for these frames (bands, chunks), executed as the
+        if published:
+            # The device's own plan for the padded frames (bands, chunks), executed as the
             # published code does.
-            m.plan = None
-            m.plan = as_published(m.execution_plan(x0))
-            return ip.interpolate(x0, x1, 0.5)
-        return name, run
+            plan_of = m.execution_plan
+            m.execution_plan = lambda img0, scale_factor=1.0: as_published(
+                plan_of(img0, scale_factor))
+        ip = Interpolator(m, device, dtype, compile=compile)
+        return name, lambda x0, x1: ip.interpolate(x0, x1, 0.5)
 
     rows = [row(REFERENCE, "dense", torch.float32, published=True),
             row("default fp32", "auto", torch.float32)]

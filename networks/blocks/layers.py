@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 _CHANNELS_LAST = contextvars.ContextVar("amt_channels_last", default=False)
-_COPY = "_channels_last_parameters"  # instance attribute: (key, NHWC weight, bias)
+_COPY = "_channels_last_parameters"  # instance attribute: (key, NHWC weight, bias, aliases)
 
 
 @contextmanager
@@ -40,42 +40,59 @@ def _active() -> bool:
     return _CHANNELS_LAST.get() and not torch.is_grad_enabled()
 
 
-def _nhwc_parameters(module: nn.Module) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+def _nhwc_parameters(module: nn.Module) -> Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
     """(weight, bias) for a channels-last call: the weight channels-last, both in autocast's
-    dtype when autocast is on (the cast autocast would make at every call, made once)."""
+    dtype when autocast is on (the cast autocast would make at every call, made once); None
+    for parameters made inside inference_mode (they have no version counter to follow)."""
     weight, bias = module.weight, module.bias
+    params = [p for p in (weight, bias) if p is not None]
+    if any(p.is_inference() for p in params):
+        return None
     dtype = weight.dtype
     if weight.is_floating_point() and torch.is_autocast_enabled(weight.device.type):
         dtype = torch.get_autocast_dtype(weight.device.type)
-    key = tuple((id(p), p.data_ptr(), p._version) for p in (weight, bias) if p is not None)
-    key += (weight.device, dtype)
+    # A change through `p.data` bypasses the version counter: it is not seen here.
+    key = tuple((id(p), p.data_ptr(), p._version) for p in params) + (weight.device, dtype)
     cached = module.__dict__.get(_COPY)
     if cached is None or cached[0] != key:
         # Normal tensors even when made inside inference_mode, so that later no_grad calls
-        # may use them too.
+        # may use them too. The entry keeps aliases of the parameters: their storage stays
+        # alive, so a new tensor cannot reuse its address and match the key.
         with torch.inference_mode(False), torch.no_grad():
             w = weight.detach().to(dtype).contiguous(memory_format=torch.channels_last)
             b = None if bias is None else bias.detach().to(dtype)
-        cached = (key, w, b)
+            pinned = [p.detach() for p in params]
+        cached = (key, w, b, pinned)
         module.__dict__[_COPY] = cached
     return cached[1], cached[2]
 
 
-class Conv2d(nn.Conv2d):
+class _CachedCopies:
+    """Leaves the channels-last copies out of deepcopy and pickling (they are remade)."""
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop(_COPY, None)
+        return state
+
+
+class Conv2d(_CachedCopies, nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not _active():
+        params = _nhwc_parameters(self) if _active() else None
+        if params is None:
             return super().forward(x)
-        return self._conv_forward(x, *_nhwc_parameters(self))
+        return self._conv_forward(x, *params)
 
 
-class ConvTranspose2d(nn.ConvTranspose2d):
+class ConvTranspose2d(_CachedCopies, nn.ConvTranspose2d):
     def forward(self, x: torch.Tensor, output_size: Optional[List[int]] = None) -> torch.Tensor:
-        if not _active():
+        params = _nhwc_parameters(self) if _active() else None
+        if params is None:
             return super().forward(x, output_size)
         output_padding = self._output_padding(x, output_size, self.stride, self.padding,
                                               self.kernel_size, 2, self.dilation)
-        return F.conv_transpose2d(x, *_nhwc_parameters(self), self.stride, self.padding,
-                                  output_padding, self.groups, self.dilation)
+        return F.conv_transpose2d(x, *params, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation)
 
 
 class InstanceNorm2d(nn.InstanceNorm2d):

@@ -53,6 +53,27 @@ def test_torch_rows_leave_the_model_alone():
     assert model.corr_mode == "auto"
 
 
+def test_the_reference_row_runs_as_published_and_the_default_row_does_not(monkeypatch):
+    import networks.amt
+    plans = []
+    real = networks.amt.build_corr
+
+    def spy(*args, **kwargs):
+        plans.append(args[-1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(networks.amt, "build_corr", spy)
+    model = build_model("AMT-S").eval()
+    x = torch.rand(1, 3, 64, 96)
+    for name, run in torch_rows(model, torch.device("cpu"), bf16=False):
+        plans.clear()
+        run(x, x)
+        published = name == REFERENCE
+        assert [p.channels_last for p in plans] == [not published]
+        assert [p.pooled_features for p in plans] == [not published]
+    assert "execution_plan" not in model.__dict__  # the rows' copies were changed, not it
+
+
 def test_bad_sizes_are_one_line(capsys):
     assert main(["--variant", "AMT-S", "--sizes", "big"]) == 2
     err = capsys.readouterr().err

@@ -103,7 +103,7 @@ def test_under_autocast_the_copies_are_made_once_in_its_dtype():
     # the same bf16 products as autocast's own casts, summed in another order
     assert (out.float() - ref.float()).abs().max() <= 2e-2 * ref.float().abs().max()
     assert torch.equal(out, again)
-    weight, bias = layer.__dict__["_channels_last_parameters"][1:]
+    weight, bias = layer.__dict__["_channels_last_parameters"][1:3]
     assert weight.dtype == bias.dtype == torch.bfloat16
 
 
@@ -124,3 +124,42 @@ def test_instance_norm_keeps_nhwc_with_the_nchw_numbers():
     assert (out.double() - exact).abs().max() <= 2e-6
     assert (ref.double() - exact).abs().max() <= 2e-6
     assert torch.equal(low, torch.nn.functional.instance_norm(x.bfloat16()))
+
+
+def test_the_copies_are_not_copied_or_pickled(tmp_path):
+    import copy
+    layer = Conv2d(3, 4, 3, 1, 1)
+    with torch.no_grad(), channels_last():
+        layer(torch.randn(1, 3, 8, 8))
+    assert "_channels_last_parameters" in layer.__dict__
+    assert "_channels_last_parameters" not in copy.deepcopy(layer).__dict__
+    torch.save(layer, tmp_path / "layer.pt")
+    loaded = torch.load(tmp_path / "layer.pt", weights_only=False)
+    assert "_channels_last_parameters" not in loaded.__dict__
+    assert "_channels_last_parameters" in layer.__dict__  # the original keeps its copies
+
+
+def test_parameters_made_in_inference_mode_run_nchw():
+    with torch.inference_mode():
+        layer = Conv2d(3, 4, 3, 1, 1)  # inference tensors have no version counter
+        x = torch.randn(1, 3, 8, 8)
+        with channels_last():
+            out = layer(x)
+    assert not _is_nhwc(out)
+    assert torch.equal(out, torch.nn.functional.conv2d(x, layer.weight, layer.bias, 1, 1))
+
+
+def test_a_captured_graph_does_not_break_on_the_layout():
+    # While a graph is captured the network enters no layout context: a context manager that
+    # sets the switch breaks torch.compile's graph (the layers run NCHW there anyway).
+    import torch._dynamo
+    from networks.amt import AMT
+    layer = Conv2d(3, 4, 3, 1, 1)
+
+    def step(x):
+        with AMT._layout(CPU_PLAN):
+            return layer(x) * 2
+
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(step)(torch.randn(1, 3, 8, 8))
+    assert explained.graph_break_count == 0 and explained.graph_count == 1
