@@ -11,7 +11,7 @@ import torch.nn as nn
 from networks.blocks.corr import CORR_MODES, CorrMode, build_corr
 from networks.blocks.decoders import FirstDecoder, IntermediateDecoder, MultiFieldDecoder
 from networks.blocks.encoders import ContextPyramid, CorrEncoder
-from networks.blocks.layers import Conv2d, channels_last
+from networks.blocks.layers import Conv2d, PReLU, channels_last
 from networks.blocks.ops import (capturing_a_graph, coords_grid, resize, resize_rows, row_bands,
                                  source_rows, warp)
 from networks.blocks.update import UpdateBlock
@@ -122,7 +122,7 @@ class AMT(nn.Module):
         else:
             self.update3, self.update2 = update(c2, 2), update(c1, 4)
         n, k = v.num_flows, v.comb_kernel
-        self.comb_block = nn.Sequential(Conv2d(3 * n, 6 * n, k, 1, k // 2), nn.PReLU(6 * n),
+        self.comb_block = nn.Sequential(Conv2d(3 * n, 6 * n, k, 1, k // 2), PReLU(6 * n),
                                         Conv2d(6 * n, 3, k, 1, k // 2))
 
     @property

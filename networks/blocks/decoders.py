@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from networks.blocks.encoders import conv_prelu
-from networks.blocks.layers import Conv2d, ConvTranspose2d
+from networks.blocks.layers import Conv2d, ConvTranspose2d, PReLU
 from networks.blocks.ops import resize, warp
 
 # Rows of context each band of a decoder needs: six 3x3 convs and the 4x4 transposed conv.
@@ -31,7 +31,7 @@ class ResBlock(nn.Module):
         self.conv3 = conv_prelu(c, c)
         self.conv4 = conv_prelu(skip, skip)
         self.conv5 = Conv2d(c, c, 3, 1, 1)
-        self.prelu = nn.PReLU(c)
+        self.prelu = PReLU(c)
 
     def _refine_tail(self, y: torch.Tensor, conv: nn.Module) -> torch.Tensor:
         s = self.skip

@@ -6,11 +6,11 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from networks.blocks.layers import Conv2d, InstanceNorm2d
+from networks.blocks.layers import Conv2d, InstanceNorm2d, PReLU
 
 
 def conv_prelu(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(Conv2d(cin, cout, k, stride, k // 2), nn.PReLU(cout))
+    return nn.Sequential(Conv2d(cin, cout, k, stride, k // 2), PReLU(cout))
 
 
 def _norm(c: int) -> nn.Module:

@@ -6,7 +6,8 @@ are for training, checkpoints and other devices. So inside `channels_last()`, an
 outside autograd, each layer runs with a channels-last copy of its weight, made once and
 made again when the weight changes (an optimizer step, load_state_dict, .to()). The
 numbers are those of NCHW to float32 rounding: the same products, summed in another order.
-InstanceNorm2d keeps float32 NHWC tensors NHWC (PyTorch's kernel returns NCHW for them).
+InstanceNorm2d keeps NHWC tensors NHWC (PyTorch's kernel returns NCHW for them), and PReLU
+avoids PyTorch's slow low-precision kernel for them.
 
 The switch is a context variable: threads (the web page's workers) and nested calls each see
 their own setting, and a model shared between them is never modified.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import contextvars
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -40,31 +41,40 @@ def _active() -> bool:
     return _CHANNELS_LAST.get() and not torch.is_grad_enabled()
 
 
-def _nhwc_parameters(module: nn.Module) -> Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
-    """(weight, bias) for a channels-last call: the weight channels-last, both in autocast's
-    dtype when autocast is on (the cast autocast would make at every call, made once); None
-    for parameters made inside inference_mode (they have no version counter to follow)."""
-    weight, bias = module.weight, module.bias
-    params = [p for p in (weight, bias) if p is not None]
+def _is_nhwc(x: torch.Tensor) -> bool:
+    return (x.dim() == 4 and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last))
+
+
+def _cached(module: nn.Module, dtype: torch.dtype, make: Callable[[], tuple]) -> Optional[tuple]:
+    """`make()`, remade when the module's weight or bias changes or `dtype` does; None for
+    parameters made inside inference_mode (they have no version counter to follow)."""
+    params = [p for p in (module.weight, getattr(module, "bias", None)) if p is not None]
     if any(p.is_inference() for p in params):
         return None
-    dtype = weight.dtype
-    if weight.is_floating_point() and torch.is_autocast_enabled(weight.device.type):
-        dtype = torch.get_autocast_dtype(weight.device.type)
     # A change through `p.data` bypasses the version counter: it is not seen here.
-    key = tuple((id(p), p.data_ptr(), p._version) for p in params) + (weight.device, dtype)
+    key = tuple((id(p), p.data_ptr(), p._version) for p in params) + (module.weight.device, dtype)
     cached = module.__dict__.get(_COPY)
     if cached is None or cached[0] != key:
         # Normal tensors even when made inside inference_mode, so that later no_grad calls
         # may use them too. The entry keeps aliases of the parameters: their storage stays
         # alive, so a new tensor cannot reuse its address and match the key.
         with torch.inference_mode(False), torch.no_grad():
-            w = weight.detach().to(dtype).contiguous(memory_format=torch.channels_last)
-            b = None if bias is None else bias.detach().to(dtype)
-            pinned = [p.detach() for p in params]
-        cached = (key, w, b, pinned)
+            cached = (key, make(), [p.detach() for p in params])
         module.__dict__[_COPY] = cached
-    return cached[1], cached[2]
+    return cached[1]
+
+
+def _nhwc_parameters(module: nn.Module) -> Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
+    """(weight, bias) for a channels-last call: the weight channels-last, both in autocast's
+    dtype when autocast is on (the cast autocast would make at every call, made once)."""
+    weight, bias = module.weight, module.bias
+    dtype = weight.dtype
+    if weight.is_floating_point() and torch.is_autocast_enabled(weight.device.type):
+        dtype = torch.get_autocast_dtype(weight.device.type)
+    return _cached(module, dtype, lambda: (
+        weight.detach().to(dtype).contiguous(memory_format=torch.channels_last),
+        None if bias is None else bias.detach().to(dtype)))
 
 
 class _CachedCopies:
@@ -97,13 +107,20 @@ class ConvTranspose2d(_CachedCopies, nn.ConvTranspose2d):
 
 class InstanceNorm2d(nn.InstanceNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (not _active() or self.affine or self.track_running_stats or x.dim() != 4
-                or x.dtype != torch.float32 or x.is_contiguous()
-                or not x.is_contiguous(memory_format=torch.channels_last)):
+        if (not _active() or self.affine or self.track_running_stats or not _is_nhwc(x)
+                or not x.is_floating_point()):
             return super().forward(x)
         # PyTorch's instance norm turns NHWC input into NCHW output (a slow copy each way
-        # around the next convolution). Here: the (B, H*W, C) view of the NHWC memory, mean
-        # and variance in two passes, as accurate as the NCHW kernel's.
+        # around the next convolution).
+        if x.dtype in (torch.bfloat16, torch.float16):
+            # Batch norm of one sample normalises each channel over H*W and keeps NHWC,
+            # its statistics in float32 and its output rounded to x's dtype. Not for
+            # float32: its statistics lose digits where a channel's mean is large against
+            # its spread.
+            return torch.cat([F.batch_norm(x[i:i + 1], None, None, training=True, eps=self.eps)
+                              for i in range(x.shape[0])])
+        # The (B, H*W, C) view of the NHWC memory, mean and variance in two
+        # passes, as accurate as the NCHW kernel's.
         b, c, h, w = x.shape
         y = x.permute(0, 2, 3, 1).reshape(b, h * w, c)
         mean = y.mean(dim=1, keepdim=True)  # (B, 1, C)
@@ -111,3 +128,25 @@ class InstanceNorm2d(nn.InstanceNorm2d):
         var = (d * d).mean(dim=1, keepdim=True)
         out = d.mul_(torch.rsqrt(var + self.eps))
         return out.reshape(b, h, w, c).permute(0, 3, 1, 2)  # NHWC memory again
+
+
+class PReLU(_CachedCopies, nn.PReLU):
+    """PyTorch's bfloat16/float16 PReLU kernel is an order of magnitude slower on NHWC
+    tensors than on NCHW ones. There, with every weight w <= 1, max(x, w * x) is the same
+    function (x >= w * x where x >= 0, w * x >= x where x < 0) with the same rounding, in
+    two fast passes; a layer with a larger weight keeps PyTorch's kernel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight
+        # (outside autocast PyTorch refuses a weight of another dtype: so does this)
+        if (_active() and x.dtype in (torch.bfloat16, torch.float16) and _is_nhwc(x)
+                and (weight.dtype == x.dtype or torch.is_autocast_enabled(x.device.type))):
+
+            def make() -> tuple:
+                w = weight.detach().to(x.dtype)  # autocast's cast
+                return (w.view(1, -1, 1, 1) if bool((w <= 1).all()) else None,)
+
+            copy = _cached(self, x.dtype, make)
+            if copy is not None and copy[0] is not None:
+                return torch.maximum(x, x * copy[0])
+        return super().forward(x)
