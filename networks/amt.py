@@ -79,6 +79,15 @@ class PairFeatures:
     extra1: Optional[torch.Tensor] = None
 
 
+def _blend(img0: torch.Tensor, img1: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor,
+           mask: torch.Tensor, k: int, top: int) -> torch.Tensor:
+    """Field k's candidate before its residual: m * warp0 + (1 - m) * warp1 in one pass, with
+    flows (B, 2N, h, W), masks (B, N, h, W) for rows [top, top + h).  -> (B, C, h, W)"""
+    warped0 = warp(img0, flow0[:, 2 * k:2 * k + 2], top)
+    return torch.lerp(warp(img1, flow1[:, 2 * k:2 * k + 2], top), warped0,
+                      mask[:, k:k + 1].to(warped0.dtype))
+
+
 class AMT(nn.Module):
     """One AMT network. `forward(img0, img1, embt, scale_factor)` -> {'imgt_pred', ...}.
 
@@ -330,10 +339,8 @@ class AMT(nn.Module):
         n = self.num_flows
         cands = []  # one candidate at a time keeps full-resolution temporaries small
         for k in range(n):
-            m = mask[:, k:k + 1]
-            cands.append(m * warp(img0, flow0[:, 2 * k:2 * k + 2], top)
-                         + (1 - m) * warp(img1, flow1[:, 2 * k:2 * k + 2], top)
-                         + mean + res[:, 3 * k:3 * k + 3])
+            cands.append(_blend(img0, img1, flow0, flow1, mask, k, top)
+                         + res[:, 3 * k:3 * k + 3] + mean)
         stacked = torch.cat(cands, dim=1)  # (B, 3N, H, W)
         del cands
         refined = self.comb_block(stacked)
@@ -348,8 +355,6 @@ class AMT(nn.Module):
         cover rows [top, top + h).  -> (B, E, h, W) in [0, 1]"""
         out = None
         for k in range(self.num_flows):
-            m = mask[:, k:k + 1]
-            cand = (m * warp(extra0, flow0[:, 2 * k:2 * k + 2], top)
-                    + (1 - m) * warp(extra1, flow1[:, 2 * k:2 * k + 2], top))
+            cand = _blend(extra0, extra1, flow0, flow1, mask, k, top)
             out = cand if out is None else out + cand
         return (out / self.num_flows).clamp(0, 1)

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from networks.blocks.encoders import conv_prelu
-from networks.blocks.layers import Conv2d, ConvTranspose2d, PReLU
+from networks.blocks.layers import Conv2d, ConvTranspose2d, PReLU, cat_channels
 from networks.blocks.ops import resize, warp
 
 # Rows of context each band of a decoder needs: six 3x3 convs and the 4x4 transposed conv.
@@ -35,7 +35,10 @@ class ResBlock(nn.Module):
 
     def _refine_tail(self, y: torch.Tensor, conv: nn.Module) -> torch.Tensor:
         s = self.skip
-        return torch.cat([y[:, :-s], conv(y[:, -s:])], dim=1)
+        if torch.is_grad_enabled():  # y's channels are saved for the backward pass
+            return torch.cat([y[:, :-s], conv(y[:, -s:])], dim=1)
+        y[:, -s:] = conv(y[:, -s:])  # y is this block's own temporary
+        return y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self._refine_tail(self.conv1(x), self.conv2)
@@ -59,7 +62,7 @@ class FirstDecoder(nn.Module):
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b, _, h, w = f0.shape
         t = embt.expand(b, 1, h, w).to(f0.dtype)
-        out = _nchw(self.convblock(torch.cat([f0, f1, t], dim=1)))
+        out = _nchw(self.convblock(cat_channels([f0, f1, t])))
         # Flows are float32 even under autocast; every later flow inherits it by promotion.
         return out[:, 0:2].float(), out[:, 2:4].float(), out[:, 4:]  # (B, 2, 2h, 2w) x2, ft
 
@@ -74,8 +77,8 @@ class IntermediateDecoder(nn.Module):
     def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor,
                 flow0: torch.Tensor, flow1: torch.Tensor
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = _nchw(self.convblock(torch.cat([ft, warp(f0, flow0), warp(f1, flow1), flow0, flow1],
-                                             dim=1)))
+        out = _nchw(self.convblock(cat_channels([ft, warp(f0, flow0), warp(f1, flow1), flow0,
+                                                  flow1])))
         flow0 = out[:, 0:2] + 2.0 * resize(flow0, 2.0)
         flow1 = out[:, 2:4] + 2.0 * resize(flow1, 2.0)
         return flow0, flow1, out[:, 4:]
@@ -93,7 +96,7 @@ class MultiFieldDecoder(nn.Module):
                   flow0: torch.Tensor, flow1: torch.Tensor, top: int = 0) -> torch.Tensor:
         """The convblock's input for rows [top, top + h) of the 1/2-resolution grid, where
         ft and the flows are (B, *, h, w) and f0, f1 whole.  -> (B, 3c + 4, h, w)"""
-        return torch.cat([ft, warp(f0, flow0, top), warp(f1, flow1, top), flow0, flow1], dim=1)
+        return cat_channels([ft, warp(f0, flow0, top), warp(f1, flow1, top), flow0, flow1])
 
     def forward(self, ft: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor, flow0: torch.Tensor,
                 flow1: torch.Tensor, lo: int, hi: int
@@ -109,7 +112,9 @@ class MultiFieldDecoder(nn.Module):
         a, b = max(0, lo // 2 - DECODER_HALO - 1), min(h, (hi + 1) // 2 + DECODER_HALO + 1)
         rows = slice(a, b)
         fl0, fl1 = flow0[..., rows, :], flow1[..., rows, :]
-        out = _nchw(self.convblock(self._features(ft[..., rows, :], f0, f1, fl0, fl1, top=a)))
+        # No _nchw here: the head's sums write NCHW flows (their first operand's layout),
+        # and the masks and residuals are read in place.
+        out = self.convblock(self._features(ft[..., rows, :], f0, f1, fl0, fl1, top=a))
         parts = self._head(out, fl0, fl1)
         return tuple(p[..., lo - 2 * a:hi - 2 * a, :] for p in parts)
 
@@ -117,6 +122,6 @@ class MultiFieldDecoder(nn.Module):
               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         n = self.num_flows
         delta0, delta1, logits, res = torch.split(out, [2 * n, 2 * n, n, 3 * n], dim=1)
-        flow0 = delta0 + 2.0 * resize(flow0, 2.0).repeat(1, n, 1, 1)  # (B, 2N, H, W)
-        flow1 = delta1 + 2.0 * resize(flow1, 2.0).repeat(1, n, 1, 1)
+        flow0 = 2.0 * resize(flow0, 2.0).repeat(1, n, 1, 1) + delta0  # (B, 2N, H, W)
+        flow1 = 2.0 * resize(flow1, 2.0).repeat(1, n, 1, 1) + delta1
         return flow0, flow1, torch.sigmoid(logits), res

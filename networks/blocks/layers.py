@@ -15,8 +15,9 @@ their own setting, and a model shared between them is never modified.
 from __future__ import annotations
 
 import contextvars
+import functools
 from contextlib import contextmanager
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -46,14 +47,16 @@ def _is_nhwc(x: torch.Tensor) -> bool:
             and x.is_contiguous(memory_format=torch.channels_last))
 
 
-def _cached(module: nn.Module, dtype: torch.dtype, make: Callable[[], tuple]) -> Optional[tuple]:
-    """`make()`, remade when the module's weight or bias changes or `dtype` does; None for
-    parameters made inside inference_mode (they have no version counter to follow)."""
+def _cached(module: nn.Module, dtype: torch.dtype, make: Callable[[], tuple],
+            extra: Tuple[int, ...] = ()) -> Optional[tuple]:
+    """`make()`, remade when the module's weight or bias changes, or `dtype` or `extra` does;
+    None for parameters made inside inference_mode (they have no version counter to follow)."""
     params = [p for p in (module.weight, getattr(module, "bias", None)) if p is not None]
     if any(p.is_inference() for p in params):
         return None
     # A change through `p.data` bypasses the version counter: it is not seen here.
-    key = tuple((id(p), p.data_ptr(), p._version) for p in params) + (module.weight.device, dtype)
+    key = tuple((id(p), p.data_ptr(), p._version) for p in params) + (module.weight.device, dtype,
+                                                                       extra)
     cached = module.__dict__.get(_COPY)
     if cached is None or cached[0] != key:
         # Normal tensors even when made inside inference_mode, so that later no_grad calls
@@ -63,6 +66,21 @@ def _cached(module: nn.Module, dtype: torch.dtype, make: Callable[[], tuple]) ->
             cached = (key, make(), [p.detach() for p in params])
         module.__dict__[_COPY] = cached
     return cached[1]
+
+
+def cat_channels(parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """torch.cat(parts, dim=1) of (B, C_i, H, W) tensors for a convolution to read. Inside
+    `channels_last()` outside autograd it is built NHWC in one pass (PyTorch's cat of NCHW
+    parts, then the convolution's own NHWC copy, are two), in autocast's dtype under
+    autocast: the cast the convolution would make."""
+    if not _active():
+        return torch.cat(parts, dim=1)
+    device = parts[0].device.type
+    if torch.is_autocast_enabled(device):
+        low = torch.get_autocast_dtype(device)
+        parts = [p.to(low) if p.is_floating_point() else p for p in parts]
+    dtype = functools.reduce(torch.promote_types, [p.dtype for p in parts])
+    return torch.cat([p.permute(0, 2, 3, 1).to(dtype) for p in parts], dim=3).permute(0, 3, 1, 2)
 
 
 def _nhwc_parameters(module: nn.Module) -> Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
@@ -132,21 +150,27 @@ class InstanceNorm2d(nn.InstanceNorm2d):
 
 class PReLU(_CachedCopies, nn.PReLU):
     """PyTorch's bfloat16/float16 PReLU kernel is an order of magnitude slower on NHWC
-    tensors than on NCHW ones. There, with every weight w <= 1, max(x, w * x) is the same
-    function (x >= w * x where x >= 0, w * x >= x where x < 0) with the same rounding, in
-    two fast passes; a layer with a larger weight keeps PyTorch's kernel."""
+    tensors than on NCHW ones, and so is a product with a per-channel weight broadcast
+    along their innermost (channel) dimension. There, with every weight w <= 1,
+    max(x, w * x) is the same function (x >= w * x where x >= 0, w * x >= x where x < 0)
+    with the same rounding: each row of the NHWC memory times the weights repeated along
+    it, then the maximum, two fast passes. A layer with a larger weight keeps PyTorch's
+    kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight
         # (outside autocast PyTorch refuses a weight of another dtype: so does this)
         if (_active() and x.dtype in (torch.bfloat16, torch.float16) and _is_nhwc(x)
                 and (weight.dtype == x.dtype or torch.is_autocast_enabled(x.device.type))):
+            b, c, h, w = x.shape
 
             def make() -> tuple:
-                w = weight.detach().to(x.dtype)  # autocast's cast
-                return (w.view(1, -1, 1, 1) if bool((w <= 1).all()) else None,)
+                v = weight.detach().to(x.dtype).expand(c)  # autocast's cast; one weight or C
+                return (v.repeat(w).view(1, w * c) if bool((v <= 1).all()) else None,)
 
-            copy = _cached(self, x.dtype, make)
-            if copy is not None and copy[0] is not None:
-                return torch.maximum(x, x * copy[0])
+            row = _cached(self, x.dtype, make, extra=(c, w))
+            if row is not None and row[0] is not None:
+                rows = x.permute(0, 2, 3, 1).reshape(b * h, w * c)  # the NHWC memory
+                out = rows * row[0]
+                return torch.maximum(rows, out, out=out).view(b, h, w, c).permute(0, 3, 1, 2)
         return super().forward(x)

@@ -6,7 +6,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 
-from networks.blocks.layers import Conv2d
+from networks.blocks.layers import Conv2d, cat_channels
 from networks.blocks.ops import resize
 
 
@@ -42,8 +42,8 @@ class UpdateBlock(nn.Module):
         if self.convc2 is not None:
             cor = self.lrelu(self.convc2(cor))
         flo = self.lrelu(self.convf2(self.lrelu(self.convf1(flow))))
-        x = self.lrelu(self.conv(torch.cat([cor, flo], dim=1)))
-        h = self.gru(torch.cat([x, flow, ft], dim=1))
+        x = self.lrelu(self.conv(cat_channels([cor, flo])))
+        h = self.gru(cat_channels([x, flow, ft]))
         delta_ft, delta_flow = self.feat_head(h), self.flow_head(h)
         if self.scale is not None:
             delta_ft = resize(delta_ft, float(self.scale))

@@ -157,6 +157,12 @@ def test_low_precision_prelu_is_prelu_in_nhwc(dtype, init):
     ref = torch.nn.functional.prelu(x, layer.weight.detach().to(dtype))
     assert _is_nhwc(out) and out.dtype == dtype
     assert torch.equal(out, ref)  # the same function with the same rounding
+    # another width (the repeated weights follow it) and a layer with one weight
+    single = PReLU(1, init=init)
+    narrow = x[..., :6].contiguous(memory_format=CL)
+    with torch.no_grad(), torch.autocast("cpu", dtype=dtype), channels_last():
+        assert torch.equal(layer(narrow), torch.nn.functional.prelu(narrow, layer.weight.to(dtype)))
+        assert torch.equal(single(x), torch.nn.functional.prelu(x, single.weight.to(dtype)))
 
 
 def test_prelu_with_a_weight_above_one_keeps_the_kernel():
