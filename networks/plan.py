@@ -33,13 +33,17 @@ class ExecutionPlan:
     the weights (networks/blocks/layers.py), outside autograd only. pooled_features: the
     dense pyramid's coarser levels as products with pooled features (pooling is linear)
     rather than by pooling the volume as published, and the second direction as its own
-    product rather than a transposed copy. Both change speed only, to float32 rounding."""
+    product rather than a transposed copy. Both change speed only, to float32 rounding.
+    dense_float32: under fp16/bf16 autocast the dense volume is computed and read in float32
+    (on a CPU its float32 products and reads beat the low-precision volume's gathers; the
+    tiled lookup beyond the budget keeps the low precision, on the CPU's bf16 units)."""
     dense_budget_bytes: int = 256 * MiB
     gather_chunk_bytes: int = 32 * MiB
     band_pixels: Optional[int] = 2 ** 18
     lookup: str = "ondemand"
     channels_last: bool = False
     pooled_features: bool = False
+    dense_float32: bool = False
 
     def __post_init__(self) -> None:
         if self.band_pixels is not None and self.band_pixels < 1:
@@ -57,9 +61,10 @@ class ExecutionPlan:
 # (oneDNN's fast layout) and the dense pyramid from pooled features.
 CPU_PLAN = ExecutionPlan(dense_budget_bytes=64 * MiB, lookup="tiled", channels_last=True,
                          pooled_features=True)
-# CPU under fp16/bf16 autocast: the tiled lookup at every size (its products run on the
-# CPU's bf16 units, where the dense volume's low-precision reads are gathers).
-CPU_LOW_PRECISION_PLAN = replace(CPU_PLAN, dense_budget_bytes=0)
+# CPU under fp16/bf16 autocast: the same sizes for the dense volume, computed in float32
+# (faster there than a low-precision volume's gathers, and more accurate); the tiled lookup
+# beyond, its products on the CPU's bf16 units.
+CPU_LOW_PRECISION_PLAN = replace(CPU_PLAN, dense_float32=True)
 # CUDA whose free memory is unknown: the fixed figures, with the device-side lookup.
 UNKNOWN_CUDA_PLAN = ExecutionPlan()
 
@@ -82,7 +87,8 @@ def tail_bytes_per_pixel(num_flows: int, first_channels: int) -> int:
 
 
 def dense_volume_bytes(b: int, h: int, w: int, itemsize: int = 4) -> int:
-    """Memory of both dense volumes with their pyramids and the transposed copy."""
+    """Memory of both dense volumes with their pyramids and the transposed copy (itemsize:
+    the volume's, which a plan with dense_float32 makes at least 4)."""
     return int(3 * b * (h * w) ** 2 * itemsize * 4 / 3)
 
 

@@ -410,6 +410,8 @@ def resolve_mode(mode: CorrMode, b: int, h: int, w: int, itemsize: int,
         raise ValueError(f"corr_mode must be one of {CORR_MODES}, got {mode!r}")
     if mode != "auto":
         return mode
+    if plan.dense_float32:
+        itemsize = max(itemsize, 4)
     return "dense" if dense_volume_bytes(b, h, w, itemsize) <= plan.dense_budget_bytes else plan.lookup
 
 
@@ -424,6 +426,10 @@ def build_corr(fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: in
         # same numbers and no data-dependent shapes.
         mode = "ondemand"
     if mode == "dense":
+        if plan.dense_float32 and fmap0.element_size() < 4:
+            with torch.autocast(fmap0.device.type, enabled=False):
+                return DenseCorr(fmap0.float(), fmap1.float(), levels, radius,
+                                 plan.pooled_features)
         return DenseCorr(fmap0, fmap1, levels, radius, plan.pooled_features)
     if mode == "tiled":
         return TiledCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)

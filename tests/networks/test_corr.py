@@ -166,3 +166,22 @@ def test_the_pooled_feature_pyramid_equals_the_pooled_volume(b, d, h, w, levels)
                        features.pyramid1[1])
     assert torch.equal(build_corr(f0, f1, levels, 3, "dense", as_published(CPU_PLAN)).pyramid1[1],
                        volume.pyramid1[1])
+
+
+def test_the_low_precision_plan_builds_a_float32_volume_under_autocast():
+    # On the CPU a bf16 volume's gathers are slower than float32 products and reads; the
+    # tiled lookup beyond the volume's budget keeps bf16 (its products run on bf16 units).
+    from networks.plan import CPU_LOW_PRECISION_PLAN
+    g = torch.Generator().manual_seed(0)
+    f0, f1 = (torch.randn(1, 84, 32, 56, generator=g).bfloat16() for _ in range(2))
+    c0, c1 = _coords(1, 32, 56, 3.0), _coords(1, 32, 56, 3.0)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        corr = build_corr(f0, f1, 4, 3, "auto", CPU_LOW_PRECISION_PLAN)
+        out = corr(c0, c1)
+        big = torch.randn(1, 84, 48, 80).bfloat16()
+        tiled = build_corr(big, big, 4, 3, "auto", CPU_LOW_PRECISION_PLAN)
+    assert isinstance(corr, DenseCorr) and isinstance(tiled, TiledCorr)
+    assert all(p.dtype == torch.float32 for p in corr.pyramid0 + corr.pyramid1)
+    ref = DenseCorr(f0.float(), f1.float(), 4, 3, pooled_features=True)
+    assert out.dtype == torch.float32 and torch.equal(out, ref(c0, c1))
+    assert tiled.queries0.dtype == torch.bfloat16

@@ -230,3 +230,18 @@ def test_a_captured_graph_does_not_break_on_the_layout():
     torch._dynamo.reset()
     explained = torch._dynamo.explain(step)(torch.randn(1, 3, 8, 8))
     assert explained.graph_break_count == 0 and explained.graph_count == 1
+
+
+def test_cat_channels_builds_the_concatenation_nhwc_for_the_next_convolution():
+    from networks.blocks.layers import cat_channels
+    parts = [torch.randn(2, 3, 5, 7), torch.randn(2, 4, 5, 7).contiguous(memory_format=CL),
+             torch.randn(2, 1, 5, 7).bfloat16()]
+    ref = torch.cat(parts, dim=1)
+    assert torch.equal(cat_channels(parts), ref) and ref.dtype == torch.float32  # switch off
+    with torch.no_grad(), channels_last():
+        out = cat_channels(parts)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = cat_channels(parts)
+    assert _is_nhwc(out) and torch.equal(out, ref)
+    # under autocast: the bf16 cast the convolution would make of the float32 concatenation
+    assert _is_nhwc(low) and low.dtype == torch.bfloat16 and torch.equal(low, ref.bfloat16())

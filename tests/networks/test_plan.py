@@ -21,8 +21,10 @@ def _mode(plan, size, batch, itemsize=4, scale=1.0):
     # beyond; 2**18-pixel bands
     ("cpu", None, (256, 448), 1, 4, False, "dense", False),
     ("cpu", None, (256, 448), 2, 4, False, "tiled", False),
-    ("cpu", None, (256, 448), 1, 2, False, "tiled", False),  # bf16: tiled at every size
-    ("cpu", None, (128, 128), 1, 2, False, "tiled", False),
+    # bf16: the same sizes for the (float32) volume
+    ("cpu", None, (256, 448), 1, 2, False, "dense", False),
+    ("cpu", None, (128, 128), 1, 2, False, "dense", False),
+    ("cpu", None, (288, 512), 1, 2, False, "tiled", False),
     ("cpu", None, (288, 512), 1, 4, False, "tiled", False),
     ("cpu", None, (1088, 1920), 1, 4, False, "tiled", False),
     ("cpu", 10 * H200, (720, 1280), 1, 4, False, "tiled", False),
@@ -65,7 +67,8 @@ def test_plan_table(device, free, size, batch, itemsize, training, mode, whole_t
 
 def test_cpu_plan_figures():
     assert CPU_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled", True, True)
-    assert CPU_LOW_PRECISION_PLAN == ExecutionPlan(0, 32 * MiB, 2 ** 18, "tiled", True, True)
+    assert CPU_LOW_PRECISION_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled", True, True,
+                                                   dense_float32=True)
     assert as_published(CPU_PLAN) == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled")
     assert UNKNOWN_CUDA_PLAN == ExecutionPlan(256 * MiB, 32 * MiB, 2 ** 18, "ondemand")
     with pytest.raises(ValueError, match="band_pixels"):
