@@ -61,15 +61,23 @@ class _Casts(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
-def test_dense_lookups_read_the_volume_in_its_own_dtype():
+@pytest.mark.parametrize("dense_float32", [False, True])
+def test_dense_lookups_read_the_volume_in_its_own_dtype(dense_float32):
     # Autocast lists grid_sample as float32 (on CUDA and CPU): left alone, every lookup would
-    # copy the whole low-precision volume to float32.
+    # copy the whole low-precision volume to float32. The CPU's low-precision plan builds
+    # the volume in float32 from the start (dense_float32): no volume is cast either way.
+    from dataclasses import replace
+    from networks.plan import CPU_LOW_PRECISION_PLAN
     model = AMT("AMT-S", corr_mode="dense").eval()
+    model.plan = replace(CPU_LOW_PRECISION_PLAN, dense_float32=dense_float32)
     x0, x1 = torch.rand(2, 1, 3, 128, 128)
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16), _Casts() as rec:
         out = model(x0, x1, 0.5)["imgt_pred"]
     hw = (128 // 8) * (128 // 8)
-    assert torch.float32 not in rec.corr_reads  # no float32 read of a volume
+    if dense_float32:
+        assert rec.corr_reads and set(rec.corr_reads) == {torch.float32}
+    else:
+        assert torch.float32 not in rec.corr_reads  # no float32 read of a bf16 volume
     volumes = [c for c in rec.copies if len(c[0]) == 4 and c[0][:2] == (hw, 1)]
     assert volumes == []  # no (B hw, 1, h, w) volume level cast
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
