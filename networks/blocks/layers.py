@@ -135,8 +135,9 @@ class InstanceNorm2d(nn.InstanceNorm2d):
             # its statistics in float32 and its output rounded to x's dtype. Not for
             # float32: its statistics lose digits where a channel's mean is large against
             # its spread.
-            return torch.cat([F.batch_norm(x[i:i + 1], None, None, training=True, eps=self.eps)
-                              for i in range(x.shape[0])])
+            outs = [F.batch_norm(x[i:i + 1], None, None, training=True, eps=self.eps)
+                    for i in range(x.shape[0])]
+            return outs[0] if len(outs) == 1 else torch.cat(outs)
         # The (B, H*W, C) view of the NHWC memory, mean and variance in two
         # passes, as accurate as the NCHW kernel's.
         b, c, h, w = x.shape
