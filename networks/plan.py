@@ -1,6 +1,8 @@
 """How a frame pair is executed: correlation mode, on-demand chunk size and decoder-tail bands.
 
-These choices change memory and speed only, never the numbers (each implementation is exact).
+These choices change memory and speed only, never the numbers (each implementation is exact),
+with one exception: `dense_float32` builds a volume in float32 that autocast would make in
+bf16/fp16 (more exact, not less).
 The CPU plan is fixed (it was measured on a 2-core CPU; see docs/performance.md); on CUDA the
 plan follows the free device memory, so a large GPU runs the dense volume and a whole-frame
 tail (a few hundred kernels per pair) where a small one falls back to chunks and bands.
@@ -65,6 +67,7 @@ CPU_PLAN = ExecutionPlan(dense_budget_bytes=64 * MiB, lookup="tiled", channels_l
 # (faster there than a low-precision volume's gathers, and more accurate); the tiled lookup
 # beyond, its products on the CPU's bf16 units.
 CPU_LOW_PRECISION_PLAN = replace(CPU_PLAN, dense_float32=True)
+CPU_LOW_PRECISION_TRAINING_PLAN = replace(CPU_PLAN, dense_budget_bytes=0)
 # CUDA whose free memory is unknown: the fixed figures, with the device-side lookup.
 UNKNOWN_CUDA_PLAN = ExecutionPlan()
 
@@ -110,8 +113,11 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
     memory, between 32 MiB and MAX_GATHER_CHUNK_BYTES.
     """
     if device_type != "cuda":
-        plan = CPU_PLAN if itemsize >= 4 else CPU_LOW_PRECISION_PLAN
-        return as_published(plan) if training else plan
+        if training:
+            # Training on a CPU under autocast keeps the tiled lookup at every size, as it
+            # always has.
+            return as_published(CPU_PLAN if itemsize >= 4 else CPU_LOW_PRECISION_TRAINING_PLAN)
+        return CPU_PLAN if itemsize >= 4 else CPU_LOW_PRECISION_PLAN
     if free_bytes is None:
         return UNKNOWN_CUDA_PLAN
     h, w = size
@@ -138,9 +144,9 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
 
 def as_published(plan: ExecutionPlan) -> ExecutionPlan:
     """`plan` with the published code's execution: the volume pooled into its pyramid and
-    NCHW layers. Training runs it (it computes what it always has, and autograd needs the
+    NCHW layers, a low-precision volume in autocast's dtype. Training runs it (it computes what it always has, and autograd needs the
     real weights), and so does the speed tables' reference row."""
-    return replace(plan, channels_last=False, pooled_features=False)
+    return replace(plan, channels_last=False, pooled_features=False, dense_float32=False)
 
 
 def free_memory_bytes(device: torch.device) -> Optional[int]:

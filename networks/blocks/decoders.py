@@ -8,7 +8,7 @@ import torch.nn as nn
 
 from networks.blocks.encoders import conv_prelu
 from networks.blocks.layers import Conv2d, ConvTranspose2d, PReLU, cat_channels
-from networks.blocks.ops import resize, warp
+from networks.blocks.ops import capturing_a_graph, resize, warp
 
 # Rows of context each band of a decoder needs: six 3x3 convs and the 4x4 transposed conv.
 DECODER_HALO = 8
@@ -35,7 +35,9 @@ class ResBlock(nn.Module):
 
     def _refine_tail(self, y: torch.Tensor, conv: nn.Module) -> torch.Tensor:
         s = self.skip
-        if torch.is_grad_enabled():  # y's channels are saved for the backward pass
+        # With autograd y's channels are saved for the backward pass; a captured graph
+        # (a trace checks itself under no_grad) must not depend on the grad mode.
+        if torch.is_grad_enabled() or capturing_a_graph():
             return torch.cat([y[:, :-s], conv(y[:, -s:])], dim=1)
         y[:, -s:] = conv(y[:, -s:])  # y is this block's own temporary
         return y

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 _CHANNELS_LAST = contextvars.ContextVar("amt_channels_last", default=False)
-_COPY = "_channels_last_parameters"  # instance attribute: (key, NHWC weight, bias, aliases)
+_COPY = "_channels_last_parameters"  # instance attribute: (key, what _cached made, aliases)
 
 
 @contextmanager
@@ -152,22 +152,28 @@ class InstanceNorm2d(nn.InstanceNorm2d):
 class PReLU(_CachedCopies, nn.PReLU):
     """PyTorch's bfloat16/float16 PReLU kernel is an order of magnitude slower on NHWC
     tensors than on NCHW ones, and so is a product with a per-channel weight broadcast
-    along their innermost (channel) dimension. There, with every weight w <= 1,
-    max(x, w * x) is the same function (x >= w * x where x >= 0, w * x >= x where x < 0)
-    with the same rounding: each row of the NHWC memory times the weights repeated along
-    it, then the maximum, two fast passes. A layer with a larger weight keeps PyTorch's
-    kernel."""
+    along their innermost (channel) dimension. There, with every weight w <= 1 and w != 0,
+    max(x, w * x) is the same function (x >= w * x where x >= 0, w * x >= x where x < 0;
+    a zero weight would make 0 * inf a NaN) with the same rounding: each row of the NHWC
+    memory times the weights repeated along it, then the maximum, two fast passes. Other
+    layers keep PyTorch's kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight
-        # (outside autocast PyTorch refuses a weight of another dtype: so does this)
-        if (_active() and x.dtype in (torch.bfloat16, torch.float16) and _is_nhwc(x)
-                and (weight.dtype == x.dtype or torch.is_autocast_enabled(x.device.type))):
+        if _active() and x.dtype in (torch.bfloat16, torch.float16) and _is_nhwc(x):
+            # PyTorch's own dtype rules: under autocast the kernel runs in autocast's dtype,
+            # outside it a weight of another dtype is refused.
+            device = x.device.type
+            wanted = (torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device)
+                      else weight.dtype)
+            if x.dtype != wanted:
+                return super().forward(x)
             b, c, h, w = x.shape
 
             def make() -> tuple:
                 v = weight.detach().to(x.dtype).expand(c)  # autocast's cast; one weight or C
-                return (v.repeat(w).view(1, w * c) if bool((v <= 1).all()) else None,)
+                same = bool(((v <= 1) & (v != 0)).all())
+                return (v.repeat(w).view(1, w * c) if same else None,)
 
             row = _cached(self, x.dtype, make, extra=(c, w))
             if row is not None and row[0] is not None:

@@ -153,7 +153,9 @@ def test_low_precision_prelu_is_prelu_in_nhwc(dtype, init):
     x = torch.randn(2, 5, 13, 17).to(dtype).contiguous(memory_format=CL)
     x[0, 2, 0, :3] = torch.tensor([0.0, -0.0, float("inf")])
     with torch.no_grad(), torch.autocast("cpu", dtype=dtype), channels_last():
-        out = layer(x)
+        with pytest.MonkeyPatch.context() as mp:  # the fast path, not PyTorch's kernel
+            mp.setattr(torch.nn.functional, "prelu", lambda *a: pytest.fail("kernel called"))
+            out = layer(x)
     ref = torch.nn.functional.prelu(x, layer.weight.detach().to(dtype))
     assert _is_nhwc(out) and out.dtype == dtype
     assert torch.equal(out, ref)  # the same function with the same rounding
@@ -163,6 +165,21 @@ def test_low_precision_prelu_is_prelu_in_nhwc(dtype, init):
     with torch.no_grad(), torch.autocast("cpu", dtype=dtype), channels_last():
         assert torch.equal(layer(narrow), torch.nn.functional.prelu(narrow, layer.weight.to(dtype)))
         assert torch.equal(single(x), torch.nn.functional.prelu(x, single.weight.to(dtype)))
+
+
+def test_prelu_with_a_zero_weight_or_another_dtype_keeps_the_kernel():
+    from networks.blocks.layers import PReLU
+    layer = PReLU(3)
+    with torch.no_grad():
+        layer.weight[1] = 0.0  # max(x, 0 * x) would make 0 * inf a NaN
+    x = torch.randn(1, 3, 5, 6).bfloat16().contiguous(memory_format=CL)
+    x[0, 1, 0, 0] = float("inf")
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16), channels_last():
+        out = layer(x)
+        other = layer(x.half())  # autocast runs PReLU in its own dtype, not the input's
+    assert out[0, 1, 0, 0] == float("inf")
+    assert torch.equal(out, torch.nn.functional.prelu(x, layer.weight.bfloat16()))
+    assert other.dtype == torch.bfloat16
 
 
 def test_prelu_with_a_weight_above_one_keeps_the_kernel():
@@ -245,3 +262,15 @@ def test_cat_channels_builds_the_concatenation_nhwc_for_the_next_convolution():
     assert _is_nhwc(out) and torch.equal(out, ref)
     # under autocast: the bf16 cast the convolution would make of the float32 concatenation
     assert _is_nhwc(low) and low.dtype == torch.bfloat16 and torch.equal(low, ref.bfloat16())
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit.trace is deprecated
+def test_a_resblock_traces_alike_with_and_without_autograd():
+    # torch.jit.trace checks its graph by running it again under no_grad: the in-place tail
+    # refinement (outside autograd) must not make the two graphs differ
+    from networks.blocks.decoders import ResBlock
+    block = ResBlock(12, 4).eval()
+    x = torch.randn(1, 12, 9, 10)
+    traced = torch.jit.trace(block, (x,))
+    with torch.no_grad():
+        assert (traced(x) - block(x)).abs().max() <= 1e-6

@@ -70,6 +70,11 @@ def test_cpu_plan_figures():
     assert CPU_LOW_PRECISION_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled", True, True,
                                                    dense_float32=True)
     assert as_published(CPU_PLAN) == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled")
+    assert as_published(CPU_LOW_PRECISION_PLAN) == as_published(CPU_PLAN)
+    # training under bf16 autocast on a CPU: the tiled lookup at every size, as published
+    training = plan_for("cpu", None, (256, 448), 1, 2, training=True)
+    assert training == ExecutionPlan(0, 32 * MiB, 2 ** 18, "tiled")
+    assert _mode(training, (256, 448), 1, 2) == "tiled"
     assert UNKNOWN_CUDA_PLAN == ExecutionPlan(256 * MiB, 32 * MiB, 2 ** 18, "ondemand")
     with pytest.raises(ValueError, match="band_pixels"):
         ExecutionPlan(band_pixels=0)
