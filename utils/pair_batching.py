@@ -17,10 +17,11 @@ from typing import Optional, Tuple
 from networks.blocks.corr import resolve_mode
 from networks.plan import (ENCODER_BYTES_PER_PIXEL, dense_volume_bytes, plan_for,
                            tail_bytes_per_pixel)
+from utils.inference import MAX_BATCH
 
-# The Interpolator's own batch (utils.evaluation.predictors.model_method: max_batch=8): a
-# larger call would be split there anyway, and hold more frames here for nothing.
-MAX_PAIRS_PER_CALL = 8
+# The Interpolator's own batch: a larger call would be split there anyway, and hold more
+# frames here for nothing.
+MAX_PAIRS_PER_CALL = MAX_BATCH
 # The share of the free memory the batch may take: the allocator's fragmentation, cuDNN
 # workspaces and the estimate's own error get the rest.
 BATCH_SHARE = 0.5

@@ -18,7 +18,7 @@ import torch
 
 from utils.evaluation.core import EvaluationError, Predictor, Protocol
 from utils.checkpoint import sha256_file
-from utils.inference import DTYPES, Interpolator, keep_still
+from utils.inference import DTYPES, MAX_BATCH, Interpolator, keep_still
 from utils.optical_flow import DIS_PRESETS, FlowEstimator, dis_flow
 
 
@@ -130,7 +130,7 @@ def baseline_method(name: str, dis_preset: str = "medium") -> Method:
     raise EvaluationError(f"unknown baseline {name!r}; choose average or dis")
 
 
-def model_method(model: Any, device: str, max_batch: int = 8,
+def model_method(model: Any, device: str, max_batch: int = MAX_BATCH,
                  recursive: Optional[bool] = None, dtype: str = "fp32", tf32: bool = False,
                  compile: bool = False, network: Any = None, backend: str = "torch") -> Method:
     """A loaded AMT (utils.inference.load_model) as a Method. Fixed-time models (recursive
