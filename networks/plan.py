@@ -1,8 +1,7 @@
 """How a frame pair is executed: correlation mode, on-demand chunk size and decoder-tail bands.
 
-These choices change memory and speed only, never the numbers (each implementation is exact),
-with one exception: `dense_float32` builds a volume in float32 that autocast would make in
-bf16/fp16 (more exact, not less).
+These choices change memory and speed only, never the numbers (each implementation is exact
+to float rounding).
 The CPU plan is fixed (it was measured on a 2-core CPU; see docs/performance.md); on CUDA the
 plan follows the free device memory, so a large GPU runs the dense volume and a whole-frame
 tail (a few hundred kernels per pair) where a small one falls back to chunks and bands.
@@ -36,9 +35,11 @@ class ExecutionPlan:
     dense pyramid's coarser levels as products with pooled features (pooling is linear)
     rather than by pooling the volume as published, and the second direction as its own
     product rather than a transposed copy. Both change speed only, to float32 rounding.
-    dense_float32: under fp16/bf16 autocast the dense volume is computed and read in float32
-    (on a CPU its float32 products and reads beat the low-precision volume's gathers; the
-    tiled lookup beyond the budget keeps the low precision, on the CPU's bf16 units)."""
+    dense_float32: under fp16/bf16 autocast the dense volume's products stay in the low
+    precision (float32 sums) and each level is converted to float32 once, as it is built,
+    for float32 reads: the same values as the low-precision volume's, whose gathers are
+    slower on a CPU. Its budget counts float32 bytes. The tiled lookup beyond the budget
+    keeps the low precision throughout, on the CPU's bf16 units."""
     dense_budget_bytes: int = 256 * MiB
     gather_chunk_bytes: int = 32 * MiB
     band_pixels: Optional[int] = 2 ** 18
@@ -63,9 +64,9 @@ class ExecutionPlan:
 # (oneDNN's fast layout) and the dense pyramid from pooled features.
 CPU_PLAN = ExecutionPlan(dense_budget_bytes=64 * MiB, lookup="tiled", channels_last=True,
                          pooled_features=True)
-# CPU under fp16/bf16 autocast: the same sizes for the dense volume, computed in float32
-# (faster there than a low-precision volume's gathers, and more accurate); the tiled lookup
-# beyond, its products on the CPU's bf16 units.
+# CPU under fp16/bf16 autocast: the same sizes for the dense volume, its bf16 products read
+# in float32 (faster there than a low-precision volume's gathers); the tiled lookup beyond,
+# its products on the CPU's bf16 units.
 CPU_LOW_PRECISION_PLAN = replace(CPU_PLAN, dense_float32=True)
 CPU_LOW_PRECISION_TRAINING_PLAN = replace(CPU_PLAN, dense_budget_bytes=0)
 # CUDA whose free memory is unknown: the fixed figures, with the device-side lookup.
@@ -144,8 +145,9 @@ def plan_for(device_type: str, free_bytes: Optional[int], size: Tuple[int, int],
 
 def as_published(plan: ExecutionPlan) -> ExecutionPlan:
     """`plan` with the published code's execution: the volume pooled into its pyramid and
-    NCHW layers, a low-precision volume in autocast's dtype. Training runs it (it computes what it always has, and autograd needs the
-    real weights), and so does the speed tables' reference row."""
+    NCHW layers, a low-precision volume in autocast's dtype. Training runs it (it computes
+    what it always has, and autograd needs the real weights), and so does the speed tables'
+    reference row."""
     return replace(plan, channels_last=False, pooled_features=False, dense_float32=False)
 
 

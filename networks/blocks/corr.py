@@ -14,7 +14,7 @@ bilinear with zeros outside; channel i*(2r+1)+j carries x-offset i-r and y-offse
 from __future__ import annotations
 
 import math
-from typing import List, Literal, Tuple
+from typing import List, Literal, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -33,8 +33,14 @@ def _pool_pyramid(x: torch.Tensor, levels: int) -> List[torch.Tensor]:
     return out
 
 
-def _product_pyramid(query: torch.Tensor, target: torch.Tensor, levels: int) -> List[torch.Tensor]:
-    """Level l: <query(p), avg_pool^l(target)(q)> / sqrt(D), each (B*h*w, 1, h_l, w_l)."""
+def _as(x: torch.Tensor, dtype: Optional[torch.dtype]) -> torch.Tensor:
+    return x if dtype is None else x.to(dtype)
+
+
+def _product_pyramid(query: torch.Tensor, target: torch.Tensor, levels: int,
+                     read_dtype: Optional[torch.dtype] = None) -> List[torch.Tensor]:
+    """Level l: <query(p), avg_pool^l(target)(q)> / sqrt(D), each (B*h*w, 1, h_l, w_l), in
+    read_dtype (None: the products' dtype)."""
     b, d, h, w = query.shape
     # Scaled once here, not every product: a pass over the queries, not over the volumes.
     q = (query * (1.0 / math.sqrt(d))).reshape(b, d, h * w).transpose(1, 2)  # (B, hw, D)
@@ -42,7 +48,7 @@ def _product_pyramid(query: torch.Tensor, target: torch.Tensor, levels: int) -> 
     for pooled in _pool_pyramid(target, levels):
         hl, wl = pooled.shape[-2:]
         corr = torch.matmul(q, pooled.reshape(b, d, hl * wl))
-        out.append(corr.reshape(b * h * w, 1, hl, wl))
+        out.append(_as(corr.reshape(b * h * w, 1, hl, wl), read_dtype))
     return out
 
 
@@ -50,6 +56,14 @@ def _window_offsets(radius: int, device: torch.device, dtype: torch.dtype) -> to
     d = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
     ox, oy = torch.meshgrid(d, d, indexing="ij")  # x-offset is the outer index (checkpoint quirk)
     return torch.stack([ox, oy], dim=-1)  # (2r+1, 2r+1, 2) as (x, y)
+
+
+def _extent(x: float, y: float, like: torch.Tensor) -> torch.Tensor:
+    """The tensor (x, y) on like's device and dtype, filled there: a tensor built on the host
+    would be a blocking host-to-device copy in every lookup."""
+    out = like.new_full((2,), x)
+    out[1] = y
+    return out
 
 
 class DenseCorr:
@@ -61,17 +75,20 @@ class DenseCorr:
     passes over the (h*w)^2 volume."""
 
     def __init__(self, fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int,
-                 pooled_features: bool = False) -> None:
+                 pooled_features: bool = False, read_dtype: Optional[torch.dtype] = None
+                 ) -> None:
+        """read_dtype: each level is converted to it once built (None: kept as computed)."""
         b, d, h, w = fmap0.shape
         self.radius, self.shape = radius, (b, h, w)
         if pooled_features:
-            self.pyramid0 = _product_pyramid(fmap0, fmap1, levels)
-            self.pyramid1 = _product_pyramid(fmap1, fmap0, levels)
+            self.pyramid0 = _product_pyramid(fmap0, fmap1, levels, read_dtype)
+            self.pyramid1 = _product_pyramid(fmap1, fmap0, levels, read_dtype)
             return
         corr = torch.matmul(fmap0.reshape(b, d, h * w).transpose(1, 2), fmap1.reshape(b, d, h * w))
         corr = corr / math.sqrt(d)  # (B, hw[p], hw[q])
-        self.pyramid0 = _pool_pyramid(corr.reshape(b * h * w, 1, h, w), levels)
-        self.pyramid1 = _pool_pyramid(corr.transpose(1, 2).reshape(b * h * w, 1, h, w), levels)
+        pyramids = (_pool_pyramid(corr.reshape(b * h * w, 1, h, w), levels),
+                    _pool_pyramid(corr.transpose(1, 2).reshape(b * h * w, 1, h, w), levels))
+        self.pyramid0, self.pyramid1 = ([_as(p, read_dtype) for p in pyr] for pyr in pyramids)
 
     def __call__(self, coords0: torch.Tensor, coords1: torch.Tensor) -> torch.Tensor:
         return torch.cat([self._lookup(self.pyramid0, coords0),
@@ -85,13 +102,15 @@ class DenseCorr:
         delta = _window_offsets(self.radius, coords.device, coords.dtype)
         out = []
         for lvl, corr in enumerate(pyramid):
-            pts = centroid / 2 ** lvl + delta  # (BN, 2r+1, 2r+1, 2)
+            pts = centroid / 2 ** lvl + delta  # (BN, 2r+1, 2r+1, 2), a new tensor
             hl, wl = corr.shape[-2:]
-            # Same normalisation as the published sampler (divides by zero on 1-pixel levels;
-            # the inference API pads inputs so that never happens).
-            gx = 2 * pts[..., 0] / (wl - 1) - 1
-            gy = 2 * pts[..., 1] / (hl - 1) - 1
-            s = F.grid_sample(corr, torch.stack([gx, gy], -1), align_corners=True)
+            # The published sampler's normalisation 2 * p / (size - 1) - 1 with the same
+            # float32 steps, x and y together and in place: x and y sliced apart are
+            # stride-2 views, slow to compute on, and stacking them again is another pass.
+            # (It divides by zero on 1-pixel levels; the inference API pads inputs so that
+            # never happens.)
+            grid = pts.mul_(2).div_(_extent(wl - 1, hl - 1, pts)).sub_(1)
+            s = F.grid_sample(corr, grid, align_corners=True)
             out.append(s.reshape(b, h, w, -1))
         return torch.cat(out, dim=-1).permute(0, 3, 1, 2)  # (B, L*(2r+1)^2, h, w)
 
@@ -426,11 +445,11 @@ def build_corr(fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: in
         # same numbers and no data-dependent shapes.
         mode = "ondemand"
     if mode == "dense":
-        if plan.dense_float32 and fmap0.element_size() < 4:
-            with torch.autocast(fmap0.device.type, enabled=False):
-                return DenseCorr(fmap0.float(), fmap1.float(), levels, radius,
-                                 plan.pooled_features)
-        return DenseCorr(fmap0, fmap1, levels, radius, plan.pooled_features)
+        # The products in the features' dtype (bf16 matrix units, float32 sums); a plan with
+        # dense_float32 converts each level to float32 once, where grid_sample under
+        # autocast would convert the whole volume at every lookup.
+        read = torch.float32 if plan.dense_float32 and fmap0.element_size() < 4 else None
+        return DenseCorr(fmap0, fmap1, levels, radius, plan.pooled_features, read)
     if mode == "tiled":
         return TiledCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)
     return OnDemandCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)

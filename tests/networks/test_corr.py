@@ -168,9 +168,10 @@ def test_the_pooled_feature_pyramid_equals_the_pooled_volume(b, d, h, w, levels)
                        volume.pyramid1[1])
 
 
-def test_the_low_precision_plan_builds_a_float32_volume_under_autocast():
-    # On the CPU a bf16 volume's gathers are slower than float32 products and reads; the
-    # tiled lookup beyond the volume's budget keeps bf16 (its products run on bf16 units).
+def test_the_low_precision_plan_reads_a_bf16_product_volume_in_float32_under_autocast():
+    # On the CPU a bf16 volume's gathers are slower than float32 reads, and float32
+    # products slower than bf16 ones: the products run in bf16 (float32 sums) and each level
+    # is read in float32. The tiled lookup beyond the volume's budget keeps bf16 throughout.
     from networks.plan import CPU_LOW_PRECISION_PLAN
     g = torch.Generator().manual_seed(0)
     f0, f1 = (torch.randn(1, 84, 32, 56, generator=g).bfloat16() for _ in range(2))
@@ -178,10 +179,49 @@ def test_the_low_precision_plan_builds_a_float32_volume_under_autocast():
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         corr = build_corr(f0, f1, 4, 3, "auto", CPU_LOW_PRECISION_PLAN)
         out = corr(c0, c1)
+        products = DenseCorr(f0, f1, 4, 3, pooled_features=True)
         big = torch.randn(1, 84, 48, 80).bfloat16()
         tiled = build_corr(big, big, 4, 3, "auto", CPU_LOW_PRECISION_PLAN)
     assert isinstance(corr, DenseCorr) and isinstance(tiled, TiledCorr)
     assert all(p.dtype == torch.float32 for p in corr.pyramid0 + corr.pyramid1)
-    ref = DenseCorr(f0.float(), f1.float(), 4, 3, pooled_features=True)
-    assert out.dtype == torch.float32 and torch.equal(out, ref(c0, c1))
+    assert all(p.dtype == torch.bfloat16 for p in products.pyramid0 + products.pyramid1)
+    for mine, bf16 in zip(corr.pyramid0 + corr.pyramid1, products.pyramid0 + products.pyramid1):
+        assert torch.equal(mine, bf16.float())
+    exact = DenseCorr(f0.double(), f1.double(), 4, 3)(c0.double(), c1.double())
+    assert out.dtype == torch.float32
+    assert (out.double() - exact).abs().max().item() <= 2 ** -8 * exact.abs().max().item()
     assert tiled.queries0.dtype == torch.bfloat16
+
+
+def test_the_dense_lookup_samples_at_the_published_grid_bit_for_bit(monkeypatch):
+    # The published sampler: x and y normalised apart, 2 * p / (size - 1) - 1, and stacked.
+    f0, f1 = torch.randn(1, 8, 12, 20), torch.randn(1, 8, 12, 20)
+    coords = _coords(1, 12, 20, 5.0) * 1.37
+    grids = []
+    sample = torch.nn.functional.grid_sample
+
+    def spy(corr, grid, **kwargs):
+        grids.append((corr.shape[-2:], grid.clone()))
+        return sample(corr, grid, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "grid_sample", spy)
+    DenseCorr(f0, f1, 3, 2)(coords, coords)
+    centroid = coords.permute(0, 2, 3, 1).reshape(-1, 1, 1, 2)
+    d = torch.arange(-2, 3, dtype=torch.float32)
+    ox, oy = torch.meshgrid(d, d, indexing="ij")
+    delta = torch.stack([ox, oy], dim=-1)
+    assert len(grids) == 6
+    for lvl, ((hl, wl), grid) in enumerate(grids[:3]):
+        pts = centroid / 2 ** lvl + delta
+        published = torch.stack([2 * pts[..., 0] / (wl - 1) - 1,
+                                 2 * pts[..., 1] / (hl - 1) - 1], -1)
+        assert torch.equal(grid, published)
+
+
+def test_the_dense_lookup_passes_gradients_to_the_coordinates():
+    f0, f1 = torch.randn(1, 8, 12, 16), torch.randn(1, 8, 12, 16)
+    c0 = _coords(1, 12, 16, 2.0).double().requires_grad_()
+    c1 = _coords(1, 12, 16, 2.0).double().requires_grad_()
+    corr = DenseCorr(f0.double(), f1.double(), 3, 2)
+    assert torch.autograd.gradcheck(lambda a, b: corr(a, b).sum(1), (c0, c1), atol=1e-6,
+                                    fast_mode=True)

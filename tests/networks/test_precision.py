@@ -64,8 +64,9 @@ class _Casts(TorchDispatchMode):
 @pytest.mark.parametrize("dense_float32", [False, True])
 def test_dense_lookups_read_the_volume_in_its_own_dtype(dense_float32):
     # Autocast lists grid_sample as float32 (on CUDA and CPU): left alone, every lookup would
-    # copy the whole low-precision volume to float32. The CPU's low-precision plan builds
-    # the volume in float32 from the start (dense_float32): no volume is cast either way.
+    # copy the whole low-precision volume to float32. The CPU's low-precision plan
+    # (dense_float32) converts each level to float32 once, as it is built; the others read
+    # the volume in its own dtype and never cast it.
     from dataclasses import replace
     from networks.plan import CPU_LOW_PRECISION_PLAN
     model = AMT("AMT-S", corr_mode="dense").eval()
@@ -79,7 +80,9 @@ def test_dense_lookups_read_the_volume_in_its_own_dtype(dense_float32):
     else:
         assert torch.float32 not in rec.corr_reads  # no float32 read of a bf16 volume
     volumes = [c for c in rec.copies if len(c[0]) == 4 and c[0][:2] == (hw, 1)]
-    assert volumes == []  # no (B hw, 1, h, w) volume level cast
+    # (B hw, 1, h, w) volume levels cast: none, or each level of both pyramids once
+    assert volumes == ([((hw, 1, 16 >> l, 16 >> l), torch.bfloat16, torch.float32)
+                        for l in range(model.levels)] * 2 if dense_float32 else [])
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
 
 
