@@ -39,7 +39,10 @@ class ExecutionPlan:
     precision (float32 sums) and each level is converted to float32 once, as it is built,
     for float32 reads: the same values as the low-precision volume's, whose gathers are
     slower on a CPU. Its budget counts float32 bytes. The tiled lookup beyond the budget
-    keeps the low precision throughout, on the CPU's bf16 units."""
+    keeps the low precision throughout, on the CPU's bf16 units. keep_volume: with
+    pooled_features, outside autograd and while the dense volume fits its budget, its
+    full-resolution levels are written into buffers each thread keeps from one frame pair
+    to the next rather than into new memory that every pair page-faults in again."""
     dense_budget_bytes: int = 256 * MiB
     gather_chunk_bytes: int = 32 * MiB
     band_pixels: Optional[int] = 2 ** 18
@@ -47,6 +50,7 @@ class ExecutionPlan:
     channels_last: bool = False
     pooled_features: bool = False
     dense_float32: bool = False
+    keep_volume: bool = False
 
     def __post_init__(self) -> None:
         if self.band_pixels is not None and self.band_pixels < 1:
@@ -63,7 +67,7 @@ class ExecutionPlan:
 # lookup at 1080p), 32 MiB of lookup scratch, 2**18-pixel tail bands, NHWC convolutions
 # (oneDNN's fast layout) and the dense pyramid from pooled features.
 CPU_PLAN = ExecutionPlan(dense_budget_bytes=64 * MiB, lookup="tiled", channels_last=True,
-                         pooled_features=True)
+                         pooled_features=True, keep_volume=True)
 # CPU under fp16/bf16 autocast: the same sizes for the dense volume, its bf16 products read
 # in float32 (faster there than a low-precision volume's gathers); the tiled lookup beyond,
 # its products on the CPU's bf16 units.
@@ -148,7 +152,8 @@ def as_published(plan: ExecutionPlan) -> ExecutionPlan:
     NCHW layers, a low-precision volume in autocast's dtype. Training runs it (it computes
     what it always has, and autograd needs the real weights), and so does the speed tables'
     reference row."""
-    return replace(plan, channels_last=False, pooled_features=False, dense_float32=False)
+    return replace(plan, channels_last=False, pooled_features=False, dense_float32=False,
+                   keep_volume=False)
 
 
 def free_memory_bytes(device: torch.device) -> Optional[int]:

@@ -14,7 +14,9 @@ bilinear with zeros outside; channel i*(2r+1)+j carries x-offset i-r and y-offse
 from __future__ import annotations
 
 import math
-from typing import List, Literal, Optional, Tuple
+import threading
+import weakref
+from typing import Dict, List, Literal, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -38,18 +40,77 @@ def _as(x: torch.Tensor, dtype: Optional[torch.dtype]) -> torch.Tensor:
 
 
 def _product_pyramid(query: torch.Tensor, target: torch.Tensor, levels: int,
-                     read_dtype: Optional[torch.dtype] = None) -> List[torch.Tensor]:
+                     read_dtype: Optional[torch.dtype] = None,
+                     first: Optional[torch.Tensor] = None,
+                     scratch: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
     """Level l: <query(p), avg_pool^l(target)(q)> / sqrt(D), each (B*h*w, 1, h_l, w_l), in
-    read_dtype (None: the products' dtype)."""
+    read_dtype (None: the products' dtype); first: a (B, h*w, h*w) tensor level 0 is
+    written into (None: a new one), scratch: the same in the products' dtype, where it
+    differs (see _product_into)."""
     b, d, h, w = query.shape
     # Scaled once here, not every product: a pass over the queries, not over the volumes.
     q = (query * (1.0 / math.sqrt(d))).reshape(b, d, h * w).transpose(1, 2)  # (B, hw, D)
     out = []
-    for pooled in _pool_pyramid(target, levels):
+    for lvl, pooled in enumerate(_pool_pyramid(target, levels)):
         hl, wl = pooled.shape[-2:]
-        corr = torch.matmul(q, pooled.reshape(b, d, hl * wl))
-        out.append(_as(corr.reshape(b * h * w, 1, hl, wl), read_dtype))
+        targets = pooled.reshape(b, d, hl * wl)
+        if lvl == 0 and first is not None:
+            corr = _product_into(q, targets, first, scratch)
+        else:
+            corr = _as(torch.matmul(q, targets), read_dtype)
+        out.append(corr.reshape(b * h * w, 1, hl, wl))
     return out
+
+
+def _product_dtype(a: torch.Tensor, b: torch.Tensor) -> torch.dtype:
+    """The dtype of torch.matmul(a, b): autocast's where it is on."""
+    device = a.device.type
+    if torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return torch.promote_types(a.dtype, b.dtype)
+
+
+def _product_into(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor,
+                  scratch: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """torch.matmul(a, b) converted to out's dtype, written into out; scratch: where a
+    product of another dtype is made first (None: new memory)."""
+    dtype = _product_dtype(a, b)
+    if a.dtype == b.dtype == dtype:
+        if out.dtype == dtype:
+            return torch.matmul(a, b, out=out)
+        if scratch is not None:
+            return out.copy_(torch.matmul(a, b, out=scratch))
+    return out.copy_(torch.matmul(a, b))
+
+
+class _KeptVolumes(threading.local):
+    """This thread's full-resolution volume levels, kept from one frame pair to the next:
+    glibc hands large freed blocks back to the system, so a new volume of tens of MB is
+    page-faulted in at every pair, which costs about as much as computing it. A buffer is
+    handed out again only once the DenseCorr it was given to is gone."""
+
+    def __init__(self) -> None:
+        self.slots: Dict[int, Tuple[torch.Tensor, "weakref.ref[DenseCorr]"]] = {}
+
+    def take(self, slot: int, owner: "DenseCorr", shape: Tuple[int, ...], dtype: torch.dtype,
+             device: torch.device) -> Optional[torch.Tensor]:
+        """The slot's buffer for `owner` (a new one if it had none of this shape), or None
+        while the last owner is alive."""
+        kept = self.slots.get(slot)
+        if kept is not None and kept[1]() is not None:
+            return None
+        buf = kept[0] if kept is not None else None
+        # An inference-mode tensor cannot be written outside inference mode.
+        if (buf is None or buf.shape != shape or buf.dtype != dtype or buf.device != device
+                or buf.is_inference() != torch.is_inference_mode_enabled()):
+            del buf
+            self.slots.pop(slot, None)  # the old buffer goes before the new one is made
+            buf = torch.empty(shape, dtype=dtype, device=device)
+        self.slots[slot] = (buf, weakref.ref(owner))
+        return buf
+
+
+_KEPT = _KeptVolumes()
 
 
 def _window_offsets(radius: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -75,14 +136,23 @@ class DenseCorr:
     passes over the (h*w)^2 volume."""
 
     def __init__(self, fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: int,
-                 pooled_features: bool = False, read_dtype: Optional[torch.dtype] = None
-                 ) -> None:
-        """read_dtype: each level is converted to it once built (None: kept as computed)."""
+                 pooled_features: bool = False, read_dtype: Optional[torch.dtype] = None,
+                 keep: bool = False) -> None:
+        """read_dtype: each level is converted to it once built (None: kept as computed).
+        keep: with pooled_features, the full-resolution levels are written into buffers this
+        thread keeps for the next DenseCorr (outside autograd and graph capture)."""
         b, d, h, w = fmap0.shape
         self.radius, self.shape = radius, (b, h, w)
         if pooled_features:
-            self.pyramid0 = _product_pyramid(fmap0, fmap1, levels, read_dtype)
-            self.pyramid1 = _product_pyramid(fmap1, fmap0, levels, read_dtype)
+            kept = [(None, None), (None, None)]  # (level 0, its products' scratch) each
+            if keep and not torch.is_grad_enabled() and not capturing_a_graph():
+                shape, made = (b, h * w, h * w), _product_dtype(fmap0, fmap1)
+                dtype = read_dtype or made
+                kept = [(_KEPT.take(i, self, shape, dtype, fmap0.device),
+                         None if made == dtype else
+                         _KEPT.take(2 + i, self, shape, made, fmap0.device)) for i in range(2)]
+            self.pyramid0 = _product_pyramid(fmap0, fmap1, levels, read_dtype, *kept[0])
+            self.pyramid1 = _product_pyramid(fmap1, fmap0, levels, read_dtype, *kept[1])
             return
         corr = torch.matmul(fmap0.reshape(b, d, h * w).transpose(1, 2), fmap1.reshape(b, d, h * w))
         corr = corr / math.sqrt(d)  # (B, hw[p], hw[q])
@@ -449,7 +519,12 @@ def build_corr(fmap0: torch.Tensor, fmap1: torch.Tensor, levels: int, radius: in
         # dense_float32 converts each level to float32 once, where grid_sample under
         # autocast would convert the whole volume at every lookup.
         read = torch.float32 if plan.dense_float32 and fmap0.element_size() < 4 else None
-        return DenseCorr(fmap0, fmap1, levels, radius, plan.pooled_features, read)
+        # Kept buffers only within the budget: an explicit 'dense' on large frames would
+        # hold gigabytes after the call.
+        itemsize = 4 if read is not None else fmap0.element_size()
+        keep = (plan.keep_volume
+                and dense_volume_bytes(b, h, w, itemsize) <= plan.dense_budget_bytes)
+        return DenseCorr(fmap0, fmap1, levels, radius, plan.pooled_features, read, keep)
     if mode == "tiled":
         return TiledCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)
     return OnDemandCorr(fmap0, fmap1, levels, radius, plan.gather_chunk_bytes)

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -225,3 +227,105 @@ def test_the_dense_lookup_passes_gradients_to_the_coordinates():
     corr = DenseCorr(f0.double(), f1.double(), 3, 2)
     assert torch.autograd.gradcheck(lambda a, b: corr(a, b).sum(1), (c0, c1), atol=1e-6,
                                     fast_mode=True)
+
+
+def _in_a_thread(fn):
+    """fn() in a new thread: a fresh set of kept volumes, and its exceptions re-raised."""
+    import threading
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            out["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def _pair(h=16, w=24, d=8, seed=0):  # every level at least 2 pixels a side
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(1, d, h, w, generator=g), torch.randn(1, d, h, w, generator=g),
+            _coords(1, h, w, 3.0), _coords(1, h, w, 3.0))
+
+
+def test_the_cpu_plan_keeps_the_volume_for_the_next_pair_and_never_shares_it():
+    from networks.blocks import corr as C
+
+    def scenario():
+        f0, f1, c0, c1 = _pair()
+        g0, g1, _, _ = _pair(seed=1)
+        fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
+        with torch.no_grad():
+            a = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
+            first = a.pyramid0[0].data_ptr()
+            out_a = a(c0, c1)
+            b = build_corr(g0, g1, 4, 3, "dense", CPU_PLAN)  # while a is alive: its own memory
+            assert b.pyramid0[0].data_ptr() != first
+            assert torch.equal(a(c0, c1), out_a)
+            del a, b
+            c = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)  # a is gone: its buffer again
+            assert c.pyramid0[0].data_ptr() == first
+            assert torch.equal(c(c0, c1), fresh)
+            return len(C._KEPT.slots)
+
+    assert _in_a_thread(scenario) == 2  # one buffer per pyramid
+
+
+def test_kept_volumes_only_outside_autograd_and_within_the_budget():
+    from networks.blocks import corr as C
+
+    def kept(make):
+        def scenario():
+            make()
+            return len(C._KEPT.slots)
+        return _in_a_thread(scenario)
+
+    f0, f1, c0, c1 = _pair()
+    assert kept(lambda: build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)) == 0  # grad enabled
+    small = replace(CPU_PLAN, dense_budget_bytes=1000)
+
+    def no_grad(plan):
+        def make():
+            with torch.no_grad():
+                build_corr(f0, f1, 4, 3, "dense", plan)
+        return make
+
+    assert kept(no_grad(CPU_PLAN)) == 2
+    assert kept(no_grad(small)) == 0  # an explicit 'dense' beyond the budget
+    assert kept(no_grad(as_published(CPU_PLAN))) == 0
+
+
+def test_a_volume_kept_in_inference_mode_serves_a_no_grad_pair_and_bf16_reads():
+    from networks.blocks import corr as C
+    from networks.plan import CPU_LOW_PRECISION_PLAN
+
+    def scenario():
+        f0, f1, c0, c1 = _pair()
+        fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
+        with torch.inference_mode():
+            build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)(c0, c1)
+        with torch.no_grad():  # an inference tensor cannot be written here: a new buffer
+            assert torch.equal(build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)(c0, c1), fresh)
+        b0, b1 = f0.bfloat16(), f1.bfloat16()
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            ref = DenseCorr(b0, b1, 4, 3, pooled_features=True, read_dtype=torch.float32)
+            ref_out = ref(c0, c1)
+            del ref
+            scratch = []
+            for _ in range(2):  # the float32 buffers and bf16 products' scratch, kept
+                corr = build_corr(b0, b1, 4, 3, "dense", CPU_LOW_PRECISION_PLAN)
+                assert corr.pyramid0[0].dtype == torch.float32
+                assert torch.equal(corr(c0, c1), ref_out)
+                scratch.append([(t.dtype, t.data_ptr()) for t, _ in C._KEPT.slots.values()])
+                del corr
+            assert scratch[0] == scratch[1]
+            kinds = sorted(str(d) for d, _ in scratch[0])
+            assert kinds == ["torch.bfloat16"] * 2 + ["torch.float32"] * 2
+
+    _in_a_thread(scenario)

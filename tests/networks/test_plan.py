@@ -66,9 +66,10 @@ def test_plan_table(device, free, size, batch, itemsize, training, mode, whole_t
 
 
 def test_cpu_plan_figures():
-    assert CPU_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled", True, True)
+    assert CPU_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled", True, True,
+                                     keep_volume=True)
     assert CPU_LOW_PRECISION_PLAN == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled", True, True,
-                                                   dense_float32=True)
+                                                   dense_float32=True, keep_volume=True)
     assert as_published(CPU_PLAN) == ExecutionPlan(64 * MiB, 32 * MiB, 2 ** 18, "tiled")
     assert as_published(CPU_LOW_PRECISION_PLAN) == as_published(CPU_PLAN)
     # training under bf16 autocast on a CPU: the tiled lookup at every size, as published

@@ -41,8 +41,8 @@ def test_flows_are_float32_under_autocast():
 
 class _Casts(TorchDispatchMode):
     """Records the input dtypes of the correlation reads (1-channel grid_sample inputs) and
-    every dtype conversion as (shape, from, to). Under inference mode composite ops arrive
-    undecomposed (grid_sampler, to.dtype); otherwise as grid_sampler_2d and _to_copy."""
+    every dtype conversion as (shape, from, to), copies between float dtypes included. Under inference mode composite ops arrive undecomposed (grid_sampler,
+    to.dtype); otherwise as grid_sampler_2d and _to_copy."""
     SAMPLERS = (torch.ops.aten.grid_sampler.default, torch.ops.aten.grid_sampler_2d.default)
 
     def __init__(self) -> None:
@@ -58,6 +58,9 @@ class _Casts(TorchDispatchMode):
             to = args[1]
         if func in (torch.ops.aten.to.dtype, torch.ops.aten._to_copy.default) and to is not None:
             self.copies.append((tuple(args[0].shape), args[0].dtype, to))
+        if (func is torch.ops.aten.copy_.default and args[0].dtype != args[1].dtype
+                and args[0].is_floating_point() and args[1].is_floating_point()):
+            self.copies.append((tuple(args[1].shape), args[1].dtype, args[0].dtype))
         return func(*args, **kwargs)
 
 
@@ -79,9 +82,11 @@ def test_dense_lookups_read_the_volume_in_its_own_dtype(dense_float32):
         assert rec.corr_reads and set(rec.corr_reads) == {torch.float32}
     else:
         assert torch.float32 not in rec.corr_reads  # no float32 read of a bf16 volume
-    volumes = [c for c in rec.copies if len(c[0]) == 4 and c[0][:2] == (hw, 1)]
-    # (B hw, 1, h, w) volume levels cast: none, or each level of both pyramids once
-    assert volumes == ([((hw, 1, 16 >> l, 16 >> l), torch.bfloat16, torch.float32)
+    # volume levels cast, as (B hw, 1, h, w) or (B, hw, h w): none, or each level of both
+    # pyramids once
+    volumes = [(math.prod(shape), src, dst) for shape, src, dst in rec.copies
+               if shape[:2] in ((hw, 1), (1, hw)) and len(shape) in (3, 4)]
+    assert volumes == ([(hw * (16 >> l) ** 2, torch.bfloat16, torch.float32)
                         for l in range(model.levels)] * 2 if dense_float32 else [])
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
 
