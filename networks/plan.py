@@ -41,8 +41,8 @@ class ExecutionPlan:
     slower on a CPU. Its budget counts float32 bytes. The tiled lookup beyond the budget
     keeps the low precision throughout, on the CPU's bf16 units. keep_volume: with
     pooled_features, outside autograd and while the dense volume fits its budget, its
-    full-resolution levels are written into buffers each thread keeps from one frame pair
-    to the next rather than into new memory that every pair page-faults in again."""
+    full-resolution levels are written into buffers kept from one frame pair to the next
+    (one set per process) rather than into new memory that every pair page-faults in."""
     dense_budget_bytes: int = 256 * MiB
     gather_chunk_bytes: int = 32 * MiB
     band_pixels: Optional[int] = 2 ** 18

@@ -83,31 +83,37 @@ def _product_into(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor,
     return out.copy_(torch.matmul(a, b))
 
 
-class _KeptVolumes(threading.local):
-    """This thread's full-resolution volume levels, kept from one frame pair to the next:
-    glibc hands large freed blocks back to the system, so a new volume of tens of MB is
-    page-faulted in at every pair, which costs about as much as computing it. A buffer is
-    handed out again only once the DenseCorr it was given to is gone."""
+class _KeptVolumes:
+    """Full-resolution volume levels kept from one frame pair to the next: glibc hands
+    large freed blocks back to the system, so a new volume of tens of MB would be
+    page-faulted in again at every pair. One buffer per slot for the whole process (a
+    server's many threads do not each hold one), handed to whichever DenseCorr asks while
+    the last one it was given to is gone."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.slots: Dict[int, Tuple[torch.Tensor, "weakref.ref[DenseCorr]"]] = {}
 
     def take(self, slot: int, owner: "DenseCorr", shape: Tuple[int, ...], dtype: torch.dtype,
              device: torch.device) -> Optional[torch.Tensor]:
-        """The slot's buffer for `owner` (a new one if it had none of this shape), or None
+        """The slot's buffer for `owner` (a new one if it had none of this kind), or None
         while the last owner is alive."""
-        kept = self.slots.get(slot)
-        if kept is not None and kept[1]() is not None:
-            return None
-        buf = kept[0] if kept is not None else None
-        # An inference-mode tensor cannot be written outside inference mode.
-        if (buf is None or buf.shape != shape or buf.dtype != dtype or buf.device != device
-                or buf.is_inference() != torch.is_inference_mode_enabled()):
-            del buf
-            self.slots.pop(slot, None)  # the old buffer goes before the new one is made
-            buf = torch.empty(shape, dtype=dtype, device=device)
-        self.slots[slot] = (buf, weakref.ref(owner))
-        return buf
+        with self._lock:
+            kept = self.slots.get(slot)
+            if kept is not None and kept[1]() is not None:
+                return None
+            buf = None if kept is None else kept[0]
+            # An inference-mode tensor cannot be written outside inference mode.
+            if buf is not None and (buf.shape != shape or buf.dtype != dtype
+                                    or buf.device != device
+                                    or buf.is_inference() != torch.is_inference_mode_enabled()):
+                buf = None
+            if buf is None:
+                kept = None
+                self.slots.pop(slot, None)  # the old buffer goes before the new one is made
+                buf = torch.empty(shape, dtype=dtype, device=device)
+            self.slots[slot] = (buf, weakref.ref(owner))
+            return buf
 
 
 _KEPT = _KeptVolumes()
@@ -139,8 +145,8 @@ class DenseCorr:
                  pooled_features: bool = False, read_dtype: Optional[torch.dtype] = None,
                  keep: bool = False) -> None:
         """read_dtype: each level is converted to it once built (None: kept as computed).
-        keep: with pooled_features, the full-resolution levels are written into buffers this
-        thread keeps for the next DenseCorr (outside autograd and graph capture)."""
+        keep: with pooled_features, the full-resolution levels are written into buffers kept
+        for the next DenseCorr (outside autograd and graph capture)."""
         b, d, h, w = fmap0.shape
         self.radius, self.shape = radius, (b, h, w)
         if pooled_features:

@@ -229,23 +229,13 @@ def test_the_dense_lookup_passes_gradients_to_the_coordinates():
                                     fast_mode=True)
 
 
-def _in_a_thread(fn):
-    """fn() in a new thread: a fresh set of kept volumes, and its exceptions re-raised."""
-    import threading
-    out = {}
-
-    def run():
-        try:
-            out["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 - handed to the caller
-            out["error"] = e
-
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
+@pytest.fixture
+def kept(monkeypatch):
+    """A fresh set of kept volumes for the test."""
+    from networks.blocks import corr
+    volumes = corr._KeptVolumes()
+    monkeypatch.setattr(corr, "_KEPT", volumes)
+    return volumes
 
 
 def _pair(h=16, w=24, d=8, seed=0):  # every level at least 2 pixels a side
@@ -254,78 +244,82 @@ def _pair(h=16, w=24, d=8, seed=0):  # every level at least 2 pixels a side
             _coords(1, h, w, 3.0), _coords(1, h, w, 3.0))
 
 
-def test_the_cpu_plan_keeps_the_volume_for_the_next_pair_and_never_shares_it():
-    from networks.blocks import corr as C
-
-    def scenario():
-        f0, f1, c0, c1 = _pair()
-        g0, g1, _, _ = _pair(seed=1)
-        fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
-        with torch.no_grad():
-            a = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
-            first = a.pyramid0[0].data_ptr()
-            out_a = a(c0, c1)
-            b = build_corr(g0, g1, 4, 3, "dense", CPU_PLAN)  # while a is alive: its own memory
-            assert b.pyramid0[0].data_ptr() != first
-            assert torch.equal(a(c0, c1), out_a)
-            del a, b
-            c = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)  # a is gone: its buffer again
-            assert c.pyramid0[0].data_ptr() == first
-            assert torch.equal(c(c0, c1), fresh)
-            return len(C._KEPT.slots)
-
-    assert _in_a_thread(scenario) == 2  # one buffer per pyramid
-
-
-def test_kept_volumes_only_outside_autograd_and_within_the_budget():
-    from networks.blocks import corr as C
-
-    def kept(make):
-        def scenario():
-            make()
-            return len(C._KEPT.slots)
-        return _in_a_thread(scenario)
-
+def test_the_cpu_plan_keeps_the_volume_for_the_next_pair_and_never_shares_it(kept):
     f0, f1, c0, c1 = _pair()
-    assert kept(lambda: build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)) == 0  # grad enabled
-    small = replace(CPU_PLAN, dense_budget_bytes=1000)
+    g0, g1, _, _ = _pair(seed=1)
+    fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
+    with torch.no_grad():
+        a = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
+        first = a.pyramid0[0].data_ptr()
+        out_a = a(c0, c1)
+        b = build_corr(g0, g1, 4, 3, "dense", CPU_PLAN)  # while a is alive: its own memory
+        assert b.pyramid0[0].data_ptr() != first
+        assert torch.equal(a(c0, c1), out_a)
+        del a, b
+        c = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)  # a is gone: its buffer again
+        assert c.pyramid0[0].data_ptr() == first
+        assert torch.equal(c(c0, c1), fresh)
+    assert len(kept.slots) == 2  # one buffer per pyramid
 
-    def no_grad(plan):
-        def make():
-            with torch.no_grad():
-                build_corr(f0, f1, 4, 3, "dense", plan)
-        return make
 
-    assert kept(no_grad(CPU_PLAN)) == 2
-    assert kept(no_grad(small)) == 0  # an explicit 'dense' beyond the budget
-    assert kept(no_grad(as_published(CPU_PLAN))) == 0
+def test_a_kept_volume_serves_another_thread_only_once_its_owner_is_gone(kept):
+    import threading
+    f0, f1, c0, c1 = _pair()
+    fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
+    seen = []
+
+    def other_thread():
+        with torch.no_grad():
+            corr = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
+            seen.append((corr.pyramid0[0].data_ptr(), torch.equal(corr(c0, c1), fresh)))
+
+    with torch.no_grad():
+        mine = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
+    first = mine.pyramid0[0].data_ptr()
+
+    def run_other_thread():
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+
+    run_other_thread()  # while mine is alive: its own memory
+    del mine
+    run_other_thread()  # mine is gone: its buffer
+    assert seen[0][0] != first and seen[1][0] == first
+    assert seen[0][1] and seen[1][1]
 
 
-def test_a_volume_kept_in_inference_mode_serves_a_no_grad_pair_and_bf16_reads():
-    from networks.blocks import corr as C
+def test_kept_volumes_only_outside_autograd_and_within_the_budget(kept):
+    f0, f1, _, _ = _pair()
+    build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)  # grad enabled
+    assert kept.slots == {}
+    with torch.no_grad():
+        build_corr(f0, f1, 4, 3, "dense", replace(CPU_PLAN, dense_budget_bytes=1000))
+        build_corr(f0, f1, 4, 3, "dense", as_published(CPU_PLAN))
+        assert kept.slots == {}  # an explicit 'dense' beyond the budget; the published plan
+        build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
+    assert len(kept.slots) == 2
+
+
+def test_a_volume_kept_in_inference_mode_serves_a_no_grad_pair_and_bf16_reads(kept):
     from networks.plan import CPU_LOW_PRECISION_PLAN
-
-    def scenario():
-        f0, f1, c0, c1 = _pair()
-        fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
-        with torch.inference_mode():
-            build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)(c0, c1)
-        with torch.no_grad():  # an inference tensor cannot be written here: a new buffer
-            assert torch.equal(build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)(c0, c1), fresh)
-        b0, b1 = f0.bfloat16(), f1.bfloat16()
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            ref = DenseCorr(b0, b1, 4, 3, pooled_features=True, read_dtype=torch.float32)
-            ref_out = ref(c0, c1)
-            del ref
-            scratch = []
-            for _ in range(2):  # the float32 buffers and bf16 products' scratch, kept
-                corr = build_corr(b0, b1, 4, 3, "dense", CPU_LOW_PRECISION_PLAN)
-                assert corr.pyramid0[0].dtype == torch.float32
-                assert torch.equal(corr(c0, c1), ref_out)
-                scratch.append([(t.dtype, t.data_ptr()) for t, _ in C._KEPT.slots.values()])
-                del corr
-            assert scratch[0] == scratch[1]
-            kinds = sorted(str(d) for d, _ in scratch[0])
-            assert kinds == ["torch.bfloat16"] * 2 + ["torch.float32"] * 2
-
-    _in_a_thread(scenario)
+    f0, f1, c0, c1 = _pair()
+    fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
+    with torch.inference_mode():
+        build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)(c0, c1)
+    with torch.no_grad():  # an inference tensor cannot be written here: a new buffer
+        assert torch.equal(build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)(c0, c1), fresh)
+    b0, b1 = f0.bfloat16(), f1.bfloat16()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        ref = DenseCorr(b0, b1, 4, 3, pooled_features=True, read_dtype=torch.float32)
+        ref_out = ref(c0, c1)
+        del ref
+        buffers = []
+        for _ in range(2):  # the float32 buffers and the bf16 products' scratch, kept
+            corr = build_corr(b0, b1, 4, 3, "dense", CPU_LOW_PRECISION_PLAN)
+            assert corr.pyramid0[0].dtype == torch.float32
+            assert torch.equal(corr(c0, c1), ref_out)
+            buffers.append([(t.dtype, t.data_ptr()) for t, _ in kept.slots.values()])
+            del corr
+    assert buffers[0] == buffers[1]
+    assert sorted(str(d) for d, _ in buffers[0]) == ["torch.bfloat16"] * 2 + ["torch.float32"] * 2
