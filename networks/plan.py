@@ -40,9 +40,10 @@ class ExecutionPlan:
     for float32 reads: the same values as the low-precision volume's, whose gathers are
     slower on a CPU. Its budget counts float32 bytes. The tiled lookup beyond the budget
     keeps the low precision throughout, on the CPU's bf16 units. keep_volume: with
-    pooled_features, outside autograd and while the dense volume fits its budget, its
-    full-resolution levels are written into buffers kept from one frame pair to the next
-    (one set per process) rather than into new memory that every pair page-faults in."""
+    pooled_features, on the CPU, in inference mode and while the dense volume fits its
+    budget, its full-resolution levels are written into buffers kept from one frame pair to
+    the next (one set per process) rather than into new memory that every pair page-faults
+    in."""
     dense_budget_bytes: int = 256 * MiB
     gather_chunk_bytes: int = 32 * MiB
     band_pixels: Optional[int] = 2 ** 18

@@ -20,6 +20,14 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_kept_volumes(monkeypatch):
+    # The dense volume buffers kept between frame pairs are process-wide: each test gets an
+    # empty set, and nothing it keeps outlives it.
+    from networks.blocks import corr
+    monkeypatch.setattr(corr, "_KEPT", corr._KeptVolumes())
+
+
 @pytest.fixture
 def full_disk(monkeypatch):
     """Call it to make every later temporary of utils.atomic a link to /dev/full: a write to

@@ -62,11 +62,14 @@ def _product_pyramid(query: torch.Tensor, target: torch.Tensor, levels: int,
     return out
 
 
+_AUTOCAST_INPUTS = (torch.float32, torch.float16, torch.bfloat16)  # what autocast casts
+
+
 def _product_dtype(a: torch.Tensor, b: torch.Tensor) -> torch.dtype:
-    """The dtype of torch.matmul(a, b): autocast's where it is on."""
-    device = a.device.type
-    if torch.is_autocast_enabled(device):
-        return torch.get_autocast_dtype(device)
+    """The dtype of torch.matmul(a, b) on the CPU: autocast's where it is on and casts them."""
+    if (torch.is_autocast_enabled("cpu") and a.dtype in _AUTOCAST_INPUTS
+            and b.dtype in _AUTOCAST_INPUTS):
+        return torch.get_autocast_dtype("cpu")
     return torch.promote_types(a.dtype, b.dtype)
 
 
@@ -83,37 +86,44 @@ def _product_into(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor,
     return out.copy_(torch.matmul(a, b))
 
 
+class _Lease:
+    """Holds a kept buffer while it is in use: the buffer is free again once this is gone."""
+
+
 class _KeptVolumes:
-    """Full-resolution volume levels kept from one frame pair to the next: glibc hands
-    large freed blocks back to the system, so a new volume of tens of MB would be
+    """Full-resolution volume levels kept from one frame pair to the next on the CPU: glibc
+    hands large freed blocks back to the system, so a new volume of tens of MB would be
     page-faulted in again at every pair. One buffer per slot for the whole process (a
-    server's many threads do not each hold one), handed to whichever DenseCorr asks while
-    the last one it was given to is gone."""
+    server's many threads do not each hold one), handed to whichever caller asks while the
+    owner it was last given to (a DenseCorr, or a _Lease) is gone. Inference mode only:
+    nothing recorded for a backward pass can read a buffer that the next pair overwrites."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.slots: Dict[int, Tuple[torch.Tensor, "weakref.ref[DenseCorr]"]] = {}
+        self.slots: Dict[Tuple[str, int], Tuple[torch.Tensor, "weakref.ref[object]"]] = {}
 
-    def take(self, slot: int, owner: "DenseCorr", shape: Tuple[int, ...], dtype: torch.dtype,
-             device: torch.device) -> Optional[torch.Tensor]:
-        """The slot's buffer for `owner` (a new one if it had none of this kind), or None
-        while the last owner is alive."""
+    def take(self, slot: Tuple[str, int], owner: object, shape: Tuple[int, ...],
+             dtype: torch.dtype) -> Optional[torch.Tensor]:
+        """The slot's buffer for `owner` (a new one if it had none of this shape and dtype),
+        or None while the last owner is alive."""
         with self._lock:
             kept = self.slots.get(slot)
             if kept is not None and kept[1]() is not None:
                 return None
             buf = None if kept is None else kept[0]
-            # An inference-mode tensor cannot be written outside inference mode.
-            if buf is not None and (buf.shape != shape or buf.dtype != dtype
-                                    or buf.device != device
-                                    or buf.is_inference() != torch.is_inference_mode_enabled()):
+            if buf is not None and (buf.shape != shape or buf.dtype != dtype):
                 buf = None
             if buf is None:
                 kept = None
                 self.slots.pop(slot, None)  # the old buffer goes before the new one is made
-                buf = torch.empty(shape, dtype=dtype, device=device)
+                buf = torch.empty(shape, dtype=dtype)
             self.slots[slot] = (buf, weakref.ref(owner))
             return buf
+
+
+def _may_keep(fmap: torch.Tensor) -> bool:
+    return (fmap.device.type == "cpu" and fmap.dtype in _AUTOCAST_INPUTS
+            and torch.is_inference_mode_enabled() and not capturing_a_graph())
 
 
 _KEPT = _KeptVolumes()
@@ -126,9 +136,10 @@ def _window_offsets(radius: int, device: torch.device, dtype: torch.dtype) -> to
 
 
 def _extent(x: float, y: float, like: torch.Tensor) -> torch.Tensor:
-    """The tensor (x, y) on like's device and dtype, filled there: a tensor built on the host
-    would be a blocking host-to-device copy in every lookup."""
-    out = like.new_full((2,), x)
+    """The float32 tensor (x, y) on like's device, filled there: a tensor built on the host
+    would be a blocking host-to-device copy in every lookup. (Integer sizes are exact in
+    float32, where a bfloat16 one would round 479 to 480.)"""
+    out = like.new_full((2,), x, dtype=torch.float32)
     out[1] = y
     return out
 
@@ -146,19 +157,26 @@ class DenseCorr:
                  keep: bool = False) -> None:
         """read_dtype: each level is converted to it once built (None: kept as computed).
         keep: with pooled_features, the full-resolution levels are written into buffers kept
-        for the next DenseCorr (outside autograd and graph capture)."""
+        for the next DenseCorr (on the CPU, in inference mode, outside graph capture). The
+        pyramids belong to this object: the next DenseCorr may overwrite them once it is
+        gone."""
         b, d, h, w = fmap0.shape
         self.radius, self.shape = radius, (b, h, w)
         if pooled_features:
-            kept = [(None, None), (None, None)]  # (level 0, its products' scratch) each
-            if keep and not torch.is_grad_enabled() and not capturing_a_graph():
-                shape, made = (b, h * w, h * w), _product_dtype(fmap0, fmap1)
-                dtype = read_dtype or made
-                kept = [(_KEPT.take(i, self, shape, dtype, fmap0.device),
-                         None if made == dtype else
-                         _KEPT.take(2 + i, self, shape, made, fmap0.device)) for i in range(2)]
-            self.pyramid0 = _product_pyramid(fmap0, fmap1, levels, read_dtype, *kept[0])
-            self.pyramid1 = _product_pyramid(fmap1, fmap0, levels, read_dtype, *kept[1])
+            firsts, scratch = [None, None], [None, None]
+            lease = _Lease()  # the products' scratch is held while they are made, not after
+            if keep and _may_keep(fmap0):
+                shape, product = (b, h * w, h * w), _product_dtype(fmap0, fmap1)
+                dtype = read_dtype or product
+                firsts = [_KEPT.take(("level 0", i), self, shape, dtype) for i in range(2)]
+                if product != dtype:
+                    scratch = [None if first is None else
+                               _KEPT.take(("scratch", i), lease, shape, product)
+                               for i, first in enumerate(firsts)]
+            self.pyramid0 = _product_pyramid(fmap0, fmap1, levels, read_dtype, firsts[0],
+                                             scratch[0])
+            self.pyramid1 = _product_pyramid(fmap1, fmap0, levels, read_dtype, firsts[1],
+                                             scratch[1])
             return
         corr = torch.matmul(fmap0.reshape(b, d, h * w).transpose(1, 2), fmap1.reshape(b, d, h * w))
         corr = corr / math.sqrt(d)  # (B, hw[p], hw[q])
@@ -181,8 +199,10 @@ class DenseCorr:
             pts = centroid / 2 ** lvl + delta  # (BN, 2r+1, 2r+1, 2), a new tensor
             hl, wl = corr.shape[-2:]
             # The published sampler's normalisation 2 * p / (size - 1) - 1 with the same
-            # float32 steps, x and y together and in place: x and y sliced apart are
-            # stride-2 views, slow to compute on, and stacking them again is another pass.
+            # float32 steps on the CPU (CUDA divides by a scalar as a product with its
+            # reciprocal: there this true division may differ by an ulp), x and y together
+            # and in place: x and y sliced apart are stride-2 views, slow to compute on, and
+            # stacking them again is another pass.
             # (It divides by zero on 1-pixel levels; the inference API pads inputs so that
             # never happens.)
             grid = pts.mul_(2).div_(_extent(wl - 1, hl - 1, pts)).sub_(1)

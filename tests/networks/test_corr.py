@@ -230,36 +230,53 @@ def test_the_dense_lookup_passes_gradients_to_the_coordinates():
 
 
 @pytest.fixture
-def kept(monkeypatch):
-    """A fresh set of kept volumes for the test."""
+def kept():
+    """The kept volumes (an empty set for each test: tests/conftest.py)."""
     from networks.blocks import corr
-    volumes = corr._KeptVolumes()
-    monkeypatch.setattr(corr, "_KEPT", volumes)
-    return volumes
+    return corr._KEPT
 
 
-def _pair(h=16, w=24, d=8, seed=0):  # every level at least 2 pixels a side
+def _pair(b=1, h=16, w=24, d=8, seed=0):  # every level at least 2 pixels a side
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(1, d, h, w, generator=g), torch.randn(1, d, h, w, generator=g),
-            _coords(1, h, w, 3.0), _coords(1, h, w, 3.0))
+    return (torch.randn(b, d, h, w, generator=g), torch.randn(b, d, h, w, generator=g),
+            _coords(b, h, w, 3.0), _coords(b, h, w, 3.0))
+
+
+def _address(corr):
+    """Where a DenseCorr's first full-resolution level is. (Compared only with a kept buffer,
+    alive throughout, so no other tensor can be there.)"""
+    return corr.pyramid0[0].data_ptr()
 
 
 def test_the_cpu_plan_keeps_the_volume_for_the_next_pair_and_never_shares_it(kept):
     f0, f1, c0, c1 = _pair()
     g0, g1, _, _ = _pair(seed=1)
     fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
-    with torch.no_grad():
+    with torch.inference_mode():
         a = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
-        first = a.pyramid0[0].data_ptr()
+        first = kept.slots[("level 0", 0)][0]
+        assert _address(a) == first.data_ptr()
         out_a = a(c0, c1)
         b = build_corr(g0, g1, 4, 3, "dense", CPU_PLAN)  # while a is alive: its own memory
-        assert b.pyramid0[0].data_ptr() != first
+        assert _address(b) != first.data_ptr()
         assert torch.equal(a(c0, c1), out_a)
         del a, b
         c = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)  # a is gone: its buffer again
-        assert c.pyramid0[0].data_ptr() == first
+        assert kept.slots[("level 0", 0)][0] is first and _address(c) == first.data_ptr()
         assert torch.equal(c(c0, c1), fresh)
-    assert len(kept.slots) == 2  # one buffer per pyramid
+    assert sorted(kept.slots) == [("level 0", 0), ("level 0", 1)]  # one per pyramid
+
+
+def test_a_kept_volume_follows_the_batch_and_frame_size(kept):
+    for b, h, w in ((2, 16, 24), (2, 16, 24), (1, 16, 24), (3, 20, 28)):
+        f0, f1, c0, c1 = _pair(b, h, w)
+        with torch.inference_mode():
+            corr = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
+            fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
+            assert torch.equal(corr(c0, c1), fresh)
+            buffer = kept.slots[("level 0", 0)][0]
+            assert buffer.shape == (b, h * w, h * w) and _address(corr) == buffer.data_ptr()
+            del corr
 
 
 def test_a_kept_volume_serves_another_thread_only_once_its_owner_is_gone(kept):
@@ -269,57 +286,61 @@ def test_a_kept_volume_serves_another_thread_only_once_its_owner_is_gone(kept):
     seen = []
 
     def other_thread():
-        with torch.no_grad():
+        with torch.inference_mode():
             corr = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
-            seen.append((corr.pyramid0[0].data_ptr(), torch.equal(corr(c0, c1), fresh)))
-
-    with torch.no_grad():
-        mine = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
-    first = mine.pyramid0[0].data_ptr()
+            seen.append((_address(corr), torch.equal(corr(c0, c1), fresh)))
 
     def run_other_thread():
         t = threading.Thread(target=other_thread)
         t.start()
         t.join()
 
+    with torch.inference_mode():
+        mine = build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
+    first = kept.slots[("level 0", 0)][0]
     run_other_thread()  # while mine is alive: its own memory
     del mine
     run_other_thread()  # mine is gone: its buffer
-    assert seen[0][0] != first and seen[1][0] == first
+    assert seen[0][0] != first.data_ptr() and seen[1][0] == first.data_ptr()
     assert seen[0][1] and seen[1][1]
 
 
-def test_kept_volumes_only_outside_autograd_and_within_the_budget(kept):
+def test_kept_volumes_only_in_inference_mode_on_the_cpu_within_the_budget(kept):
     f0, f1, _, _ = _pair()
     build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)  # grad enabled
-    assert kept.slots == {}
-    with torch.no_grad():
+    with torch.no_grad():  # a backward pass could still read what no_grad built
+        build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
+    with torch.inference_mode():
         build_corr(f0, f1, 4, 3, "dense", replace(CPU_PLAN, dense_budget_bytes=1000))
         build_corr(f0, f1, 4, 3, "dense", as_published(CPU_PLAN))
-        assert kept.slots == {}  # an explicit 'dense' beyond the budget; the published plan
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # float64 is not autocast's
+            doubles = build_corr(f0.double(), f1.double(), 4, 3, "dense", CPU_PLAN)
+        assert all(p.dtype == torch.float64 for p in doubles.pyramid0 + doubles.pyramid1)
+        meta = build_corr(f0.to("meta"), f1.to("meta"), 4, 3, "dense", CPU_PLAN)
+        assert meta.pyramid0[0].device.type == "meta"
+        assert kept.slots == {}  # beyond the budget, the published plan, float64, not the CPU
         build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)
     assert len(kept.slots) == 2
 
 
-def test_a_volume_kept_in_inference_mode_serves_a_no_grad_pair_and_bf16_reads(kept):
+def test_bf16_reads_keep_the_float32_levels_and_lend_the_scratch_while_building(kept):
     from networks.plan import CPU_LOW_PRECISION_PLAN
     f0, f1, c0, c1 = _pair()
-    fresh = DenseCorr(f0, f1, 4, 3, pooled_features=True)(c0, c1)
-    with torch.inference_mode():
-        build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)(c0, c1)
-    with torch.no_grad():  # an inference tensor cannot be written here: a new buffer
-        assert torch.equal(build_corr(f0, f1, 4, 3, "dense", CPU_PLAN)(c0, c1), fresh)
     b0, b1 = f0.bfloat16(), f1.bfloat16()
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        ref = DenseCorr(b0, b1, 4, 3, pooled_features=True, read_dtype=torch.float32)
-        ref_out = ref(c0, c1)
-        del ref
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        ref = DenseCorr(b0, b1, 4, 3, pooled_features=True, read_dtype=torch.float32)(c0, c1)
         buffers = []
-        for _ in range(2):  # the float32 buffers and the bf16 products' scratch, kept
+        for _ in range(2):  # the same float32 levels and bf16 scratch both times
             corr = build_corr(b0, b1, 4, 3, "dense", CPU_LOW_PRECISION_PLAN)
             assert corr.pyramid0[0].dtype == torch.float32
-            assert torch.equal(corr(c0, c1), ref_out)
-            buffers.append([(t.dtype, t.data_ptr()) for t, _ in kept.slots.values()])
+            assert torch.equal(corr(c0, c1), ref)
+            # the scratch is free again once the volume is built; the levels are not
+            assert {k: owner() is None for k, (_, owner) in kept.slots.items()} == {
+                ("level 0", 0): False, ("level 0", 1): False,
+                ("scratch", 0): True, ("scratch", 1): True}
+            buffers.append({k: t for k, (t, _) in kept.slots.items()})
             del corr
-    assert buffers[0] == buffers[1]
-    assert sorted(str(d) for d, _ in buffers[0]) == ["torch.bfloat16"] * 2 + ["torch.float32"] * 2
+    assert all(buffers[0][k] is buffers[1][k] for k in buffers[0])
+    assert {k: t.dtype for k, t in buffers[0].items()} == {
+        ("level 0", 0): torch.float32, ("scratch", 0): torch.bfloat16,
+        ("level 0", 1): torch.float32, ("scratch", 1): torch.bfloat16}

@@ -41,8 +41,9 @@ def test_flows_are_float32_under_autocast():
 
 class _Casts(TorchDispatchMode):
     """Records the input dtypes of the correlation reads (1-channel grid_sample inputs) and
-    every dtype conversion as (shape, from, to), copies between float dtypes included. Under inference mode composite ops arrive undecomposed (grid_sampler,
-    to.dtype); otherwise as grid_sampler_2d and _to_copy."""
+    every dtype conversion as (shape, from, to), copies between float dtypes included.
+    Under inference mode composite ops arrive undecomposed (grid_sampler, to.dtype);
+    otherwise as grid_sampler_2d and _to_copy."""
     SAMPLERS = (torch.ops.aten.grid_sampler.default, torch.ops.aten.grid_sampler_2d.default)
 
     def __init__(self) -> None:
