@@ -115,7 +115,7 @@ class MultiFieldDecoder(nn.Module):
         rows = slice(a, b)
         fl0, fl1 = flow0[..., rows, :], flow1[..., rows, :]
         # No _nchw here: the head's sums write NCHW flows (their first operand's layout),
-        # and the masks and residuals are read in place.
+        # and the masks and residuals are read in place (copied in low precision).
         out = self.convblock(self._features(ft[..., rows, :], f0, f1, fl0, fl1, top=a))
         parts = self._head(out, fl0, fl1)
         return tuple(p[..., lo - 2 * a:hi - 2 * a, :] for p in parts)
@@ -123,7 +123,13 @@ class MultiFieldDecoder(nn.Module):
     def _head(self, out: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor
               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         n = self.num_flows
-        delta0, delta1, logits, res = torch.split(out, [2 * n, 2 * n, n, 3 * n], dim=1)
+        parts = torch.split(out, [2 * n, 2 * n, n, 3 * n], dim=1)
+        if out.dtype in (torch.bfloat16, torch.float16):
+            # A low-precision channel slice of an NHWC output is slow to read (each element
+            # converted on its own): one NCHW copy of each part is cheaper than the reads.
+            # (A no-op on NCHW outputs; float32 slices read fast enough.)
+            parts = tuple(p.contiguous() for p in parts)
+        delta0, delta1, logits, res = parts
         flow0 = 2.0 * resize(flow0, 2.0).repeat(1, n, 1, 1) + delta0  # (B, 2N, H, W)
         flow1 = 2.0 * resize(flow1, 2.0).repeat(1, n, 1, 1) + delta1
         return flow0, flow1, torch.sigmoid(logits), res

@@ -276,17 +276,24 @@ def test_a_resblock_traces_alike_with_and_without_autograd():
         assert (traced(x) - block(x)).abs().max() <= 1e-6
 
 
-def test_decoder_one_writes_its_flows_nchw_under_the_cpu_plan():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_decoder_one_hands_on_nchw_parts_under_the_cpu_plan(dtype):
     # Its head's sums take their first operand's (NCHW) layout, so the warps read flows
     # without a transposing copy; a change of that rule would only cost speed, caught here.
+    # In bf16 the masks and residuals are NCHW copies too: a bf16 channel slice of the NHWC
+    # output is slow to read.
     torch.manual_seed(0)
     model = build_model("AMT-S", corr_mode="dense").eval()
     model.plan = CPU_PLAN
     seen = []
     model.decoder1.register_forward_hook(lambda mod, args, out: seen.append(out))
     img0, img1 = torch.rand(2, 1, 3, 128, 160)
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                                enabled=dtype == torch.bfloat16):
         model(img0, img1, 0.5)
     flow0, flow1, mask, res = seen[0]
     assert flow0.is_contiguous() and flow1.is_contiguous()
     assert flow0.shape == flow1.shape == (1, 2 * model.num_flows, 128, 160)
+    if dtype == torch.bfloat16:
+        assert mask.dtype == res.dtype == torch.bfloat16
+        assert mask.is_contiguous() and res.is_contiguous()
