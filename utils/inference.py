@@ -57,9 +57,9 @@ def tf32_mode(enabled: bool) -> Iterator[None]:
 
 # The one table of precisions, by the names every command line and config uses for them.
 DTYPES = dict(zip(DTYPE_NAMES, (torch.float32, torch.float16, torch.bfloat16)))
-# What to try after running out of device memory (command lines add their own flag names).
 # Frame pairs per network call when a call is given more (the Interpolator splits it).
 MAX_BATCH = 8
+# What to try after running out of device memory (command lines add their own flag names).
 OUT_OF_MEMORY_HINT = "try a scale factor of 0.5, fp16, or a smaller batch"
 
 
@@ -195,7 +195,8 @@ class Interpolator:
 
     def __init__(self, model: AMT, device: Union[str, torch.device, None] = None,
                  dtype: torch.dtype = torch.float32, pad_divisor: Optional[int] = None,
-                 scale_factor: float = 1.0, max_batch: int = MAX_BATCH, recursive: Optional[bool] = None,
+                 scale_factor: float = 1.0, max_batch: int = MAX_BATCH,
+                 recursive: Optional[bool] = None,
                  max_depth: int = 6, keep_still: bool = False, tf32: bool = False,
                  compile: bool = False, compile_backend: Union[str, Callable] = "inductor",
                  network: Any = None) -> None:
